@@ -1,0 +1,383 @@
+//! The safe subset of SQL expressions accepted in `defaultValue`, `check` and index `where`.
+//!
+//! Free SQL text is the one place a request could smuggle a statement into generated
+//! DDL. Each fragment is parsed with sqlparser (PostgreSQL dialect) as exactly one
+//! expression, walked against an allow-list, and re-printed from the syntax tree, so the
+//! text that reaches SQL is the parser's rendering of a vetted tree, never the input.
+
+use sqlparser::ast::{
+    BinaryOperator, CastKind, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments,
+    ObjectNamePart, UnaryOperator, Value,
+};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::Token;
+
+use crate::types::ColumnType;
+
+/// Where an expression is used; each place allows a different subset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExprContext {
+    /// A column default: literals, casts, operators and a few value generators
+    /// (`gen_random_uuid()`, `now()`, `CURRENT_TIMESTAMP`); no column references.
+    Default,
+    /// A check constraint: column references, comparisons, boolean logic and immutable
+    /// functions; nothing that depends on the clock.
+    Check,
+    /// A partial index predicate: as for checks (PostgreSQL requires immutability).
+    IndexPredicate,
+}
+
+/// A vetted expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SafeExpression {
+    /// The expression re-printed from its syntax tree.
+    pub sql: String,
+    /// Columns it references, in order of appearance, without duplicates.
+    pub columns: Vec<String>,
+}
+
+/// Why an expression is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExprError {
+    /// Nothing to parse.
+    #[error("the expression is empty")]
+    Empty,
+    /// Longer than [`MAX_EXPRESSION_LEN`].
+    #[error("the expression is longer than {MAX_EXPRESSION_LEN} bytes")]
+    TooLong,
+    /// Not a SQL expression.
+    #[error("not a valid SQL expression: {0}")]
+    Syntax(String),
+    /// Text after the expression, such as `; DROP TABLE users`.
+    #[error(
+        "unexpected text after the expression, starting at `{0}`; only a single expression is allowed"
+    )]
+    Trailing(String),
+    /// A construct outside the safe subset.
+    #[error("{0} is not allowed here")]
+    NotAllowed(String),
+}
+
+/// The longest expression accepted, in bytes.
+pub const MAX_EXPRESSION_LEN: usize = 2048;
+
+/// Functions allowed in defaults: value generators and clock readings.
+const DEFAULT_FUNCTIONS: &[&str] = &[
+    "gen_random_uuid",
+    "now",
+    "current_timestamp",
+    "current_date",
+    "current_time",
+    "localtimestamp",
+    "localtime",
+    "clock_timestamp",
+    "statement_timestamp",
+    "transaction_timestamp",
+];
+
+/// Immutable functions allowed in checks and index predicates (and defaults).
+const IMMUTABLE_FUNCTIONS: &[&str] = &[
+    "length",
+    "char_length",
+    "character_length",
+    "octet_length",
+    "lower",
+    "upper",
+    "btrim",
+    "ltrim",
+    "rtrim",
+    "abs",
+    "round",
+    "trunc",
+    "coalesce",
+    "nullif",
+    "greatest",
+    "least",
+    "jsonb_typeof",
+    "json_typeof",
+    "array_length",
+    "cardinality",
+];
+
+/// Parses `text` as one expression of the safe subset for `context`.
+pub fn parse_safe(text: &str, context: ExprContext) -> Result<SafeExpression, ExprError> {
+    if text.trim().is_empty() {
+        return Err(ExprError::Empty);
+    }
+    if text.len() > MAX_EXPRESSION_LEN {
+        return Err(ExprError::TooLong);
+    }
+    if text.contains('\0') {
+        return Err(ExprError::NotAllowed("a NUL character".to_owned()));
+    }
+    let dialect = PostgreSqlDialect {};
+    let mut parser = Parser::new(&dialect)
+        .with_recursion_limit(32)
+        .try_with_sql(text)
+        .map_err(|e| ExprError::Syntax(e.to_string()))?;
+    let expr = parser
+        .parse_expr()
+        .map_err(|e| ExprError::Syntax(e.to_string()))?;
+    let next = parser.peek_token();
+    if next.token != Token::EOF {
+        return Err(ExprError::Trailing(next.token.to_string()));
+    }
+    let mut walker = Walker {
+        context,
+        columns: Vec::new(),
+    };
+    walker.check(&expr)?;
+    Ok(SafeExpression {
+        sql: expr.to_string(),
+        columns: walker.columns,
+    })
+}
+
+struct Walker {
+    context: ExprContext,
+    columns: Vec<String>,
+}
+
+impl Walker {
+    fn check(&mut self, expr: &Expr) -> Result<(), ExprError> {
+        match expr {
+            Expr::Identifier(ident) => {
+                if self.context == ExprContext::Default {
+                    return Err(ExprError::NotAllowed(format!(
+                        "the column reference `{ident}` (a default cannot read other columns)"
+                    )));
+                }
+                if !self.columns.contains(&ident.value) {
+                    self.columns.push(ident.value.clone());
+                }
+                Ok(())
+            }
+            Expr::Value(value) => check_value(&value.value),
+            Expr::Nested(inner)
+            | Expr::IsNull(inner)
+            | Expr::IsNotNull(inner)
+            | Expr::IsTrue(inner)
+            | Expr::IsNotTrue(inner)
+            | Expr::IsFalse(inner)
+            | Expr::IsNotFalse(inner) => self.check(inner),
+            Expr::IsDistinctFrom(a, b) | Expr::IsNotDistinctFrom(a, b) => {
+                self.check(a)?;
+                self.check(b)
+            }
+            Expr::UnaryOp { op, expr } => match op {
+                UnaryOperator::Not | UnaryOperator::Minus | UnaryOperator::Plus => self.check(expr),
+                other => Err(ExprError::NotAllowed(format!("the operator `{other}`"))),
+            },
+            Expr::BinaryOp { left, op, right } => {
+                check_operator(op)?;
+                self.check(left)?;
+                self.check(right)
+            }
+            Expr::InList { expr, list, .. } => {
+                self.check(expr)?;
+                list.iter().try_for_each(|item| self.check(item))
+            }
+            Expr::Between {
+                expr, low, high, ..
+            } => {
+                self.check(expr)?;
+                self.check(low)?;
+                self.check(high)
+            }
+            Expr::Like {
+                expr,
+                pattern,
+                any: false,
+                escape_char: None,
+                ..
+            }
+            | Expr::ILike {
+                expr,
+                pattern,
+                any: false,
+                escape_char: None,
+                ..
+            } => {
+                self.check(expr)?;
+                self.check(pattern)
+            }
+            Expr::Cast {
+                kind: CastKind::Cast | CastKind::DoubleColon,
+                expr,
+                data_type,
+                format: None,
+                ..
+            } => {
+                let type_text = data_type.to_string();
+                match ColumnType::parse(&type_text) {
+                    Ok(ty) if !matches!(ty.element(), ColumnType::Named(_)) => self.check(expr),
+                    _ => Err(ExprError::NotAllowed(format!(
+                        "a cast to `{type_text}` (only built-in types)"
+                    ))),
+                }
+            }
+            Expr::Function(function) => self.check_function(function),
+            other => Err(ExprError::NotAllowed(format!("the expression `{other}`"))),
+        }
+    }
+
+    fn check_function(&mut self, function: &Function) -> Result<(), ExprError> {
+        let name = match function.name.0.as_slice() {
+            [ObjectNamePart::Identifier(ident)] if ident.quote_style.is_none() => {
+                ident.value.to_lowercase()
+            }
+            _ => {
+                return Err(ExprError::NotAllowed(format!(
+                    "the function `{}`",
+                    function.name
+                )));
+            }
+        };
+        let allowed = IMMUTABLE_FUNCTIONS.contains(&name.as_str())
+            || (self.context == ExprContext::Default && DEFAULT_FUNCTIONS.contains(&name.as_str()));
+        if !allowed {
+            let hint = if DEFAULT_FUNCTIONS.contains(&name.as_str()) {
+                " (it is not immutable; only defaults may read the clock or generate values)"
+            } else {
+                ""
+            };
+            return Err(ExprError::NotAllowed(format!(
+                "the function `{name}`{hint}"
+            )));
+        }
+        if function.uses_odbc_syntax
+            || function.filter.is_some()
+            || function.over.is_some()
+            || function.null_treatment.is_some()
+            || !function.within_group.is_empty()
+            || !matches!(function.parameters, FunctionArguments::None)
+        {
+            return Err(ExprError::NotAllowed(format!("this form of `{name}`")));
+        }
+        match &function.args {
+            FunctionArguments::None => Ok(()),
+            FunctionArguments::List(list)
+                if list.duplicate_treatment.is_none() && list.clauses.is_empty() =>
+            {
+                for arg in &list.args {
+                    match arg {
+                        FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => self.check(expr)?,
+                        other => {
+                            return Err(ExprError::NotAllowed(format!("the argument `{other}`")));
+                        }
+                    }
+                }
+                Ok(())
+            }
+            _ => Err(ExprError::NotAllowed(format!(
+                "these arguments to `{name}`"
+            ))),
+        }
+    }
+}
+
+fn check_value(value: &Value) -> Result<(), ExprError> {
+    match value {
+        Value::Number(..) | Value::SingleQuotedString(_) | Value::Boolean(_) | Value::Null => {
+            Ok(())
+        }
+        other => Err(ExprError::NotAllowed(format!(
+            "the literal `{other}` (use a plain 'quoted' string or a number)"
+        ))),
+    }
+}
+
+fn check_operator(op: &BinaryOperator) -> Result<(), ExprError> {
+    use BinaryOperator as B;
+    match op {
+        B::Plus
+        | B::Minus
+        | B::Multiply
+        | B::Divide
+        | B::Modulo
+        | B::StringConcat
+        | B::Gt
+        | B::Lt
+        | B::GtEq
+        | B::LtEq
+        | B::Eq
+        | B::NotEq
+        | B::And
+        | B::Or
+        | B::PGRegexMatch
+        | B::PGRegexIMatch
+        | B::PGRegexNotMatch
+        | B::PGRegexNotIMatch
+        | B::PGLikeMatch
+        | B::PGILikeMatch
+        | B::PGNotLikeMatch
+        | B::PGNotILikeMatch => Ok(()),
+        other => Err(ExprError::NotAllowed(format!("the operator `{other}`"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(text: &str, context: ExprContext) -> SafeExpression {
+        parse_safe(text, context).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    #[test]
+    fn accepts_the_safe_subset() {
+        assert_eq!(
+            ok("gen_random_uuid()", ExprContext::Default).sql,
+            "gen_random_uuid()"
+        );
+        assert_eq!(
+            ok("CURRENT_TIMESTAMP", ExprContext::Default).sql,
+            "CURRENT_TIMESTAMP"
+        );
+        assert_eq!(ok("now()", ExprContext::Default).sql, "now()");
+        assert_eq!(ok("'{}'::jsonb", ExprContext::Default).sql, "'{}'::JSONB");
+        assert_eq!(ok("'it''s'", ExprContext::Default).sql, "'it''s'");
+        assert_eq!(ok("-1.5", ExprContext::Default).sql, "-1.5");
+        let check = ok(
+            "amount > 0 AND currency IN ('EUR', 'USD')",
+            ExprContext::Check,
+        );
+        assert_eq!(check.columns, ["amount", "currency"]);
+        let regex = ok("email ~* '^[^@]+@[^@]+$'", ExprContext::Check);
+        assert_eq!(regex.columns, ["email"]);
+        ok("length(name) BETWEEN 2 AND 255", ExprContext::Check);
+        ok("deleted_at IS NULL", ExprContext::IndexPredicate);
+    }
+
+    #[test]
+    fn refuses_everything_else() {
+        let refused = [
+            ("1; DROP TABLE users", ExprContext::Default),
+            ("(SELECT 1)", ExprContext::Default),
+            ("pg_sleep(10)", ExprContext::Default),
+            ("now()", ExprContext::Check),
+            ("now()", ExprContext::IndexPredicate),
+            ("other_column", ExprContext::Default),
+            ("$$x$$", ExprContext::Default),
+            ("E'\\x41'", ExprContext::Default),
+            ("public.gen_random_uuid()", ExprContext::Default),
+            ("count(*)", ExprContext::Check),
+            ("a IN (SELECT b FROM t)", ExprContext::Check),
+            ("", ExprContext::Default),
+            ("x::regclass", ExprContext::Check),
+        ];
+        for (text, context) in refused {
+            assert!(
+                parse_safe(text, context).is_err(),
+                "{text:?} must be refused in {context:?}"
+            );
+        }
+        assert_eq!(
+            parse_safe("1; DROP TABLE users", ExprContext::Default)
+                .unwrap_err()
+                .to_string(),
+            "unexpected text after the expression, starting at `;`; only a single expression is allowed"
+        );
+    }
+}

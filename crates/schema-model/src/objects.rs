@@ -1,0 +1,263 @@
+//! The table's named objects (primary key, foreign keys, unique and check constraints,
+//! indexes) with their effective names and JSON paths, whether they were declared on a
+//! column or on the table. Rules and the SQL generator both read this one list, so the
+//! name a rule checks is the name the generator emits.
+
+use crate::expr::{ExprContext, parse_safe};
+use crate::naming::{self, NamingOptions};
+use crate::request::{SchemaRequest, join_path};
+use crate::table::{IndexMethod, ReferentialAction};
+
+/// The primary key constraint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrimaryKeyDef {
+    /// `pk_<table>`.
+    pub name: String,
+    /// Key columns, in order.
+    pub columns: Vec<String>,
+    /// Where it was declared.
+    pub path: String,
+}
+
+/// A foreign key constraint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignKeyDef {
+    /// Effective constraint name.
+    pub name: String,
+    /// Whether the request named it.
+    pub explicit_name: bool,
+    /// Referencing columns.
+    pub columns: Vec<String>,
+    /// Referenced schema, when given.
+    pub referenced_schema: Option<String>,
+    /// Referenced table.
+    pub referenced_table: String,
+    /// Referenced columns.
+    pub referenced_columns: Vec<String>,
+    /// `ON DELETE`.
+    pub on_delete: Option<ReferentialAction>,
+    /// `ON UPDATE`.
+    pub on_update: Option<ReferentialAction>,
+    /// Where it was declared.
+    pub path: String,
+}
+
+/// A unique constraint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UniqueDef {
+    /// Effective constraint name.
+    pub name: String,
+    /// Whether the request named it.
+    pub explicit_name: bool,
+    /// Columns unique together.
+    pub columns: Vec<String>,
+    /// Where it was declared.
+    pub path: String,
+}
+
+/// A check constraint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckDef {
+    /// Effective constraint name.
+    pub name: String,
+    /// Whether the request named it.
+    pub explicit_name: bool,
+    /// The expression as written (vet with [`crate::expr::parse_safe`] before use).
+    pub expression: String,
+    /// JSON path of the expression text.
+    pub path: String,
+}
+
+/// A secondary index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexDef {
+    /// Effective index name.
+    pub name: String,
+    /// Whether the request named it.
+    pub explicit_name: bool,
+    /// Indexed columns.
+    pub columns: Vec<String>,
+    /// Access method.
+    pub method: IndexMethod,
+    /// Unique index.
+    pub unique: bool,
+    /// Partial index predicate as written.
+    pub predicate: Option<String>,
+    /// Covering columns.
+    pub include: Vec<String>,
+    /// Where it was declared.
+    pub path: String,
+}
+
+/// Every named object of a table, in declaration order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TableObjects {
+    /// The primary key, if any.
+    pub primary_key: Option<PrimaryKeyDef>,
+    /// Column references first, then table-level foreign keys.
+    pub foreign_keys: Vec<ForeignKeyDef>,
+    /// Column `unique` flags first, then table-level uniques.
+    pub uniques: Vec<UniqueDef>,
+    /// Column checks first, then table-level checks.
+    pub checks: Vec<CheckDef>,
+    /// Indexes.
+    pub indexes: Vec<IndexDef>,
+}
+
+impl TableObjects {
+    /// Collects the objects of a request's table.
+    pub fn of(request: &SchemaRequest, naming_options: &NamingOptions) -> Self {
+        let table = &request.schema_json;
+        let prefix = request.table_path();
+        let at = |rest: String| join_path(prefix, &rest);
+        let name = table.table_name.as_str();
+        let mut objects = TableObjects::default();
+
+        let pk_columns = table.primary_key_columns();
+        if !pk_columns.is_empty() {
+            let path = if table.primary_key.is_empty() {
+                let first = table
+                    .columns
+                    .iter()
+                    .position(|c| c.primary_key)
+                    .unwrap_or(0);
+                at(format!("columns[{first}].primaryKey"))
+            } else {
+                at("primaryKey".to_owned())
+            };
+            objects.primary_key = Some(PrimaryKeyDef {
+                name: naming::primary_key_name(name),
+                columns: pk_columns.iter().map(|c| (*c).to_owned()).collect(),
+                path,
+            });
+        }
+
+        for (i, column) in table.columns.iter().enumerate() {
+            if let Some(reference) = &column.references {
+                objects.foreign_keys.push(ForeignKeyDef {
+                    name: reference.name.clone().unwrap_or_else(|| {
+                        naming::foreign_key_name(name, &[&column.name], &reference.table)
+                    }),
+                    explicit_name: reference.name.is_some(),
+                    columns: vec![column.name.clone()],
+                    referenced_schema: reference.schema.clone(),
+                    referenced_table: reference.table.clone(),
+                    referenced_columns: vec![reference.column.clone()],
+                    on_delete: reference.on_delete,
+                    on_update: reference.on_update,
+                    path: at(format!("columns[{i}].references")),
+                });
+            }
+            if column.unique {
+                objects.uniques.push(UniqueDef {
+                    name: naming::unique_name(name, &[&column.name]),
+                    explicit_name: false,
+                    columns: vec![column.name.clone()],
+                    path: at(format!("columns[{i}].unique")),
+                });
+            }
+            if let Some(check) = &column.check {
+                objects.checks.push(CheckDef {
+                    name: naming::check_name(name, &column.name),
+                    explicit_name: false,
+                    expression: check.clone(),
+                    path: at(format!("columns[{i}].check")),
+                });
+            }
+        }
+        for (i, fk) in table.foreign_keys.iter().enumerate() {
+            let columns: Vec<&str> = fk.columns.iter().map(String::as_str).collect();
+            objects.foreign_keys.push(ForeignKeyDef {
+                name: fk.name.clone().unwrap_or_else(|| {
+                    naming::foreign_key_name(name, &columns, &fk.references.table)
+                }),
+                explicit_name: fk.name.is_some(),
+                columns: fk.columns.clone(),
+                referenced_schema: fk.references.schema.clone(),
+                referenced_table: fk.references.table.clone(),
+                referenced_columns: fk.references.columns.clone(),
+                on_delete: fk.on_delete,
+                on_update: fk.on_update,
+                path: at(format!("foreignKeys[{i}]")),
+            });
+        }
+        for (i, unique) in table.uniques.iter().enumerate() {
+            let columns: Vec<&str> = unique.columns.iter().map(String::as_str).collect();
+            objects.uniques.push(UniqueDef {
+                name: unique
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| naming::unique_name(name, &columns)),
+                explicit_name: unique.name.is_some(),
+                columns: unique.columns.clone(),
+                path: at(format!("uniques[{i}]")),
+            });
+        }
+        for (i, check) in table.checks.iter().enumerate() {
+            let generated = || {
+                let label = parse_safe(&check.expression, ExprContext::Check)
+                    .ok()
+                    .filter(|e| !e.columns.is_empty())
+                    .map_or_else(|| (i + 1).to_string(), |e| e.columns.join("_"));
+                naming::check_name(name, &label)
+            };
+            objects.checks.push(CheckDef {
+                name: check.name.clone().unwrap_or_else(generated),
+                explicit_name: check.name.is_some(),
+                expression: check.expression.clone(),
+                path: at(format!("checks[{i}].expression")),
+            });
+        }
+        for (i, index) in table.indexes.iter().enumerate() {
+            let columns: Vec<&str> = index.columns.iter().map(String::as_str).collect();
+            objects.indexes.push(IndexDef {
+                name: index.name.clone().unwrap_or_else(|| {
+                    naming::index_name(
+                        name,
+                        &columns,
+                        index.unique,
+                        index.method.sql(),
+                        naming_options,
+                    )
+                }),
+                explicit_name: index.name.is_some(),
+                columns: index.columns.clone(),
+                method: index.method,
+                unique: index.unique,
+                predicate: index.predicate.clone(),
+                include: index.include.clone(),
+                path: at(format!("indexes[{i}]")),
+            });
+        }
+        objects
+    }
+
+    /// Every constraint and index name with its path, in declaration order.
+    pub fn names(&self) -> Vec<(&str, &str)> {
+        let mut names: Vec<(&str, &str)> = Vec::new();
+        if let Some(pk) = &self.primary_key {
+            names.push((&pk.name, &pk.path));
+        }
+        names.extend(
+            self.foreign_keys
+                .iter()
+                .map(|o| (o.name.as_str(), o.path.as_str())),
+        );
+        names.extend(
+            self.uniques
+                .iter()
+                .map(|o| (o.name.as_str(), o.path.as_str())),
+        );
+        names.extend(
+            self.checks
+                .iter()
+                .map(|o| (o.name.as_str(), o.path.as_str())),
+        );
+        names.extend(
+            self.indexes
+                .iter()
+                .map(|o| (o.name.as_str(), o.path.as_str())),
+        );
+        names
+    }
+}
