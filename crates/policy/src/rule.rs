@@ -1,0 +1,106 @@
+//! What a rule is and what it sees while it runs.
+
+use schema_model::naming::NamingOptions;
+use schema_model::objects::TableObjects;
+use schema_model::request::{SchemaRequest, join_path};
+use schema_model::table::TableSchema;
+use schema_model::violation::{Severity, Violation};
+
+use crate::config::Preset;
+
+/// One rule: its stable id, defaults, documentation, fixtures and check.
+///
+/// Each rule is one module under `rules/<category>/` holding a single `RULE` constant;
+/// the registry lists them all.
+#[derive(Debug)]
+pub struct RuleDef {
+    /// Stable id, `category.rule-name`.
+    pub id: &'static str,
+    /// Severity under the `standard` preset.
+    pub default_severity: Severity,
+    /// Severity under the `strict` preset, when it differs.
+    pub strict_severity: Option<Severity>,
+    /// The smallest preset that turns the rule on (`strict` includes `standard`).
+    pub preset: Preset,
+    /// Documentation, rendered into `docs/rules.md` and `GET /api/rules`.
+    pub doc: RuleDoc,
+    /// Inputs (JSON tables or envelopes) on which the rule must fire.
+    pub fires: &'static [&'static str],
+    /// Inputs on which the rule must stay silent.
+    pub passes: &'static [&'static str],
+    /// The source file, for "view source" links in the docs.
+    pub source: &'static str,
+    pub(crate) check: fn(&mut Context<'_>),
+}
+
+/// A rule's documentation, in the sections ruff and squawk use.
+#[derive(Debug)]
+pub struct RuleDoc {
+    /// What it flags, one sentence.
+    pub what: &'static str,
+    /// Why that is a problem.
+    pub why: &'static str,
+    /// How to fix it.
+    pub fix: &'static str,
+}
+
+impl RuleDef {
+    /// The category: the part of the id before the dot.
+    pub fn category(&self) -> &'static str {
+        self.id.split_once('.').map_or(self.id, |(category, _)| category)
+    }
+
+    /// The severity the rule has under a preset, before any override.
+    pub fn severity_in(&self, preset: Preset) -> Option<Severity> {
+        match (preset, self.preset) {
+            (Preset::Standard, Preset::Strict) => None,
+            (Preset::Standard, Preset::Standard) => Some(self.default_severity),
+            (Preset::Strict, _) => Some(self.strict_severity.unwrap_or(self.default_severity)),
+        }
+    }
+}
+
+/// What a rule sees, and where it reports.
+pub(crate) struct Context<'a> {
+    /// The whole request (envelope fields included).
+    pub(crate) request: &'a SchemaRequest,
+    /// The table definition.
+    pub(crate) table: &'a TableSchema,
+    /// The table's named objects with their effective names.
+    pub(crate) objects: &'a TableObjects,
+    /// Naming options from the policy.
+    pub(crate) naming: &'a NamingOptions,
+    pub(crate) rule: &'static str,
+    pub(crate) severity: Severity,
+    pub(crate) out: &'a mut Vec<Violation>,
+}
+
+impl Context<'_> {
+    /// Records a violation of the running rule.
+    pub(crate) fn report(&mut self, path: String, message: String, suggestion: String) {
+        self.out.push(Violation { severity: self.severity, message, suggestion, rule: self.rule.to_owned(), path });
+    }
+
+    /// A path inside the table definition (`schemaJson.<rest>` for envelopes).
+    pub(crate) fn path(&self, rest: &str) -> String {
+        join_path(self.request.table_path(), rest)
+    }
+
+    /// The path of a column's field (`schemaJson.columns[2].type`); `field` may be empty.
+    pub(crate) fn column_path(&self, index: usize, field: &str) -> String {
+        let column = format!("columns[{index}]");
+        self.path(&if field.is_empty() { column } else { format!("{column}.{field}") })
+    }
+
+    /// Whether some index (or the primary key or a unique constraint) starts with `columns`.
+    pub(crate) fn is_covered(&self, columns: &[String]) -> bool {
+        let leads = |indexed: &[String]| indexed.len() >= columns.len() && indexed[..columns.len()] == *columns;
+        self.objects.primary_key.as_ref().is_some_and(|pk| leads(&pk.columns))
+            || self.objects.uniques.iter().any(|u| leads(&u.columns))
+            || self.objects.indexes.iter().any(|i| {
+                i.predicate.is_none()
+                    && matches!(i.method, schema_model::table::IndexMethod::Btree)
+                    && leads(&i.columns)
+            })
+    }
+}
