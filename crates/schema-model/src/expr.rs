@@ -6,8 +6,8 @@
 //! text that reaches SQL is the parser's rendering of a vetted tree, never the input.
 
 use sqlparser::ast::{
-    BinaryOperator, CastKind, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments,
-    ObjectNamePart, UnaryOperator, Value,
+    BinaryOperator, CastKind, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, ObjectNamePart,
+    UnaryOperator, Value,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -50,9 +50,7 @@ pub enum ExprError {
     #[error("not a valid SQL expression: {0}")]
     Syntax(String),
     /// Text after the expression, such as `; DROP TABLE users`.
-    #[error(
-        "unexpected text after the expression, starting at `{0}`; only a single expression is allowed"
-    )]
+    #[error("unexpected text after the expression, starting at `{0}`; only a single expression is allowed")]
     Trailing(String),
     /// A construct outside the safe subset.
     #[error("{0} is not allowed here")]
@@ -116,22 +114,14 @@ pub fn parse_safe(text: &str, context: ExprContext) -> Result<SafeExpression, Ex
         .with_recursion_limit(32)
         .try_with_sql(text)
         .map_err(|e| ExprError::Syntax(e.to_string()))?;
-    let expr = parser
-        .parse_expr()
-        .map_err(|e| ExprError::Syntax(e.to_string()))?;
+    let expr = parser.parse_expr().map_err(|e| ExprError::Syntax(e.to_string()))?;
     let next = parser.peek_token();
     if next.token != Token::EOF {
         return Err(ExprError::Trailing(next.token.to_string()));
     }
-    let mut walker = Walker {
-        context,
-        columns: Vec::new(),
-    };
+    let mut walker = Walker { context, columns: Vec::new() };
     walker.check(&expr)?;
-    Ok(SafeExpression {
-        sql: expr.to_string(),
-        columns: walker.columns,
-    })
+    Ok(SafeExpression { sql: expr.to_string(), columns: walker.columns })
 }
 
 struct Walker {
@@ -178,43 +168,21 @@ impl Walker {
                 self.check(expr)?;
                 list.iter().try_for_each(|item| self.check(item))
             }
-            Expr::Between {
-                expr, low, high, ..
-            } => {
+            Expr::Between { expr, low, high, .. } => {
                 self.check(expr)?;
                 self.check(low)?;
                 self.check(high)
             }
-            Expr::Like {
-                expr,
-                pattern,
-                any: false,
-                escape_char: None,
-                ..
-            }
-            | Expr::ILike {
-                expr,
-                pattern,
-                any: false,
-                escape_char: None,
-                ..
-            } => {
+            Expr::Like { expr, pattern, any: false, escape_char: None, .. }
+            | Expr::ILike { expr, pattern, any: false, escape_char: None, .. } => {
                 self.check(expr)?;
                 self.check(pattern)
             }
-            Expr::Cast {
-                kind: CastKind::Cast | CastKind::DoubleColon,
-                expr,
-                data_type,
-                format: None,
-                ..
-            } => {
+            Expr::Cast { kind: CastKind::Cast | CastKind::DoubleColon, expr, data_type, format: None, .. } => {
                 let type_text = data_type.to_string();
                 match ColumnType::parse(&type_text) {
                     Ok(ty) if !matches!(ty.element(), ColumnType::Named(_)) => self.check(expr),
-                    _ => Err(ExprError::NotAllowed(format!(
-                        "a cast to `{type_text}` (only built-in types)"
-                    ))),
+                    _ => Err(ExprError::NotAllowed(format!("a cast to `{type_text}` (only built-in types)"))),
                 }
             }
             Expr::Function(function) => self.check_function(function),
@@ -224,14 +192,9 @@ impl Walker {
 
     fn check_function(&mut self, function: &Function) -> Result<(), ExprError> {
         let name = match function.name.0.as_slice() {
-            [ObjectNamePart::Identifier(ident)] if ident.quote_style.is_none() => {
-                ident.value.to_lowercase()
-            }
+            [ObjectNamePart::Identifier(ident)] if ident.quote_style.is_none() => ident.value.to_lowercase(),
             _ => {
-                return Err(ExprError::NotAllowed(format!(
-                    "the function `{}`",
-                    function.name
-                )));
+                return Err(ExprError::NotAllowed(format!("the function `{}`", function.name)));
             }
         };
         let allowed = IMMUTABLE_FUNCTIONS.contains(&name.as_str())
@@ -242,9 +205,7 @@ impl Walker {
             } else {
                 ""
             };
-            return Err(ExprError::NotAllowed(format!(
-                "the function `{name}`{hint}"
-            )));
+            return Err(ExprError::NotAllowed(format!("the function `{name}`{hint}")));
         }
         if function.uses_odbc_syntax
             || function.filter.is_some()
@@ -257,9 +218,7 @@ impl Walker {
         }
         match &function.args {
             FunctionArguments::None => Ok(()),
-            FunctionArguments::List(list)
-                if list.duplicate_treatment.is_none() && list.clauses.is_empty() =>
-            {
+            FunctionArguments::List(list) if list.duplicate_treatment.is_none() && list.clauses.is_empty() => {
                 for arg in &list.args {
                     match arg {
                         FunctionArg::Unnamed(FunctionArgExpr::Expr(expr)) => self.check(expr)?,
@@ -270,21 +229,15 @@ impl Walker {
                 }
                 Ok(())
             }
-            _ => Err(ExprError::NotAllowed(format!(
-                "these arguments to `{name}`"
-            ))),
+            _ => Err(ExprError::NotAllowed(format!("these arguments to `{name}`"))),
         }
     }
 }
 
 fn check_value(value: &Value) -> Result<(), ExprError> {
     match value {
-        Value::Number(..) | Value::SingleQuotedString(_) | Value::Boolean(_) | Value::Null => {
-            Ok(())
-        }
-        other => Err(ExprError::NotAllowed(format!(
-            "the literal `{other}` (use a plain 'quoted' string or a number)"
-        ))),
+        Value::Number(..) | Value::SingleQuotedString(_) | Value::Boolean(_) | Value::Null => Ok(()),
+        other => Err(ExprError::NotAllowed(format!("the literal `{other}` (use a plain 'quoted' string or a number)"))),
     }
 }
 
@@ -327,22 +280,13 @@ mod tests {
 
     #[test]
     fn accepts_the_safe_subset() {
-        assert_eq!(
-            ok("gen_random_uuid()", ExprContext::Default).sql,
-            "gen_random_uuid()"
-        );
-        assert_eq!(
-            ok("CURRENT_TIMESTAMP", ExprContext::Default).sql,
-            "CURRENT_TIMESTAMP"
-        );
+        assert_eq!(ok("gen_random_uuid()", ExprContext::Default).sql, "gen_random_uuid()");
+        assert_eq!(ok("CURRENT_TIMESTAMP", ExprContext::Default).sql, "CURRENT_TIMESTAMP");
         assert_eq!(ok("now()", ExprContext::Default).sql, "now()");
         assert_eq!(ok("'{}'::jsonb", ExprContext::Default).sql, "'{}'::JSONB");
         assert_eq!(ok("'it''s'", ExprContext::Default).sql, "'it''s'");
         assert_eq!(ok("-1.5", ExprContext::Default).sql, "-1.5");
-        let check = ok(
-            "amount > 0 AND currency IN ('EUR', 'USD')",
-            ExprContext::Check,
-        );
+        let check = ok("amount > 0 AND currency IN ('EUR', 'USD')", ExprContext::Check);
         assert_eq!(check.columns, ["amount", "currency"]);
         let regex = ok("email ~* '^[^@]+@[^@]+$'", ExprContext::Check);
         assert_eq!(regex.columns, ["email"]);
@@ -368,15 +312,10 @@ mod tests {
             ("x::regclass", ExprContext::Check),
         ];
         for (text, context) in refused {
-            assert!(
-                parse_safe(text, context).is_err(),
-                "{text:?} must be refused in {context:?}"
-            );
+            assert!(parse_safe(text, context).is_err(), "{text:?} must be refused in {context:?}");
         }
         assert_eq!(
-            parse_safe("1; DROP TABLE users", ExprContext::Default)
-                .unwrap_err()
-                .to_string(),
+            parse_safe("1; DROP TABLE users", ExprContext::Default).unwrap_err().to_string(),
             "unexpected text after the expression, starting at `;`; only a single expression is allowed"
         );
     }

@@ -28,10 +28,7 @@ pub fn primary_key_name(table: &str) -> String {
 
 /// `fk_<table>_<columns>_<referenced table>`.
 pub fn foreign_key_name(table: &str, columns: &[&str], referenced_table: &str) -> String {
-    fit(format!(
-        "fk_{table}_{}_{referenced_table}",
-        columns.join("_")
-    ))
+    fit(format!("fk_{table}_{}_{referenced_table}", columns.join("_")))
 }
 
 /// `uq_<table>_<columns>`.
@@ -45,13 +42,7 @@ pub fn check_name(table: &str, label: &str) -> String {
 }
 
 /// `idx_<table>_<columns>[_unique][_<method>]`.
-pub fn index_name(
-    table: &str,
-    columns: &[&str],
-    unique: bool,
-    method: &str,
-    options: &NamingOptions,
-) -> String {
+pub fn index_name(table: &str, columns: &[&str], unique: bool, method: &str, options: &NamingOptions) -> String {
     let mut name = format!("idx_{table}_{}", columns.join("_"));
     if unique {
         name.push_str("_unique");
@@ -90,9 +81,7 @@ fn fnv1a(bytes: &[u8]) -> u32 {
 pub fn is_snake_case(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && !name.contains("__")
         && !name.ends_with('_')
 }
@@ -239,9 +228,7 @@ pub const RESERVED_WORDS: &[&str] = &[
 
 /// Whether `name` is a reserved key word.
 pub fn is_reserved_word(name: &str) -> bool {
-    RESERVED_WORDS
-        .binary_search(&name.to_ascii_lowercase().as_str())
-        .is_ok()
+    RESERVED_WORDS.binary_search(&name.to_ascii_lowercase().as_str()).is_ok()
 }
 
 #[cfg(test)]
@@ -251,25 +238,13 @@ mod tests {
     #[test]
     fn convention() {
         assert_eq!(primary_key_name("users"), "pk_users");
-        assert_eq!(
-            foreign_key_name("sessions", &["user_id"], "users"),
-            "fk_sessions_user_id_users"
-        );
+        assert_eq!(foreign_key_name("sessions", &["user_id"], "users"), "fk_sessions_user_id_users");
         assert_eq!(unique_name("users", &["email"]), "uq_users_email");
         assert_eq!(check_name("orders", "amount"), "ck_orders_amount");
         let options = NamingOptions::default();
-        assert_eq!(
-            index_name("users", &["email"], false, "btree", &options),
-            "idx_users_email"
-        );
-        let suffixed = NamingOptions {
-            index_method_suffix: true,
-            ..NamingOptions::default()
-        };
-        assert_eq!(
-            index_name("users", &["email"], true, "btree", &suffixed),
-            "idx_users_email_unique_btree"
-        );
+        assert_eq!(index_name("users", &["email"], false, "btree", &options), "idx_users_email");
+        let suffixed = NamingOptions { index_method_suffix: true, ..NamingOptions::default() };
+        assert_eq!(index_name("users", &["email"], true, "btree", &suffixed), "idx_users_email_unique_btree");
     }
 
     #[test]

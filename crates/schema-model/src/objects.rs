@@ -116,11 +116,7 @@ impl TableObjects {
         let pk_columns = table.primary_key_columns();
         if !pk_columns.is_empty() {
             let path = if table.primary_key.is_empty() {
-                let first = table
-                    .columns
-                    .iter()
-                    .position(|c| c.primary_key)
-                    .unwrap_or(0);
+                let first = table.columns.iter().position(|c| c.primary_key).unwrap_or(0);
                 at(format!("columns[{first}].primaryKey"))
             } else {
                 at("primaryKey".to_owned())
@@ -135,9 +131,10 @@ impl TableObjects {
         for (i, column) in table.columns.iter().enumerate() {
             if let Some(reference) = &column.references {
                 objects.foreign_keys.push(ForeignKeyDef {
-                    name: reference.name.clone().unwrap_or_else(|| {
-                        naming::foreign_key_name(name, &[&column.name], &reference.table)
-                    }),
+                    name: reference
+                        .name
+                        .clone()
+                        .unwrap_or_else(|| naming::foreign_key_name(name, &[&column.name], &reference.table)),
                     explicit_name: reference.name.is_some(),
                     columns: vec![column.name.clone()],
                     referenced_schema: reference.schema.clone(),
@@ -168,9 +165,7 @@ impl TableObjects {
         for (i, fk) in table.foreign_keys.iter().enumerate() {
             let columns: Vec<&str> = fk.columns.iter().map(String::as_str).collect();
             objects.foreign_keys.push(ForeignKeyDef {
-                name: fk.name.clone().unwrap_or_else(|| {
-                    naming::foreign_key_name(name, &columns, &fk.references.table)
-                }),
+                name: fk.name.clone().unwrap_or_else(|| naming::foreign_key_name(name, &columns, &fk.references.table)),
                 explicit_name: fk.name.is_some(),
                 columns: fk.columns.clone(),
                 referenced_schema: fk.references.schema.clone(),
@@ -184,10 +179,7 @@ impl TableObjects {
         for (i, unique) in table.uniques.iter().enumerate() {
             let columns: Vec<&str> = unique.columns.iter().map(String::as_str).collect();
             objects.uniques.push(UniqueDef {
-                name: unique
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| naming::unique_name(name, &columns)),
+                name: unique.name.clone().unwrap_or_else(|| naming::unique_name(name, &columns)),
                 explicit_name: unique.name.is_some(),
                 columns: unique.columns.clone(),
                 path: at(format!("uniques[{i}]")),
@@ -212,13 +204,7 @@ impl TableObjects {
             let columns: Vec<&str> = index.columns.iter().map(String::as_str).collect();
             objects.indexes.push(IndexDef {
                 name: index.name.clone().unwrap_or_else(|| {
-                    naming::index_name(
-                        name,
-                        &columns,
-                        index.unique,
-                        index.method.sql(),
-                        naming_options,
-                    )
+                    naming::index_name(name, &columns, index.unique, index.method.sql(), naming_options)
                 }),
                 explicit_name: index.name.is_some(),
                 columns: index.columns.clone(),
@@ -238,26 +224,10 @@ impl TableObjects {
         if let Some(pk) = &self.primary_key {
             names.push((&pk.name, &pk.path));
         }
-        names.extend(
-            self.foreign_keys
-                .iter()
-                .map(|o| (o.name.as_str(), o.path.as_str())),
-        );
-        names.extend(
-            self.uniques
-                .iter()
-                .map(|o| (o.name.as_str(), o.path.as_str())),
-        );
-        names.extend(
-            self.checks
-                .iter()
-                .map(|o| (o.name.as_str(), o.path.as_str())),
-        );
-        names.extend(
-            self.indexes
-                .iter()
-                .map(|o| (o.name.as_str(), o.path.as_str())),
-        );
+        names.extend(self.foreign_keys.iter().map(|o| (o.name.as_str(), o.path.as_str())));
+        names.extend(self.uniques.iter().map(|o| (o.name.as_str(), o.path.as_str())));
+        names.extend(self.checks.iter().map(|o| (o.name.as_str(), o.path.as_str())));
+        names.extend(self.indexes.iter().map(|o| (o.name.as_str(), o.path.as_str())));
         names
     }
 }

@@ -50,32 +50,20 @@ pub struct RequestMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub justification: Option<String>,
     /// The issue this request belongs to; a string or a number.
-    #[serde(
-        default,
-        deserialize_with = "string_or_number",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "string_or_number", skip_serializing_if = "Option::is_none")]
     pub related_issue: Option<String>,
     /// Unix time in seconds (fractions allowed, as `Date.now() / 1000` gives); names the
     /// migration file.
-    #[serde(
-        default,
-        deserialize_with = "unix_seconds",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "unix_seconds", skip_serializing_if = "Option::is_none")]
     pub requested_at: Option<i64>,
 }
 
-fn string_or_number<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<String>, D::Error> {
+fn string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
     match Option::<Value>::deserialize(deserializer)? {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(other) => Err(serde::de::Error::custom(format!(
-            "expected a string or a number, found {other}"
-        ))),
+        Some(other) => Err(serde::de::Error::custom(format!("expected a string or a number, found {other}"))),
     }
 }
 
@@ -91,10 +79,7 @@ fn unix_seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64
             "requestedAt must be unix seconds between 0 and {MAX_REQUESTED_AT}, found {value}"
         )));
     }
-    #[expect(
-        clippy::cast_possible_truncation,
-        reason = "range checked above; fractions are dropped on purpose"
-    )]
+    #[expect(clippy::cast_possible_truncation, reason = "range checked above; fractions are dropped on purpose")]
     Ok(Some(value.floor() as i64))
 }
 
@@ -116,8 +101,7 @@ impl SchemaRequest {
         let Value::Object(object) = &value else {
             return Err(ModelError::Shape {
                 path: String::new(),
-                message: "expected a JSON object (a request envelope or a table definition)"
-                    .to_owned(),
+                message: "expected a JSON object (a request envelope or a table definition)".to_owned(),
             });
         };
         let bare = !object.contains_key("schemaJson") && object.contains_key("columns");
@@ -154,18 +138,13 @@ impl SchemaRequest {
                     continue;
                 }
                 let enum_names = table.enums.iter().map(|e| e.name.as_str());
-                let candidates = crate::types::KNOWN_TYPE_NAMES
-                    .iter()
-                    .copied()
-                    .chain(enum_names);
+                let candidates = crate::types::KNOWN_TYPE_NAMES.iter().copied().chain(enum_names);
                 let suggestion = closest(name, candidates).map(str::to_owned);
                 return Err(ModelError::Shape {
                     path: join_path(self.table_path(), &format!("columns[{i}].type")),
                     message: format!(
                         "unknown type \"{name}\"{}; custom types must be declared in `enums`",
-                        suggestion
-                            .map(|s| format!("; did you mean \"{s}\"?"))
-                            .unwrap_or_default()
+                        suggestion.map(|s| format!("; did you mean \"{s}\"?")).unwrap_or_default()
                     ),
                 });
             }
@@ -185,17 +164,11 @@ pub fn join_path(prefix: &str, rest: &str) -> String {
     }
 }
 
-fn deserialize_at<T: serde::de::DeserializeOwned>(
-    value: Value,
-    prefix: &str,
-) -> Result<T, ModelError> {
+fn deserialize_at<T: serde::de::DeserializeOwned>(value: Value, prefix: &str) -> Result<T, ModelError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
-        ModelError::Shape {
-            path: join_path(prefix, &path),
-            message: e.into_inner().to_string(),
-        }
+        ModelError::Shape { path: join_path(prefix, &path), message: e.into_inner().to_string() }
     })
 }
 

@@ -39,13 +39,7 @@ pub struct TransitionError {
 
 impl RequestStatus {
     /// Every status, in workflow order.
-    pub const ALL: [RequestStatus; 5] = [
-        Self::Draft,
-        Self::Requested,
-        Self::Approved,
-        Self::Migrated,
-        Self::Rejected,
-    ];
+    pub const ALL: [RequestStatus; 5] = [Self::Draft, Self::Requested, Self::Approved, Self::Migrated, Self::Rejected];
 
     /// The statuses reachable in one step.
     pub fn next(self) -> &'static [RequestStatus] {
@@ -66,11 +60,7 @@ impl RequestStatus {
 
     /// The new status, or why the change is not allowed.
     pub fn transition(self, to: RequestStatus) -> Result<RequestStatus, TransitionError> {
-        if self.can_become(to) {
-            Ok(to)
-        } else {
-            Err(TransitionError { from: self, to })
-        }
+        if self.can_become(to) { Ok(to) } else { Err(TransitionError { from: self, to }) }
     }
 
     /// The lower-case name used in JSON and URLs.
@@ -94,10 +84,9 @@ impl fmt::Display for RequestStatus {
 impl FromStr for RequestStatus {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown status \"{s}\"; expected one of draft, requested, approved, migrated, rejected"))
+        Self::ALL.into_iter().find(|status| status.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| {
+            format!("unknown status \"{s}\"; expected one of draft, requested, approved, migrated, rejected")
+        })
     }
 }
 

@@ -80,10 +80,7 @@ pub struct Column {
     pub comment: Option<String>,
 }
 
-#[expect(
-    clippy::trivially_copy_pass_by_ref,
-    reason = "serde's skip_serializing_if passes a reference"
-)]
+#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
 fn is_false(value: &bool) -> bool {
     !*value
 }
@@ -189,11 +186,7 @@ impl fmt::Display for ReferentialAction {
 impl FromStr for ReferentialAction {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let folded: String = s
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '_' | '-'))
-            .collect::<String>()
-            .to_lowercase();
+        let folded: String = s.chars().filter(|c| !matches!(c, ' ' | '_' | '-')).collect::<String>().to_lowercase();
         match folded.as_str() {
             "noaction" => Ok(Self::NoAction),
             "restrict" => Ok(Self::Restrict),
@@ -281,9 +274,7 @@ impl FromStr for IndexMethod {
             "gin" => Ok(Self::Gin),
             "gist" => Ok(Self::Gist),
             "brin" => Ok(Self::Brin),
-            _ => Err(format!(
-                "unknown index type \"{s}\"; expected one of BTREE, HASH, GIN, GIST, BRIN"
-            )),
+            _ => Err(format!("unknown index type \"{s}\"; expected one of BTREE, HASH, GIN, GIST, BRIN")),
         }
     }
 }
@@ -352,11 +343,7 @@ impl TableSchema {
     /// Primary key columns: the table's `primaryKey` when given, else the flagged columns.
     pub fn primary_key_columns(&self) -> Vec<&str> {
         if self.primary_key.is_empty() {
-            self.columns
-                .iter()
-                .filter(|c| c.primary_key)
-                .map(|c| c.name.as_str())
-                .collect()
+            self.columns.iter().filter(|c| c.primary_key).map(|c| c.name.as_str()).collect()
         } else {
             self.primary_key.iter().map(String::as_str).collect()
         }
@@ -365,9 +352,6 @@ impl TableSchema {
     /// Whether the column is NOT NULL once created (primary key columns always are).
     pub fn is_not_null(&self, column: &Column) -> bool {
         let in_pk = self.primary_key_columns().contains(&column.name.as_str());
-        in_pk
-            || column.nullable == Some(false)
-            || column.identity.is_some()
-            || column.column_type.is_serial()
+        in_pk || column.nullable == Some(false) || column.identity.is_some() || column.column_type.is_serial()
     }
 }

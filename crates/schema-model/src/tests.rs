@@ -32,19 +32,14 @@ fn parses_the_seed_envelope() {
     assert_eq!(metadata.related_issue.as_deref(), Some("676"));
     assert_eq!(
         request.schema_json.columns[2].column_type,
-        ColumnType::Timestamp {
-            with_time_zone: true,
-            precision: None
-        }
+        ColumnType::Timestamp { with_time_zone: true, precision: None }
     );
     assert_eq!(request.schema_json.primary_key_columns(), ["id"]);
 }
 
 #[test]
 fn fractional_requested_at_and_numeric_issue() {
-    let text = CARICATURES
-        .replace("1701792000", "1701792000.873")
-        .replace("\"676\"", "676");
+    let text = CARICATURES.replace("1701792000", "1701792000.873").replace("\"676\"", "676");
     let request = SchemaRequest::from_json(&text).unwrap();
     let metadata = request.request_metadata.unwrap();
     assert_eq!(metadata.requested_at, Some(1_701_792_000));
@@ -65,21 +60,8 @@ fn accepts_a_bare_table() {
 #[test]
 fn malformed_json_has_line_and_column() {
     let err = SchemaRequest::from_json("{\n  \"tableName\": \"x\",\n  oops\n}").unwrap_err();
-    assert!(
-        matches!(
-            err,
-            ModelError::Syntax {
-                line: 3,
-                column: 3,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
-    assert_eq!(
-        err.to_string(),
-        "malformed JSON at line 3, column 3: key must be a string"
-    );
+    assert!(matches!(err, ModelError::Syntax { line: 3, column: 3, .. }), "{err:?}");
+    assert_eq!(err.to_string(), "malformed JSON at line 3, column 3: key must be a string");
 }
 
 #[test]
@@ -90,43 +72,27 @@ fn wrong_shape_has_the_json_path() {
         err.to_string(),
         "at schemaJson.columns[2].type: unknown type \"timestamptzz\"; did you mean \"timestamptz\"?; custom types must be declared in `enums`"
     );
-    let text = CARICATURES.replace(
-        "\"nullable\": false, \"defaultValue\": \"gen",
-        "\"nullable\": \"no\", \"defaultValue\": \"gen",
-    );
+    let text = CARICATURES
+        .replace("\"nullable\": false, \"defaultValue\": \"gen", "\"nullable\": \"no\", \"defaultValue\": \"gen");
     let err = SchemaRequest::from_json(&text).unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with("at schemaJson.columns[0].nullable: invalid type: string \"no\""),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("at schemaJson.columns[0].nullable: invalid type: string \"no\""), "{err}");
     let text = CARICATURES.replace("\"primaryKey\"", "\"primarykey\"");
     let err = SchemaRequest::from_json(&text).unwrap_err();
     assert!(
-        err.to_string().starts_with(
-            "at schemaJson.columns[0].primarykey: unknown field `primarykey`, expected one of"
-        ),
+        err.to_string().starts_with("at schemaJson.columns[0].primarykey: unknown field `primarykey`, expected one of"),
         "{err}"
     );
     let err = SchemaRequest::from_json("[1]").unwrap_err();
     assert!(err.to_string().contains("expected a JSON object"), "{err}");
     let err = SchemaRequest::from_json(&CARICATURES.replace("1701792000", "-5")).unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with("at requestMetadata.requestedAt: requestedAt must be unix seconds"),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("at requestMetadata.requestedAt: requestedAt must be unix seconds"), "{err}");
 }
 
 #[test]
 fn undeclared_named_type_is_an_error_declared_enum_is_fine() {
     let bare = r#"{"tableName": "t", "columns": [{"name": "mood", "type": "mood"}]}"#;
     let err = SchemaRequest::from_json(bare).unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with("at columns[0].type: unknown type \"mood\""),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("at columns[0].type: unknown type \"mood\""), "{err}");
     let with_enum = r#"{"tableName": "t", "columns": [{"name": "mood", "type": "mood[]"}], "enums": [{"name": "mood", "values": ["ok"]}]}"#;
     assert!(SchemaRequest::from_json(with_enum).is_ok());
 }
@@ -136,10 +102,7 @@ fn serializes_back_to_camel_case() {
     let request = SchemaRequest::from_json(CARICATURES).unwrap();
     let json = serde_json::to_value(&request).unwrap();
     assert_eq!(json["schemaJson"]["columns"][0]["primaryKey"], true);
-    assert_eq!(
-        json["schemaJson"]["columns"][2]["type"],
-        "timestamp with time zone"
-    );
+    assert_eq!(json["schemaJson"]["columns"][2]["type"], "timestamp with time zone");
     let again = SchemaRequest::from_value(json).unwrap();
     assert_eq!(again, request);
 }

@@ -176,11 +176,7 @@ impl ColumnType {
         let unknown = || TypeError::Unknown {
             name: input.trim().to_owned(),
             suggestion: closest(
-                normalized
-                    .split(['(', '['])
-                    .next()
-                    .unwrap_or_default()
-                    .trim(),
+                normalized.split(['(', '[']).next().unwrap_or_default().trim(),
                 KNOWN_TYPE_NAMES.iter().copied(),
             )
             .map(str::to_owned),
@@ -226,12 +222,7 @@ impl ColumnType {
     pub fn is_integer(&self) -> bool {
         matches!(
             self,
-            Self::SmallInt
-                | Self::Integer
-                | Self::BigInt
-                | Self::SmallSerial
-                | Self::Serial
-                | Self::BigSerial
+            Self::SmallInt | Self::Integer | Self::BigInt | Self::SmallSerial | Self::Serial | Self::BigSerial
         )
     }
 
@@ -275,14 +266,8 @@ impl ColumnType {
             Self::BigSerial => "bigserial".to_owned(),
             Self::Real => "real".to_owned(),
             Self::DoublePrecision => "double precision".to_owned(),
-            Self::Numeric {
-                precision: Some(p),
-                scale: Some(s),
-            } => format!("numeric({p},{s})"),
-            Self::Numeric {
-                precision: Some(p),
-                scale: None,
-            } => format!("numeric({p})"),
+            Self::Numeric { precision: Some(p), scale: Some(s) } => format!("numeric({p},{s})"),
+            Self::Numeric { precision: Some(p), scale: None } => format!("numeric({p})"),
             Self::Numeric { .. } => "numeric".to_owned(),
             Self::Money => "money".to_owned(),
             Self::Text => "text".to_owned(),
@@ -292,14 +277,8 @@ impl ColumnType {
             Self::Char(None) => "character".to_owned(),
             Self::Boolean => "boolean".to_owned(),
             Self::Date => "date".to_owned(),
-            Self::Time {
-                with_time_zone,
-                precision,
-            } => with_precision("time", *precision, *with_time_zone),
-            Self::Timestamp {
-                with_time_zone,
-                precision,
-            } => with_precision("timestamp", *precision, *with_time_zone),
+            Self::Time { with_time_zone, precision } => with_precision("time", *precision, *with_time_zone),
+            Self::Timestamp { with_time_zone, precision } => with_precision("timestamp", *precision, *with_time_zone),
             Self::Interval => "interval".to_owned(),
             Self::Uuid => "uuid".to_owned(),
             Self::Json => "json".to_owned(),
@@ -335,11 +314,7 @@ fn with_precision(base: &str, precision: Option<u8>, with_time_zone: bool) -> St
     if let Some(p) = precision {
         out = format!("{out}({p})");
     }
-    out.push_str(if with_time_zone {
-        " with time zone"
-    } else {
-        " without time zone"
-    });
+    out.push_str(if with_time_zone { " with time zone" } else { " without time zone" });
     out
 }
 
@@ -372,11 +347,7 @@ fn normalize(input: &str) -> String {
         out.push_str(&word.to_lowercase());
     }
     // `numeric ( 10 , 2 )` and `varchar (255)` are the same as without the spaces.
-    out.replace(" (", "(")
-        .replace("( ", "(")
-        .replace(" )", ")")
-        .replace(" ,", ",")
-        .replace(", ", ",")
+    out.replace(" (", "(").replace("( ", "(").replace(" )", ")").replace(" ,", ",").replace(", ", ",")
 }
 
 /// Splits `name(mods)` or `name(mods) with time zone` into the name (with any trailing
@@ -402,15 +373,8 @@ fn split_modifiers(text: &str) -> Option<(&str, Option<String>)> {
     }
 }
 
-fn parse_scalar(
-    name: &str,
-    modifiers: Option<&str>,
-    original: &str,
-) -> Result<Option<ColumnType>, TypeError> {
-    let bad = |reason: &str| TypeError::BadModifier {
-        name: original.trim().to_owned(),
-        reason: reason.to_owned(),
-    };
+fn parse_scalar(name: &str, modifiers: Option<&str>, original: &str) -> Result<Option<ColumnType>, TypeError> {
+    let bad = |reason: &str| TypeError::BadModifier { name: original.trim().to_owned(), reason: reason.to_owned() };
     let no_modifiers = |ty: ColumnType| -> Result<Option<ColumnType>, TypeError> {
         match modifiers {
             None => Ok(Some(ty)),
@@ -421,11 +385,7 @@ fn parse_scalar(
         modifiers
             .unwrap_or_default()
             .split(',')
-            .map(|part| {
-                part.trim()
-                    .parse::<u32>()
-                    .map_err(|_| bad("modifiers must be non-negative whole numbers"))
-            })
+            .map(|part| part.trim().parse::<u32>().map_err(|_| bad("modifiers must be non-negative whole numbers")))
             .collect()
     };
     let length = |max: u32| -> Result<Option<u32>, TypeError> {
@@ -466,21 +426,14 @@ fn parse_scalar(
         },
         "numeric" | "decimal" => {
             if modifiers.is_none() {
-                ColumnType::Numeric {
-                    precision: None,
-                    scale: None,
-                }
+                ColumnType::Numeric { precision: None, scale: None }
             } else {
                 let to_u16 = |n: u32| u16::try_from(n).map_err(|_| bad("precision out of range"));
                 match numbers()?.as_slice() {
-                    [p] if (1..=1000).contains(p) => ColumnType::Numeric {
-                        precision: Some(to_u16(*p)?),
-                        scale: None,
-                    },
-                    [p, s] if (1..=1000).contains(p) && s <= p => ColumnType::Numeric {
-                        precision: Some(to_u16(*p)?),
-                        scale: Some(to_u16(*s)?),
-                    },
+                    [p] if (1..=1000).contains(p) => ColumnType::Numeric { precision: Some(to_u16(*p)?), scale: None },
+                    [p, s] if (1..=1000).contains(p) && s <= p => {
+                        ColumnType::Numeric { precision: Some(to_u16(*p)?), scale: Some(to_u16(*s)?) }
+                    }
                     _ => {
                         return Err(bad(
                             "expected numeric(precision) or numeric(precision,scale) with 1 <= precision <= 1000 and 0 <= scale <= precision",
@@ -495,22 +448,14 @@ fn parse_scalar(
         "char" | "character" | "bpchar" => ColumnType::Char(length(10_485_760)?),
         "boolean" | "bool" => return no_modifiers(ColumnType::Boolean),
         "date" => return no_modifiers(ColumnType::Date),
-        "time" | "time without time zone" => ColumnType::Time {
-            with_time_zone: false,
-            precision: precision()?,
-        },
-        "timetz" | "time with time zone" => ColumnType::Time {
-            with_time_zone: true,
-            precision: precision()?,
-        },
-        "timestamp" | "timestamp without time zone" => ColumnType::Timestamp {
-            with_time_zone: false,
-            precision: precision()?,
-        },
-        "timestamptz" | "timestamp with time zone" => ColumnType::Timestamp {
-            with_time_zone: true,
-            precision: precision()?,
-        },
+        "time" | "time without time zone" => ColumnType::Time { with_time_zone: false, precision: precision()? },
+        "timetz" | "time with time zone" => ColumnType::Time { with_time_zone: true, precision: precision()? },
+        "timestamp" | "timestamp without time zone" => {
+            ColumnType::Timestamp { with_time_zone: false, precision: precision()? }
+        }
+        "timestamptz" | "timestamp with time zone" => {
+            ColumnType::Timestamp { with_time_zone: true, precision: precision()? }
+        }
         "interval" => return no_modifiers(ColumnType::Interval),
         "uuid" => return no_modifiers(ColumnType::Uuid),
         "json" => return no_modifiers(ColumnType::Json),
@@ -571,37 +516,16 @@ mod tests {
     #[test]
     fn aliases_and_modifiers() {
         assert_eq!(parse("INT8"), ColumnType::BigInt);
-        assert_eq!(
-            parse("timestamptz"),
-            ColumnType::Timestamp {
-                with_time_zone: true,
-                precision: None
-            }
-        );
+        assert_eq!(parse("timestamptz"), ColumnType::Timestamp { with_time_zone: true, precision: None });
         assert_eq!(parse("TIMESTAMP WITH TIME ZONE"), parse("timestamptz"));
         assert_eq!(
             parse("timestamp(3) with time zone"),
-            ColumnType::Timestamp {
-                with_time_zone: true,
-                precision: Some(3)
-            }
+            ColumnType::Timestamp { with_time_zone: true, precision: Some(3) }
         );
         assert_eq!(parse("varchar(255)"), ColumnType::Varchar(Some(255)));
-        assert_eq!(
-            parse("Character Varying ( 12 )"),
-            ColumnType::Varchar(Some(12))
-        );
-        assert_eq!(
-            parse("numeric(10, 2)"),
-            ColumnType::Numeric {
-                precision: Some(10),
-                scale: Some(2)
-            }
-        );
-        assert_eq!(
-            parse("text[]"),
-            ColumnType::Array(Box::new(ColumnType::Text))
-        );
+        assert_eq!(parse("Character Varying ( 12 )"), ColumnType::Varchar(Some(12)));
+        assert_eq!(parse("numeric(10, 2)"), ColumnType::Numeric { precision: Some(10), scale: Some(2) });
+        assert_eq!(parse("text[]"), ColumnType::Array(Box::new(ColumnType::Text)));
         assert_eq!(parse("int[][]").sql(), "integer[][]");
         assert_eq!(parse("float(10)"), ColumnType::Real);
         assert_eq!(parse("mood"), ColumnType::Named("mood".to_owned()));
@@ -612,35 +536,23 @@ mod tests {
     #[test]
     fn unknown_type_names_closest() {
         // A plain identifier may be a declared enum; the request decides (see `request`).
-        assert_eq!(
-            ColumnType::parse("timestamptzz"),
-            Ok(ColumnType::Named("timestamptzz".to_owned()))
-        );
+        assert_eq!(ColumnType::parse("timestamptzz"), Ok(ColumnType::Named("timestamptzz".to_owned())));
         let err = ColumnType::parse("timestamp with time zon").unwrap_err();
         assert_eq!(
             err.to_string(),
             "unknown type \"timestamp with time zon\"; did you mean \"timestamp with time zone\"?"
         );
         let err = ColumnType::parse("varchr(10)").unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "unknown type \"varchr(10)\"; did you mean \"varchar\"?"
-        );
+        assert_eq!(err.to_string(), "unknown type \"varchr(10)\"; did you mean \"varchar\"?");
         assert!(ColumnType::parse("").is_err());
         assert!(ColumnType::parse("text; drop table x").is_err());
     }
 
     #[test]
     fn bad_modifiers() {
-        for bad in [
-            "numeric(2,5)",
-            "varchar(0)",
-            "integer(4)",
-            "timestamp(9)",
-            "varchar(a)",
-            "serial[]",
-            "numeric(1001)",
-        ] {
+        for bad in
+            ["numeric(2,5)", "varchar(0)", "integer(4)", "timestamp(9)", "varchar(a)", "serial[]", "numeric(1001)"]
+        {
             assert!(ColumnType::parse(bad).is_err(), "{bad} should fail");
         }
     }

@@ -41,9 +41,7 @@ impl FromStr for Severity {
             "info" => Ok(Self::Info),
             "warning" | "warn" => Ok(Self::Warning),
             "error" => Ok(Self::Error),
-            _ => Err(format!(
-                "unknown severity \"{s}\"; expected error, warning, info or off"
-            )),
+            _ => Err(format!("unknown severity \"{s}\"; expected error, warning, info or off")),
         }
     }
 }
