@@ -1,0 +1,85 @@
+//! Snapshot of every request fixture: the violations under the `standard` and `strict`
+//! presets, then the up and down SQL. Snapshots sit beside the fixtures in
+//! `fixtures/requests/snapshots/` so a reviewer reads input and output together.
+//! `cargo xtask snapshots` runs this test to update them for review.
+
+use std::collections::BTreeSet;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use policy::config::Policy;
+use schema_model::request::SchemaRequest;
+
+fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/requests")
+}
+
+fn fixtures() -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(fixtures_dir())
+        .expect("fixtures/requests exists")
+        .map(|entry| entry.expect("readable entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    paths
+}
+
+fn render(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).expect("readable fixture");
+    let request = SchemaRequest::from_json(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut out = String::new();
+    for (name, policy) in [("standard", Policy::standard()), ("strict", Policy::strict())] {
+        let violations = policy::check(&request, &policy);
+        let _ = writeln!(out, "# violations ({name}): {}", violations.len());
+        for v in violations {
+            let _ = writeln!(out, "{:<7} {} at {}: {}", v.severity.as_str(), v.rule, v.path, v.message);
+        }
+        out.push('\n');
+    }
+    match ddl_gen::generate(&request, &Policy::standard().naming) {
+        Ok(migration) => {
+            let _ = writeln!(out, "# file: {}\n", migration.file_name);
+            out.push_str(&migration.up_sql);
+            out.push('\n');
+            out.push_str(&migration.down_sql);
+        }
+        Err(error) => {
+            let _ = writeln!(out, "# no migration: {error}");
+        }
+    }
+    out
+}
+
+#[test]
+fn request_fixtures() {
+    let snapshot_dir = fixtures_dir().join("snapshots");
+    for path in fixtures() {
+        let stem = path.file_stem().and_then(|s| s.to_str()).expect("utf-8 name").to_owned();
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path(&snapshot_dir);
+        settings.set_prepend_module_to_snapshot(false);
+        settings.set_omit_expression(true);
+        settings.set_input_file(&path);
+        settings.bind(|| insta::assert_snapshot!(stem, render(&path)));
+    }
+}
+
+/// Every fixture has a snapshot, every snapshot a fixture, and none waits for review.
+#[test]
+fn snapshots_pair_with_fixtures() {
+    let stems: BTreeSet<String> =
+        fixtures().iter().filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_owned)).collect();
+    let mut snapshots = BTreeSet::new();
+    for entry in std::fs::read_dir(fixtures_dir().join("snapshots")).expect("snapshots folder exists") {
+        let path = entry.expect("readable entry").path();
+        let name = path.file_name().and_then(|s| s.to_str()).expect("utf-8 name").to_owned();
+        assert!(!name.ends_with(".snap.new"), "{name} waits for review: run `cargo xtask snapshots` and review it");
+        if let Some(stem) = name.strip_suffix(".snap") {
+            snapshots.insert(stem.to_owned());
+        }
+    }
+    let missing: Vec<_> = stems.difference(&snapshots).collect();
+    let orphaned: Vec<_> = snapshots.difference(&stems).collect();
+    assert!(missing.is_empty(), "fixtures without a snapshot: {missing:?}");
+    assert!(orphaned.is_empty(), "snapshots without a fixture: {orphaned:?}");
+}
