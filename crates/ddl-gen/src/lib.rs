@@ -12,6 +12,7 @@
 //! text in the output. Output is deterministic: the file name comes from the request's
 //! `requestedAt`, and nothing depends on a clock or a hash map's order.
 
+pub mod outline;
 pub mod pg;
 
 use schema_model::expr::{ExprContext, parse_safe};

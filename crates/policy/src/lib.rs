@@ -29,7 +29,7 @@ pub fn check(request: &SchemaRequest, policy: &Policy) -> Vec<Violation> {
         };
         run(rule, severity, request, &objects, &policy.naming, &mut out);
     }
-    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out.sort_by_key(|v| std::cmp::Reverse(v.severity));
     out
 }
 

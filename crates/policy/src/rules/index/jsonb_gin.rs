@@ -34,7 +34,11 @@ fn check(ctx: &mut Context<'_>) {
         if column.column_type != ColumnType::Jsonb {
             continue;
         }
-        let covered = ctx.objects.indexes.iter().any(|index| index.method == IndexMethod::Gin && index.columns.contains(&column.name));
+        let covered = ctx
+            .objects
+            .indexes
+            .iter()
+            .any(|index| index.method == IndexMethod::Gin && index.columns.contains(&column.name));
         if !covered {
             ctx.report(
                 ctx.column_path(i, ""),

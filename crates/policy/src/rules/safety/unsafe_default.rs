@@ -36,7 +36,8 @@ fn check(ctx: &mut Context<'_>) {
             ctx.report(
                 ctx.column_path(i, "defaultValue"),
                 format!("Default of column \"{}\" is not allowed: {error}", column.name),
-                "Use a literal, a cast literal such as '{}'::jsonb, or gen_random_uuid(), now(), CURRENT_TIMESTAMP".to_owned(),
+                "Use a literal, a cast literal such as '{}'::jsonb, or gen_random_uuid(), now(), CURRENT_TIMESTAMP"
+                    .to_owned(),
             );
         }
     }

@@ -1,0 +1,126 @@
+//! An independent reading of generated SQL: split a script into its top-level statements
+//! with sqlparser's PostgreSQL tokenizer (which knows quoting, `E''` escapes, dollar quotes
+//! and comments exactly), parse each one, and name its kind.
+//!
+//! Tests use it to prove that generated migrations contain exactly the statements the
+//! generator meant to write, whatever text a request carried.
+
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Whitespace};
+
+/// The kinds of the script's statements in order (`BEGIN`, `SET`, `DO`, `CREATE TABLE`,
+/// `CREATE INDEX`, `COMMENT`, `DROP INDEX`, `DROP TABLE`, `DROP TYPE`, `COMMIT`, ...),
+/// or why the script does not read as such a sequence.
+pub fn statement_kinds(script: &str) -> Result<Vec<String>, String> {
+    let dialect = PostgreSqlDialect {};
+    let tokens = Tokenizer::new(&dialect, script).tokenize_with_location().map_err(|e| format!("tokenizer: {e}"))?;
+    let line_starts: Vec<usize> = std::iter::once(0).chain(script.match_indices('\n').map(|(i, _)| i + 1)).collect();
+    let mut kinds = Vec::new();
+    let mut current: Vec<Token> = Vec::new();
+    let mut start: Option<Location> = None;
+    for TokenWithSpan { token, span } in tokens {
+        match token {
+            Token::SemiColon => {
+                let text = match start {
+                    Some(from) => slice(script, &line_starts, from, span.start),
+                    None => "",
+                };
+                kinds.push(statement_kind(&current, text)?);
+                current.clear();
+                start = None;
+            }
+            Token::Whitespace(_) => {
+                if !current.is_empty() {
+                    current.push(token);
+                }
+            }
+            other => {
+                start.get_or_insert(span.start);
+                current.push(other);
+            }
+        }
+    }
+    if !current.is_empty() {
+        return Err(format!(
+            "text after the last statement: {}",
+            current.iter().map(ToString::to_string).collect::<String>()
+        ));
+    }
+    Ok(kinds)
+}
+
+/// The script's text between two tokenizer locations (1-based lines and character columns).
+fn slice<'s>(script: &'s str, line_starts: &[usize], from: Location, to: Location) -> &'s str {
+    let offset = |location: Location| -> usize {
+        let line = usize::try_from(location.line).unwrap_or(usize::MAX).saturating_sub(1);
+        let line_start = line_starts.get(line).copied().unwrap_or(script.len());
+        let column = usize::try_from(location.column).unwrap_or(usize::MAX).saturating_sub(1);
+        script[line_start..].char_indices().nth(column).map_or(script.len(), |(i, _)| line_start + i)
+    };
+    script.get(offset(from)..offset(to)).unwrap_or_default()
+}
+
+fn words(tokens: &[Token]) -> Vec<String> {
+    tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(Whitespace::Space | Whitespace::Newline | Whitespace::Tab)))
+        .take(2)
+        .map(|t| match t {
+            Token::Word(w) if w.quote_style.is_none() => w.value.to_uppercase(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+fn statement_kind(tokens: &[Token], text: &str) -> Result<String, String> {
+    let words = words(tokens);
+    match words.first().map(String::as_str) {
+        Some("DO") => {
+            let [Token::Word(_), Token::Whitespace(_), Token::DollarQuotedString(body)] = tokens else {
+                return Err(format!("unexpected DO statement: {text}"));
+            };
+            let inner = body
+                .value
+                .trim()
+                .strip_prefix("BEGIN")
+                .and_then(|rest| rest.trim_end().strip_suffix("EXCEPTION WHEN duplicate_object THEN NULL;\nEND"))
+                .ok_or_else(|| format!("unexpected DO body: {}", body.value))?;
+            let inner_kinds = statement_kinds(inner)?;
+            if inner_kinds != ["CREATE TYPE"] {
+                return Err(format!("a DO block may only create a type, found {inner_kinds:?}"));
+            }
+            Ok("DO".to_owned())
+        }
+        Some("BEGIN" | "COMMIT") => Ok(words[0].clone()),
+        None => Err("an empty statement".to_owned()),
+        Some(_) => {
+            let statements = Parser::parse_sql(&PostgreSqlDialect {}, text).map_err(|e| format!("{e}: {text}"))?;
+            if statements.len() != 1 {
+                return Err(format!("{} statements where one was expected: {text}", statements.len()));
+            }
+            Ok(words.join(" ").trim_end().to_owned()).map(|kind| match words[0].as_str() {
+                "COMMENT" | "SET" => words[0].clone(),
+                _ => kind,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statement_kinds;
+
+    #[test]
+    fn reads_a_migration() {
+        let script = "-- a header; with a semicolon\nBEGIN;\nSET LOCAL lock_timeout = '5s';\nDO $r$ BEGIN\n  CREATE TYPE \"m\" AS ENUM ('a;b');\nEXCEPTION WHEN duplicate_object THEN NULL;\nEND $r$;\nCREATE TABLE IF NOT EXISTS \"t\" (\"a\" text DEFAULT E'x\\';y');\nCOMMENT ON TABLE \"t\" IS 'c;d';\nCOMMIT;\n";
+        assert_eq!(statement_kinds(script).unwrap(), ["BEGIN", "SET", "DO", "CREATE TABLE", "COMMENT", "COMMIT"]);
+    }
+
+    #[test]
+    fn notices_a_smuggled_statement() {
+        let script = "-- header\nDROP TABLE users;\nBEGIN;\nCOMMIT;\n";
+        assert_eq!(statement_kinds(script).unwrap(), ["DROP TABLE", "BEGIN", "COMMIT"]);
+        assert!(statement_kinds("BEGIN; SELECT 1").is_err());
+    }
+}

@@ -1,0 +1,41 @@
+//! `column.duplicate-name`
+
+use schema_model::violation::Severity;
+
+use crate::config::Preset;
+use crate::rule::{Context, RuleDef, RuleDoc};
+
+/// Column names are unique within a table.
+pub(crate) const RULE: RuleDef = RuleDef {
+    id: "column.duplicate-name",
+    default_severity: Severity::Error,
+    strict_severity: None,
+    preset: Preset::Standard,
+    doc: RuleDoc {
+        what: "Flags a column whose name was already used by an earlier column of the same table.",
+        why: "PostgreSQL refuses `CREATE TABLE` with two columns of the same name (`column specified more than once`), so the migration would fail; and every rule or index that refers to the name would be ambiguous.",
+        fix: "Rename or remove the later column so that every column name is unique.",
+    },
+    fires: &[
+        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}, {"name": "email", "type": "text", "unique": true}]}"#,
+        r#"{"tableName": "users", "schemaJson": {"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "id", "type": "integer"}]}}"#,
+    ],
+    passes: &[
+        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}]}"#,
+    ],
+    source: file!(),
+    check,
+};
+
+fn check(ctx: &mut Context<'_>) {
+    for (i, column) in ctx.table.columns.iter().enumerate() {
+        let Some(first) = ctx.table.columns[..i].iter().position(|c| c.name == column.name) else {
+            continue;
+        };
+        ctx.report(
+            ctx.column_path(i, "name"),
+            format!("Column \"{}\" is declared twice (columns[{first}] and columns[{i}])", column.name),
+            format!("Rename or remove one of the two \"{}\" columns", column.name),
+        );
+    }
+}

@@ -1,0 +1,69 @@
+//! `index.unknown-column`
+
+use schema_model::expr::{ExprContext, parse_safe};
+use schema_model::table::TableSchema;
+use schema_model::types::closest;
+use schema_model::violation::Severity;
+
+use crate::config::Preset;
+use crate::rule::{Context, RuleDef, RuleDoc};
+
+/// An index can only name the table's own columns.
+pub(crate) const RULE: RuleDef = RuleDef {
+    id: "index.unknown-column",
+    default_severity: Severity::Error,
+    strict_severity: None,
+    preset: Preset::Standard,
+    doc: RuleDoc {
+        what: "Flags an index whose `columns`, `include` or `where` predicate names a column the table does not have. Predicates that are not valid safe expressions are left to `safety.unsafe-index-predicate`.",
+        why: "`CREATE INDEX` fails on an unknown column, so the migration stops halfway; usually the name is a typo or a column that was renamed or dropped from the request.",
+        fix: "Correct the column name (the suggestion names the closest existing column), or add the missing column to `columns`.",
+    },
+    fires: &[
+        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "indexes": [{"columns": ["emal"]}]}"#,
+        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "indexes": [{"columns": ["email"], "include": ["name"], "where": "deleted_at IS NULL"}]}"#,
+    ],
+    passes: &[
+        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}, {"name": "deleted_at", "type": "timestamptz"}], "indexes": [{"columns": ["email"], "include": ["id"], "where": "Deleted_At IS NULL"}, {"columns": ["email"], "where": "pg_sleep(1) IS NULL"}]}"#,
+    ],
+    source: file!(),
+    check,
+};
+
+fn check(ctx: &mut Context<'_>) {
+    let table = ctx.table;
+    let objects = ctx.objects;
+    for index in &objects.indexes {
+        for (j, column) in index.columns.iter().enumerate() {
+            if table.column(column).is_none() {
+                report(ctx, table, column, format!("{}.columns[{j}]", index.path), &index.name);
+            }
+        }
+        for (j, column) in index.include.iter().enumerate() {
+            if table.column(column).is_none() {
+                report(ctx, table, column, format!("{}.include[{j}]", index.path), &index.name);
+            }
+        }
+        let Some(predicate) = &index.predicate else { continue };
+        let Ok(expression) = parse_safe(predicate, ExprContext::IndexPredicate) else { continue };
+        for column in &expression.columns {
+            // Unquoted identifiers fold to lower case in PostgreSQL.
+            if table.column(column).is_none() && table.column(&column.to_lowercase()).is_none() {
+                report(ctx, table, column, format!("{}.where", index.path), &index.name);
+            }
+        }
+    }
+}
+
+fn report(ctx: &mut Context<'_>, table: &TableSchema, column: &str, path: String, index: &str) {
+    let names = table.columns.iter().map(|c| c.name.as_str());
+    let suggestion = match closest(column, names.clone()) {
+        Some(close) => format!("Did you mean \"{close}\"? Use an existing column of \"{}\"", table.table_name),
+        None => format!(
+            "Use one of the columns of \"{}\" ({}) or add a column \"{column}\"",
+            table.table_name,
+            names.collect::<Vec<_>>().join(", ")
+        ),
+    };
+    ctx.report(path, format!("Index \"{index}\" refers to unknown column \"{column}\""), suggestion);
+}

@@ -1,0 +1,113 @@
+//! `naming.identifier-valid`
+
+use schema_model::naming::MAX_IDENTIFIER_BYTES;
+use schema_model::violation::Severity;
+
+use crate::config::Preset;
+use crate::rule::{Context, RuleDef, RuleDoc};
+
+/// Every name must be a PostgreSQL identifier that survives unchanged.
+pub(crate) const RULE: RuleDef = RuleDef {
+    id: "naming.identifier-valid",
+    default_severity: Severity::Error,
+    strict_severity: None,
+    preset: Preset::Standard,
+    doc: RuleDoc {
+        what: "Flags any identifier in the request (table, schema, column, enum type, explicitly named constraint or index, referenced table, schema or column) that is blank, contains a NUL character or a double quote, or is longer than 63 bytes. Generated constraint and index names are shortened to fit and are not checked.",
+        why: "PostgreSQL cannot store NUL in a name, a double quote breaks the quoting of generated DDL, and names longer than 63 bytes (NAMEDATALEN - 1) are silently truncated, so two long names can collide or a later migration can refer to a name that does not exist.",
+        fix: "Use a short, plain name: at most 63 bytes (fewer characters when they are not ASCII), without quotes or control characters; abbreviate long words rather than relying on truncation.",
+    },
+    fires: &[
+        r#"{"tableName": "customer_subscription_billing_period_adjustment_history_entries_v2", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
+        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "say \"hi\"", "type": "text"}, {"name": "", "type": "text"}]}"#,
+        r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid", "references": {"table": "users", "column": "id\"", "name": "fk_orders_user_id_users_and_a_very_long_tail_that_goes_on_and_on"}}]}"#,
+        r#"{"tableName": "orders", "schemaJson": {"tableName": "orders", "schema": " ", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}], "indexes": [{"name": "idx_orders_id_with_a_name_that_is_far_longer_than_postgres_allows_x", "columns": ["id"]}]}}"#,
+    ],
+    passes: &[
+        r#"{"tableName": "customer_subscription_billing_period_adjustment_history_entries", "schema": "billing", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "history_entry_id", "type": "uuid", "references": {"table": "customer_subscription_billing_period_adjustment_history_entries", "column": "id"}}], "indexes": [{"columns": ["history_entry_id"]}]}"#,
+    ],
+    source: file!(),
+    check,
+};
+
+fn check(ctx: &mut Context<'_>) {
+    let table = ctx.table;
+    let mut names: Vec<(&str, &str, String)> = vec![("Table name", &table.table_name, ctx.path("tableName"))];
+    if let Some(schema) = &table.schema {
+        names.push(("Schema name", schema, ctx.path("schema")));
+    }
+    for (i, column) in table.columns.iter().enumerate() {
+        names.push(("Column name", &column.name, ctx.column_path(i, "name")));
+        if let Some(reference) = &column.references {
+            names.push(("Referenced table", &reference.table, ctx.column_path(i, "references.table")));
+            names.push(("Referenced column", &reference.column, ctx.column_path(i, "references.column")));
+            if let Some(schema) = &reference.schema {
+                names.push(("Referenced schema", schema, ctx.column_path(i, "references.schema")));
+            }
+        }
+    }
+    for (i, fk) in table.foreign_keys.iter().enumerate() {
+        names.push(("Referenced table", &fk.references.table, ctx.path(&format!("foreignKeys[{i}].references.table"))));
+        if let Some(schema) = &fk.references.schema {
+            names.push(("Referenced schema", schema, ctx.path(&format!("foreignKeys[{i}].references.schema"))));
+        }
+        for (j, column) in fk.references.columns.iter().enumerate() {
+            names.push(("Referenced column", column, ctx.path(&format!("foreignKeys[{i}].references.columns[{j}]"))));
+        }
+    }
+    for (i, enum_type) in table.enums.iter().enumerate() {
+        names.push(("Enum type name", &enum_type.name, ctx.path(&format!("enums[{i}].name"))));
+    }
+    // Explicit names only: generated ones are shortened by `naming::fit`. Every object
+    // with an explicit name has a `name` field beside the path `TableObjects` records.
+    let objects = ctx.objects;
+    let explicit = objects
+        .foreign_keys
+        .iter()
+        .filter(|o| o.explicit_name)
+        .map(|o| ("Foreign key name", o.name.as_str(), format!("{}.name", o.path)))
+        .chain(
+            objects
+                .uniques
+                .iter()
+                .filter(|o| o.explicit_name)
+                .map(|o| ("Unique constraint name", o.name.as_str(), format!("{}.name", o.path))),
+        )
+        .chain(objects.checks.iter().filter(|o| o.explicit_name).map(|o| {
+            let base = o.path.strip_suffix(".expression").unwrap_or(&o.path);
+            ("Check constraint name", o.name.as_str(), format!("{base}.name"))
+        }))
+        .chain(
+            objects
+                .indexes
+                .iter()
+                .filter(|o| o.explicit_name)
+                .map(|o| ("Index name", o.name.as_str(), format!("{}.name", o.path))),
+        );
+    names.extend(explicit);
+
+    for (what, name, path) in names {
+        let problem = if name.trim().is_empty() {
+            "is blank".to_owned()
+        } else if name.contains('\0') {
+            "contains a NUL character".to_owned()
+        } else if name.contains('"') {
+            "contains a double quote".to_owned()
+        } else if name.len() > MAX_IDENTIFIER_BYTES {
+            format!(
+                "is {} bytes long; PostgreSQL truncates names to {MAX_IDENTIFIER_BYTES} bytes, so it could collide with another name",
+                name.len()
+            )
+        } else {
+            continue;
+        };
+        let suggestion = if name.trim().is_empty() {
+            "Give it a name in lower snake_case".to_owned()
+        } else if name.len() > MAX_IDENTIFIER_BYTES {
+            format!("Shorten it to at most {MAX_IDENTIFIER_BYTES} bytes, for example by abbreviating words")
+        } else {
+            "Remove the double quotes and control characters; use lower-case letters, digits and underscores".to_owned()
+        };
+        ctx.report(path, format!("{what} \"{}\" {problem}", name.escape_debug()), suggestion);
+    }
+}

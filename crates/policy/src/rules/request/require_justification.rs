@@ -1,0 +1,51 @@
+//! `request.require-justification`
+
+use schema_model::request::InputShape;
+use schema_model::violation::Severity;
+
+use crate::config::Preset;
+use crate::rule::{Context, RuleDef, RuleDoc};
+
+/// The audit log records why each table exists.
+pub(crate) const RULE: RuleDef = RuleDef {
+    id: "request.require-justification",
+    default_severity: Severity::Warning,
+    strict_severity: None,
+    preset: Preset::Standard,
+    doc: RuleDoc {
+        what: "Flags a request envelope whose `requestMetadata.justification` is missing or blank. Bare table definitions are not checked.",
+        why: "Reviewers approve tables on the strength of the stated need, and the audit log keeps the justification next to the migration; without it nobody can later tell why the table exists or whether it can be dropped.",
+        fix: "Add `\"requestMetadata\": {\"justification\": \"...\"}` saying which feature needs the table and why existing tables do not suffice.",
+    },
+    fires: &[
+        r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}}"#,
+        r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}, "requestMetadata": {"requestedBy": "u123"}}"#,
+        r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}, "requestMetadata": {"requestedBy": "u123", "justification": "   "}}"#,
+    ],
+    passes: &[
+        r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}, "requestMetadata": {"requestedBy": "u123", "justification": "Store product analytics events for the funnel dashboard."}}"#,
+        r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
+    ],
+    source: file!(),
+    check,
+};
+
+fn check(ctx: &mut Context<'_>) {
+    if ctx.request.shape == InputShape::BareTable {
+        return;
+    }
+    let path = match &ctx.request.request_metadata {
+        None => String::new(),
+        Some(metadata) => match metadata.justification.as_deref() {
+            None => "requestMetadata".to_owned(),
+            Some(text) if text.trim().is_empty() => "requestMetadata.justification".to_owned(),
+            Some(_) => return,
+        },
+    };
+    ctx.report(
+        path,
+        format!("Request for table \"{}\" has no justification", ctx.request.table_name),
+        "Add requestMetadata.justification saying which feature needs the table and why; it is kept in the audit log"
+            .to_owned(),
+    );
+}
