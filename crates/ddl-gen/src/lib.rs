@@ -50,6 +50,14 @@ pub enum GenError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// Text PostgreSQL cannot store (a NUL character) or an enum label over 63 bytes.
+    #[error("at {path}: {reason}")]
+    InvalidText {
+        /// JSON path of the text.
+        path: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A table without columns.
     #[error("the table has no columns")]
     NoColumns,
@@ -76,6 +84,9 @@ pub fn generate(request: &SchemaRequest, naming: &NamingOptions) -> Result<Migra
     }
     validate_identifiers(request)?;
     let objects = TableObjects::of(request, naming);
+    for (name, path) in objects.names() {
+        check_identifier(path, name)?;
+    }
     let schema = table.schema.as_deref();
     let table_ref = pg::qualified(schema, &table.table_name);
     let name = file_name(request);
@@ -120,11 +131,12 @@ pub fn generate(request: &SchemaRequest, naming: &NamingOptions) -> Result<Migra
         down.push(format!("DROP INDEX IF EXISTS {}", pg::qualified(schema, &index.name)));
     }
 
-    if let Some(comment) = &table.comment {
+    // PostgreSQL stores an empty comment as no comment at all.
+    if let Some(comment) = table.comment.as_ref().filter(|c| !c.is_empty()) {
         up.push(format!("COMMENT ON TABLE {table_ref} IS {}", string_literal(comment)));
     }
     for column in &table.columns {
-        if let Some(comment) = &column.comment {
+        if let Some(comment) = column.comment.as_ref().filter(|c| !c.is_empty()) {
             up.push(format!(
                 "COMMENT ON COLUMN {table_ref}.{} IS {}",
                 quote_ident(&column.name),
@@ -311,28 +323,58 @@ fn validate_identifiers(request: &SchemaRequest) -> Result<(), GenError> {
     }
     for (i, enum_type) in table.enums.iter().enumerate() {
         names.push((request_path(request, &format!("enums[{i}].name")), &enum_type.name));
-        for value in &enum_type.values {
-            names.push((request_path(request, &format!("enums[{i}].values")), value));
+        for (k, label) in enum_type.values.iter().enumerate() {
+            let path = request_path(request, &format!("enums[{i}].values[{k}]"));
+            if label.contains('\0') {
+                return Err(GenError::InvalidText { path, reason: "an enum label cannot contain a NUL character" });
+            }
+            if label.len() > MAX_IDENTIFIER_BYTES {
+                return Err(GenError::InvalidText { path, reason: "an enum label is at most 63 bytes" });
+            }
+        }
+    }
+    let comments = table.comment.iter().map(|c| (request_path(request, "comment"), c)).chain(
+        table.columns.iter().enumerate().filter_map(|(i, c)| {
+            c.comment.as_ref().map(|comment| (request_path(request, &format!("columns[{i}].comment")), comment))
+        }),
+    );
+    for (path, comment) in comments {
+        if comment.contains('\0') {
+            return Err(GenError::InvalidText { path, reason: "a comment cannot contain a NUL character" });
         }
     }
     for name in &table.primary_key {
         names.push((request_path(request, "primaryKey"), name));
     }
     for (path, name) in names {
-        let reason = if name.is_empty() {
-            Some("it is empty")
-        } else if name.contains('\0') {
-            Some("it contains a NUL character")
-        } else if name.len() > MAX_IDENTIFIER_BYTES {
-            Some("it is longer than 63 bytes")
-        } else {
-            None
-        };
-        if let Some(reason) = reason {
-            return Err(GenError::InvalidIdentifier { path, name: name.escape_debug().to_string(), reason });
-        }
+        check_identifier(&path, name)?;
     }
     Ok(())
+}
+
+/// One identifier: not empty, no NUL, no double quote, at most 63 bytes.
+///
+/// Double quotes are refused outright: sea-query writes index and constraint names given
+/// as strings between quotes without doubling embedded ones, so a quote in a name (or in
+/// a column name that a generated name repeats) could end the identifier early.
+fn check_identifier(path: &str, name: &str) -> Result<(), GenError> {
+    let reason = if name.is_empty() {
+        Some("it is empty")
+    } else if name.contains('\0') {
+        Some("it contains a NUL character")
+    } else if name.contains('"') {
+        Some("it contains a double quote")
+    } else if name.len() > MAX_IDENTIFIER_BYTES {
+        Some("it is longer than 63 bytes")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => {
+            Err(GenError::InvalidIdentifier { path: path.to_owned(), name: name.escape_debug().to_string(), reason })
+        }
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -86,10 +86,7 @@ fn statement_kind(tokens: &[Token], text: &str) -> Result<String, String> {
                 .strip_prefix("BEGIN")
                 .and_then(|rest| rest.trim_end().strip_suffix("EXCEPTION WHEN duplicate_object THEN NULL;\nEND"))
                 .ok_or_else(|| format!("unexpected DO body: {}", body.value))?;
-            let inner_kinds = statement_kinds(inner)?;
-            if inner_kinds != ["CREATE TYPE"] {
-                return Err(format!("a DO block may only create a type, found {inner_kinds:?}"));
-            }
+            check_create_enum(inner)?;
             Ok("DO".to_owned())
         }
         Some("BEGIN" | "COMMIT") => Ok(words[0].clone()),
@@ -122,5 +119,58 @@ mod tests {
         let script = "-- header\nDROP TABLE users;\nBEGIN;\nCOMMIT;\n";
         assert_eq!(statement_kinds(script).unwrap(), ["DROP TABLE", "BEGIN", "COMMIT"]);
         assert!(statement_kinds("BEGIN; SELECT 1").is_err());
+    }
+}
+
+/// Checks, token by token, that `text` is exactly
+/// `CREATE TYPE name[.name] AS ENUM ('label', ...);` (sqlparser cannot parse `E''` labels).
+fn check_create_enum(text: &str) -> Result<(), String> {
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, text).tokenize().map_err(|e| format!("tokenizer: {e}"))?;
+    let tokens: Vec<Token> = tokens.into_iter().filter(|t| !matches!(t, Token::Whitespace(_))).collect();
+    let keyword = |token: &Token, word: &str| matches!(token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word));
+    let quoted = |token: &Token| matches!(token, Token::Word(w) if w.quote_style == Some('"'));
+    let string = |token: &Token| matches!(token, Token::SingleQuotedString(_) | Token::EscapedStringLiteral(_));
+    let bad = || format!("a DO block may only create an enum type, found: {text}");
+    let mut at = 0;
+    for word in ["CREATE", "TYPE"] {
+        if !tokens.get(at).is_some_and(|t| keyword(t, word)) {
+            return Err(bad());
+        }
+        at += 1;
+    }
+    if !tokens.get(at).is_some_and(quoted) {
+        return Err(bad());
+    }
+    at += 1;
+    if tokens.get(at) == Some(&Token::Period) {
+        if !tokens.get(at + 1).is_some_and(quoted) {
+            return Err(bad());
+        }
+        at += 2;
+    }
+    for word in ["AS", "ENUM"] {
+        if !tokens.get(at).is_some_and(|t| keyword(t, word)) {
+            return Err(bad());
+        }
+        at += 1;
+    }
+    if tokens.get(at) != Some(&Token::LParen) {
+        return Err(bad());
+    }
+    at += 1;
+    loop {
+        if !tokens.get(at).is_some_and(string) {
+            return Err(bad());
+        }
+        at += 1;
+        match tokens.get(at) {
+            Some(Token::Comma) => at += 1,
+            Some(Token::RParen) => break,
+            _ => return Err(bad()),
+        }
+    }
+    match &tokens[at + 1..] {
+        [Token::SemiColon] => Ok(()),
+        _ => Err(bad()),
     }
 }

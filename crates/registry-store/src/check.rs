@@ -29,7 +29,9 @@ pub fn answer(request: &SchemaRequest, policy: &Policy) -> CheckAnswer {
 
 fn generation_violation(error: &GenError) -> Violation {
     let path = match error {
-        GenError::UnsafeExpression { path, .. } | GenError::InvalidIdentifier { path, .. } => path.clone(),
+        GenError::UnsafeExpression { path, .. }
+        | GenError::InvalidIdentifier { path, .. }
+        | GenError::InvalidText { path, .. } => path.clone(),
         GenError::NoColumns => String::new(),
     };
     Violation {

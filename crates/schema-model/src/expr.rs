@@ -2,8 +2,11 @@
 //!
 //! Free SQL text is the one place a request could smuggle a statement into generated
 //! DDL. Each fragment is parsed with sqlparser (PostgreSQL dialect) as exactly one
-//! expression, walked against an allow-list, and re-printed from the syntax tree, so the
-//! text that reaches SQL is the parser's rendering of a vetted tree, never the input.
+//! expression, walked against an allow-list, and printed again by this module from the
+//! syntax tree, so the text that reaches SQL is a rendering of a vetted tree, never the
+//! input. The printer is our own on purpose: sqlparser's `Display` does not double a
+//! quote that follows a backslash (`'a\'` stays `'a\'`), which PostgreSQL, where
+//! backslashes in plain strings are literal, reads as the end of the string.
 
 use sqlparser::ast::{
     BinaryOperator, CastKind, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, ObjectNamePart,
@@ -121,7 +124,143 @@ pub fn parse_safe(text: &str, context: ExprContext) -> Result<SafeExpression, Ex
     }
     let mut walker = Walker { context, columns: Vec::new() };
     walker.check(&expr)?;
-    Ok(SafeExpression { sql: expr.to_string(), columns: walker.columns })
+    let mut sql = String::new();
+    print(&expr, &mut sql);
+    Ok(SafeExpression { sql, columns: walker.columns })
+}
+
+/// An identifier as PostgreSQL reads it: unquoted names fold to lower case.
+fn folded(ident: &sqlparser::ast::Ident) -> String {
+    if ident.quote_style.is_none() { ident.value.to_lowercase() } else { ident.value.clone() }
+}
+
+/// `"name"` with embedded quotes doubled.
+pub fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A string literal that means the same whatever `standard_conforming_strings` says:
+/// `'...'` with quotes doubled, or `E'...'` with backslashes doubled when there are any.
+pub fn string_literal(text: &str) -> String {
+    if text.contains('\\') {
+        format!("E'{}'", text.replace('\\', "\\\\").replace('\'', "''"))
+    } else {
+        format!("'{}'", text.replace('\'', "''"))
+    }
+}
+
+/// Prints a vetted expression. Only the node kinds [`Walker`] allows reach here.
+fn print(expr: &Expr, out: &mut String) {
+    match expr {
+        Expr::Identifier(ident) => out.push_str(&quote_identifier(&folded(ident))),
+        Expr::Value(value) => match &value.value {
+            Value::Number(number, _) => out.push_str(number),
+            Value::SingleQuotedString(text) => out.push_str(&string_literal(text)),
+            Value::Boolean(true) => out.push_str("TRUE"),
+            Value::Boolean(false) => out.push_str("FALSE"),
+            _ => out.push_str("NULL"),
+        },
+        Expr::Nested(inner) => {
+            out.push('(');
+            print(inner, out);
+            out.push(')');
+        }
+        Expr::IsNull(inner) => postfix(inner, " IS NULL", out),
+        Expr::IsNotNull(inner) => postfix(inner, " IS NOT NULL", out),
+        Expr::IsTrue(inner) => postfix(inner, " IS TRUE", out),
+        Expr::IsNotTrue(inner) => postfix(inner, " IS NOT TRUE", out),
+        Expr::IsFalse(inner) => postfix(inner, " IS FALSE", out),
+        Expr::IsNotFalse(inner) => postfix(inner, " IS NOT FALSE", out),
+        Expr::IsDistinctFrom(a, b) => infix(a, " IS DISTINCT FROM ", b, out),
+        Expr::IsNotDistinctFrom(a, b) => infix(a, " IS NOT DISTINCT FROM ", b, out),
+        Expr::UnaryOp { op, expr } => {
+            out.push_str(match op {
+                UnaryOperator::Not => "NOT ",
+                UnaryOperator::Plus => "+",
+                _ => "-",
+            });
+            operand(expr, out);
+        }
+        Expr::BinaryOp { left, op, right } => infix(left, &format!(" {op} "), right, out),
+        Expr::InList { expr, list, negated } => {
+            operand(expr, out);
+            out.push_str(if *negated { " NOT IN (" } else { " IN (" });
+            for (i, item) in list.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                operand(item, out);
+            }
+            out.push(')');
+        }
+        Expr::Between { expr, negated, low, high } => {
+            operand(expr, out);
+            out.push_str(if *negated { " NOT BETWEEN " } else { " BETWEEN " });
+            operand(low, out);
+            out.push_str(" AND ");
+            operand(high, out);
+        }
+        Expr::Like { negated, expr, pattern, .. } => {
+            infix(expr, if *negated { " NOT LIKE " } else { " LIKE " }, pattern, out);
+        }
+        Expr::ILike { negated, expr, pattern, .. } => {
+            infix(expr, if *negated { " NOT ILIKE " } else { " ILIKE " }, pattern, out);
+        }
+        Expr::Cast { expr, data_type, .. } => {
+            let type_sql = ColumnType::parse(&data_type.to_string()).map(|t| t.sql()).unwrap_or_default();
+            out.push_str("CAST(");
+            print(expr, out);
+            out.push_str(" AS ");
+            out.push_str(&type_sql);
+            out.push(')');
+        }
+        Expr::Function(function) => {
+            let name = function.name.to_string().to_lowercase();
+            match &function.args {
+                FunctionArguments::List(list) => {
+                    out.push_str(&name);
+                    out.push('(');
+                    for (i, arg) in list.args.iter().enumerate() {
+                        if i > 0 {
+                            out.push_str(", ");
+                        }
+                        if let FunctionArg::Unnamed(FunctionArgExpr::Expr(arg)) = arg {
+                            print(arg, out);
+                        }
+                    }
+                    out.push(')');
+                }
+                _ => out.push_str(&name.to_uppercase()),
+            }
+        }
+        // The walker refuses every other node before printing.
+        _ => out.push_str("NULL"),
+    }
+}
+
+/// Prints an operand, in parentheses unless it is atomic, so precedence is explicit.
+fn operand(expr: &Expr, out: &mut String) {
+    let atomic =
+        matches!(expr, Expr::Identifier(_) | Expr::Value(_) | Expr::Nested(_) | Expr::Function(_) | Expr::Cast { .. })
+            || matches!(expr, Expr::UnaryOp { op: UnaryOperator::Minus, expr } if matches!(**expr, Expr::Value(_)));
+    if atomic {
+        print(expr, out);
+    } else {
+        out.push('(');
+        print(expr, out);
+        out.push(')');
+    }
+}
+
+fn infix(left: &Expr, op: &str, right: &Expr, out: &mut String) {
+    operand(left, out);
+    out.push_str(op);
+    operand(right, out);
+}
+
+fn postfix(inner: &Expr, suffix: &str, out: &mut String) {
+    operand(inner, out);
+    out.push_str(suffix);
 }
 
 struct Walker {
@@ -138,8 +277,9 @@ impl Walker {
                         "the column reference `{ident}` (a default cannot read other columns)"
                     )));
                 }
-                if !self.columns.contains(&ident.value) {
-                    self.columns.push(ident.value.clone());
+                let name = folded(ident);
+                if !self.columns.contains(&name) {
+                    self.columns.push(name);
                 }
                 Ok(())
             }
@@ -283,15 +423,26 @@ mod tests {
         assert_eq!(ok("gen_random_uuid()", ExprContext::Default).sql, "gen_random_uuid()");
         assert_eq!(ok("CURRENT_TIMESTAMP", ExprContext::Default).sql, "CURRENT_TIMESTAMP");
         assert_eq!(ok("now()", ExprContext::Default).sql, "now()");
-        assert_eq!(ok("'{}'::jsonb", ExprContext::Default).sql, "'{}'::JSONB");
+        assert_eq!(ok("'{}'::jsonb", ExprContext::Default).sql, "CAST('{}' AS jsonb)");
         assert_eq!(ok("'it''s'", ExprContext::Default).sql, "'it''s'");
         assert_eq!(ok("-1.5", ExprContext::Default).sql, "-1.5");
-        let check = ok("amount > 0 AND currency IN ('EUR', 'USD')", ExprContext::Check);
+        let check = ok("amount > 0 AND Currency IN ('EUR', 'USD')", ExprContext::Check);
         assert_eq!(check.columns, ["amount", "currency"]);
+        assert_eq!(check.sql, "(\"amount\" > 0) AND (\"currency\" IN ('EUR', 'USD'))");
         let regex = ok("email ~* '^[^@]+@[^@]+$'", ExprContext::Check);
         assert_eq!(regex.columns, ["email"]);
         ok("length(name) BETWEEN 2 AND 255", ExprContext::Check);
         ok("deleted_at IS NULL", ExprContext::IndexPredicate);
+    }
+
+    #[test]
+    fn backslashes_and_quotes_cannot_end_a_literal_early() {
+        // PostgreSQL reads backslashes in plain strings literally; the printed literal
+        // must keep the whole value inside one string token whatever it contains.
+        let printed = ok(r"'a\''; DROP TABLE users; --'", ExprContext::Default).sql;
+        assert_eq!(printed, r"E'a\\''; DROP TABLE users; --'");
+        assert_eq!(string_literal(r"x\"), r"E'x\\'");
+        assert_eq!(quote_identifier("a\"b"), "\"a\"\"b\"");
     }
 
     #[test]

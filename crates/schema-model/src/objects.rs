@@ -215,7 +215,53 @@ impl TableObjects {
                 path: at(format!("indexes[{i}]")),
             });
         }
+        objects.make_generated_names_unique(name);
         objects
+    }
+
+    /// Two generated names can coincide (a btree and a hash index on the same column);
+    /// PostgreSQL would then skip the second `CREATE INDEX IF NOT EXISTS` silently. Later
+    /// generated names get a `_2`, `_3`, ... suffix. Explicit names are left as written
+    /// (a clash there is the `naming.duplicate-object-name` rule's error).
+    fn make_generated_names_unique(&mut self, table: &str) {
+        let mut taken: std::collections::BTreeSet<String> = std::iter::once(table.to_owned()).collect();
+        let explicit: std::collections::BTreeSet<String> = self
+            .foreign_keys
+            .iter()
+            .filter(|o| o.explicit_name)
+            .map(|o| o.name.clone())
+            .chain(self.uniques.iter().filter(|o| o.explicit_name).map(|o| o.name.clone()))
+            .chain(self.checks.iter().filter(|o| o.explicit_name).map(|o| o.name.clone()))
+            .chain(self.indexes.iter().filter(|o| o.explicit_name).map(|o| o.name.clone()))
+            .collect();
+        taken.extend(explicit);
+        let mut claim = |name: &mut String, explicit_name: bool| {
+            if explicit_name {
+                return;
+            }
+            let base = name.clone();
+            let mut n = 2;
+            while taken.contains(name.as_str()) {
+                *name = naming::fit(format!("{base}_{n}"));
+                n += 1;
+            }
+            taken.insert(name.clone());
+        };
+        if let Some(pk) = &mut self.primary_key {
+            claim(&mut pk.name, false);
+        }
+        for o in &mut self.foreign_keys {
+            claim(&mut o.name, o.explicit_name);
+        }
+        for o in &mut self.uniques {
+            claim(&mut o.name, o.explicit_name);
+        }
+        for o in &mut self.checks {
+            claim(&mut o.name, o.explicit_name);
+        }
+        for o in &mut self.indexes {
+            claim(&mut o.name, o.explicit_name);
+        }
     }
 
     /// Every constraint and index name with its path, in declaration order.

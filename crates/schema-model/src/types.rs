@@ -303,6 +303,7 @@ impl ColumnType {
             Self::Serial => Self::Integer.catalog_name(),
             Self::BigSerial => Self::BigInt.catalog_name(),
             Self::Char(None) => "character(1)".to_owned(),
+            Self::Numeric { precision: Some(p), scale: None } => format!("numeric({p},0)"),
             Self::Array(inner) => format!("{}[]", inner.catalog_name()),
             other => other.sql(),
         }

@@ -1,0 +1,190 @@
+//! Shared helpers for tests against a real PostgreSQL from the project's cluster helper.
+
+#![allow(dead_code, reason = "each test binary uses a different part")]
+
+pub(crate) mod arbitrary;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use registry_store::cluster::{TestServer, test_server};
+use tokio_postgres::{Client, NoTls};
+
+/// A PostgreSQL server for this test binary: a throw-away local cluster, or the server
+/// `REGISTRY_TEST_DATABASE_URL` names. Fails loudly when neither can be had.
+pub(crate) fn server() -> TestServer {
+    test_server().unwrap_or_else(|e| panic!("these tests need PostgreSQL and could not get one: {e}"))
+}
+
+/// A single-threaded runtime for driving the async client from sync tests.
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
+}
+
+/// A connection to one test database.
+pub(crate) struct Db {
+    client: Client,
+}
+
+/// A new, empty database (with the `billing` schema the fixtures use) and a connection.
+pub(crate) async fn fresh_database(server: &TestServer, prefix: &str) -> Db {
+    let name = server.create_unique_database(prefix).unwrap_or_else(|e| panic!("create database: {e}"));
+    let (client, connection) =
+        tokio_postgres::connect(&server.url(&name), NoTls).await.unwrap_or_else(|e| panic!("connect to {name}: {e}"));
+    tokio::spawn(connection);
+    let db = Db { client };
+    db.execute("CREATE SCHEMA IF NOT EXISTS billing").await.expect("create schema");
+    db
+}
+
+/// One column as the catalog sees it.
+#[derive(Debug)]
+pub(crate) struct LiveColumn {
+    pub(crate) name: String,
+    pub(crate) type_name: String,
+    pub(crate) not_null: bool,
+    pub(crate) has_default: bool,
+    pub(crate) identity: String,
+    pub(crate) comment: Option<String>,
+}
+
+/// One index as the catalog sees it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct IndexInfo {
+    pub(crate) method: String,
+    pub(crate) unique: bool,
+    pub(crate) partial: bool,
+    pub(crate) key_columns: usize,
+    pub(crate) all_columns: usize,
+}
+
+fn describe(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!(
+            "{}: {}{}",
+            db.code().code(),
+            db.message(),
+            db.detail().map(|d| format!(" ({d})")).unwrap_or_default()
+        ),
+        None => error.to_string(),
+    }
+}
+
+impl Db {
+    /// Runs a script (several statements, simple query protocol).
+    pub(crate) async fn execute(&self, sql: &str) -> Result<(), String> {
+        self.client.batch_execute(sql).await.map_err(|e| describe(&e))
+    }
+
+    async fn rows(&self, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Vec<tokio_postgres::Row> {
+        self.client.query(sql, params).await.unwrap_or_else(|e| panic!("{}: {sql}", describe(&e)))
+    }
+
+    pub(crate) async fn columns(&self, schema: &str, table: &str) -> Vec<LiveColumn> {
+        self.rows(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atthasdef, a.attidentity::text,
+                    col_description(a.attrelid, a.attnum)
+             FROM pg_attribute a
+             WHERE a.attrelid = format('%I.%I', $1::text, $2::text)::regclass AND a.attnum > 0 AND NOT a.attisdropped
+             ORDER BY a.attnum",
+            &[&schema, &table],
+        )
+        .await
+        .iter()
+        .map(|row| LiveColumn {
+            name: row.get(0),
+            type_name: row.get(1),
+            not_null: row.get(2),
+            has_default: row.get(3),
+            identity: row.get(4),
+            comment: row.get(5),
+        })
+        .collect()
+    }
+
+    pub(crate) async fn table_comment(&self, schema: &str, table: &str) -> Option<String> {
+        self.rows(
+            "SELECT obj_description(format('%I.%I', $1::text, $2::text)::regclass, 'pg_class')",
+            &[&schema, &table],
+        )
+        .await[0]
+            .get(0)
+    }
+
+    pub(crate) async fn constraints(&self, schema: &str, table: &str) -> BTreeSet<(String, char)> {
+        self.rows(
+            "SELECT conname::text, contype::text FROM pg_constraint WHERE conrelid = format('%I.%I', $1::text, $2::text)::regclass",
+            &[&schema, &table],
+        )
+        .await
+        .iter()
+        .map(|row| (row.get::<_, String>(0), row.get::<_, String>(1).chars().next().unwrap_or('?')))
+        .collect()
+    }
+
+    /// Indexes that back no constraint, by name.
+    pub(crate) async fn indexes(&self, schema: &str, table: &str) -> BTreeMap<String, IndexInfo> {
+        self.rows(
+            "SELECT ic.relname::text, am.amname::text, i.indisunique, i.indpred IS NOT NULL, i.indnkeyatts::int4, i.indnatts::int4
+             FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+             WHERE i.indrelid = format('%I.%I', $1::text, $2::text)::regclass
+               AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)",
+            &[&schema, &table],
+        )
+        .await
+        .iter()
+        .map(|row| {
+            let count = |i: usize| usize::try_from(row.get::<_, i32>(i)).unwrap_or_default();
+            (
+                row.get(0),
+                IndexInfo { method: row.get(1), unique: row.get(2), partial: row.get(3), key_columns: count(4), all_columns: count(5) },
+            )
+        })
+        .collect()
+    }
+
+    pub(crate) async fn enum_labels(&self, schema: &str, name: &str) -> Vec<String> {
+        self.rows(
+            "SELECT e.enumlabel::text FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid
+             JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = $1 AND t.typname = $2 ORDER BY e.enumsortorder",
+            &[&schema, &name],
+        )
+        .await
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+    }
+
+    /// Every user object in the database (relations, types, constraints, comments),
+    /// to compare before and after a down migration.
+    pub(crate) async fn fingerprint(&self) -> Vec<String> {
+        self.rows(
+            "WITH user_ns AS (SELECT oid, nspname FROM pg_namespace
+                              WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg_toast%'
+                                AND nspname NOT LIKE 'pg_temp%')
+             SELECT 'relation ' || n.nspname || '.' || c.relname || ' ' || c.relkind::text
+               FROM pg_class c JOIN user_ns n ON n.oid = c.relnamespace
+             UNION ALL
+             SELECT 'type ' || n.nspname || '.' || t.typname || ' ' || t.typtype::text
+               FROM pg_type t JOIN user_ns n ON n.oid = t.typnamespace
+             UNION ALL
+             SELECT 'constraint ' || n.nspname || '.' || co.conname || ' ' || co.contype::text
+               FROM pg_constraint co JOIN user_ns n ON n.oid = co.connamespace
+             UNION ALL
+             SELECT 'comment ' || d.classoid::regclass::text || ' ' || d.objoid || ' ' || d.objsubid
+               FROM pg_description d WHERE d.objoid >= 16384
+             ORDER BY 1",
+            &[],
+        )
+        .await
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+    }
+}
+
+/// Asserts that a script reads, statement by statement, as SQL sqlparser accepts.
+pub(crate) fn assert_parses(sql: &str) {
+    if let Err(error) = ddl_gen::outline::statement_kinds(sql) {
+        panic!("generated SQL does not parse: {error}\n{sql}");
+    }
+}
