@@ -12,14 +12,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
     strict_severity: None,
     preset: Preset::Standard,
     doc: RuleDoc {
-        what: "Flags two constraints or indexes of the table with the same effective name (explicit or generated), and a primary key, unique constraint or index named like the table itself.",
+        what: "Flags two constraints or indexes of the table with the same effective name (an explicit name clashing with another name; generated names that coincide get a numeric suffix instead), and a primary key, unique constraint or index named like the table itself.",
         why: "PostgreSQL refuses a second constraint of the same name on a table, and indexes (including the ones behind primary keys and unique constraints) share one namespace with tables in the schema, so the migration would fail halfway with `relation already exists`.",
         fix: "Give each object a distinct name, or remove the explicit `name` so the registry generates one from the table and column names.",
     },
     fires: &[
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}, {"name": "name", "type": "text"}], "indexes": [{"name": "idx_users_lookup", "columns": ["email"]}, {"name": "idx_users_lookup", "columns": ["name"]}]}"#,
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "indexes": [{"name": "users", "columns": ["email"]}]}"#,
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text", "unique": true}], "uniques": [{"columns": ["email"]}]}"#,
+        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "checks": [{"name": "ck_users_email", "expression": "length(email) > 3"}, {"name": "ck_users_email", "expression": "email <> ''"}]}"#,
     ],
     passes: &[
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text", "unique": true}, {"name": "org_id", "type": "uuid", "references": {"table": "orgs", "column": "id"}}], "indexes": [{"columns": ["org_id"]}, {"name": "idx_users_email_lower", "columns": ["email"], "type": "HASH"}], "checks": [{"expression": "length(email) > 3"}]}"#,
