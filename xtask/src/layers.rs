@@ -49,13 +49,19 @@ mod tests {
                     assert!(allowed.contains(&dependency.as_str()), "{krate} must not depend on {dependency}");
                 }
                 if ["schema-model", "policy", "ddl-gen"].contains(krate) {
-                    assert!(!IO_CRATES.contains(&dependency.as_str()), "pure crate {krate} must not depend on {dependency}");
+                    assert!(
+                        !IO_CRATES.contains(&dependency.as_str()),
+                        "pure crate {krate} must not depend on {dependency}"
+                    );
                 }
             }
         }
         let xtask = std::fs::read_to_string(Path::new(&root).join("xtask/Cargo.toml")).expect("xtask manifest");
         for dependency in dependencies(&xtask) {
-            assert!(!["registry-store", "registry-server"].contains(&dependency.as_str()), "xtask uses only the pure crates");
+            assert!(
+                !["registry-store", "registry-server"].contains(&dependency.as_str()),
+                "xtask uses only the pure crates"
+            );
         }
     }
 }

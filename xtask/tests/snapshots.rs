@@ -83,3 +83,21 @@ fn snapshots_pair_with_fixtures() {
     assert!(missing.is_empty(), "fixtures without a snapshot: {missing:?}");
     assert!(orphaned.is_empty(), "snapshots without a fixture: {orphaned:?}");
 }
+
+/// Together the fixtures make every rule fire (under `standard`, `strict`, or the strict
+/// policy file with a table prefix, which `naming.table-prefix` needs).
+#[test]
+fn fixtures_cover_every_rule() {
+    let policy_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/policies/strict.toml");
+    let prefixed =
+        Policy::from_toml(&std::fs::read_to_string(policy_file).expect("strict.toml")).expect("valid policy");
+    let mut fired = BTreeSet::new();
+    for path in fixtures() {
+        let request = SchemaRequest::from_json(&std::fs::read_to_string(&path).expect("fixture")).expect("parses");
+        for policy in [Policy::standard(), Policy::strict(), prefixed.clone()] {
+            fired.extend(policy::check(&request, &policy).into_iter().map(|v| v.rule));
+        }
+    }
+    let silent: Vec<&str> = policy::registry::all().iter().map(|r| r.id).filter(|id| !fired.contains(*id)).collect();
+    assert!(silent.is_empty(), "no fixture makes these rules fire: {silent:?}");
+}
