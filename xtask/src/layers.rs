@@ -26,12 +26,10 @@ mod tests {
                 in_dependencies = line == "[dependencies]";
                 continue;
             }
-            if in_dependencies {
-                if let Some((name, _)) = line.split_once(|c: char| c == '=' || c == '.') {
-                    let name = name.trim();
-                    if !name.is_empty() && !name.starts_with('#') {
-                        names.push(name.to_owned());
-                    }
+            if in_dependencies && let Some((name, _)) = line.split_once(['=', '.']) {
+                let name = name.trim();
+                if !name.is_empty() && !name.starts_with('#') {
+                    names.push(name.to_owned());
                 }
             }
         }

@@ -104,24 +104,6 @@ fn statement_kind(tokens: &[Token], text: &str) -> Result<String, String> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::statement_kinds;
-
-    #[test]
-    fn reads_a_migration() {
-        let script = "-- a header; with a semicolon\nBEGIN;\nSET LOCAL lock_timeout = '5s';\nDO $r$ BEGIN\n  CREATE TYPE \"m\" AS ENUM ('a;b');\nEXCEPTION WHEN duplicate_object THEN NULL;\nEND $r$;\nCREATE TABLE IF NOT EXISTS \"t\" (\"a\" text DEFAULT E'x\\';y');\nCOMMENT ON TABLE \"t\" IS 'c;d';\nCOMMIT;\n";
-        assert_eq!(statement_kinds(script).unwrap(), ["BEGIN", "SET", "DO", "CREATE TABLE", "COMMENT", "COMMIT"]);
-    }
-
-    #[test]
-    fn notices_a_smuggled_statement() {
-        let script = "-- header\nDROP TABLE users;\nBEGIN;\nCOMMIT;\n";
-        assert_eq!(statement_kinds(script).unwrap(), ["DROP TABLE", "BEGIN", "COMMIT"]);
-        assert!(statement_kinds("BEGIN; SELECT 1").is_err());
-    }
-}
-
 /// Checks, token by token, that `text` is exactly
 /// `CREATE TYPE name[.name] AS ENUM ('label', ...);` (sqlparser cannot parse `E''` labels).
 fn check_create_enum(text: &str) -> Result<(), String> {
@@ -172,5 +154,23 @@ fn check_create_enum(text: &str) -> Result<(), String> {
     match &tokens[at + 1..] {
         [Token::SemiColon] => Ok(()),
         _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::statement_kinds;
+
+    #[test]
+    fn reads_a_migration() {
+        let script = "-- a header; with a semicolon\nBEGIN;\nSET LOCAL lock_timeout = '5s';\nDO $r$ BEGIN\n  CREATE TYPE \"m\" AS ENUM ('a;b');\nEXCEPTION WHEN duplicate_object THEN NULL;\nEND $r$;\nCREATE TABLE IF NOT EXISTS \"t\" (\"a\" text DEFAULT E'x\\';y');\nCOMMENT ON TABLE \"t\" IS 'c;d';\nCOMMIT;\n";
+        assert_eq!(statement_kinds(script).unwrap(), ["BEGIN", "SET", "DO", "CREATE TABLE", "COMMENT", "COMMIT"]);
+    }
+
+    #[test]
+    fn notices_a_smuggled_statement() {
+        let script = "-- header\nDROP TABLE users;\nBEGIN;\nCOMMIT;\n";
+        assert_eq!(statement_kinds(script).unwrap(), ["DROP TABLE", "BEGIN", "COMMIT"]);
+        assert!(statement_kinds("BEGIN; SELECT 1").is_err());
     }
 }

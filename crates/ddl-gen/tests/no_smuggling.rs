@@ -134,10 +134,10 @@ fn most_generated_requests_reach_sql() {
     let mut generated = 0;
     for _ in 0..200 {
         let value = request().new_tree(&mut runner).expect("value").current();
-        if let Ok(request) = SchemaRequest::from_value(value) {
-            if ddl_gen::generate(&request, &NamingOptions::default()).is_ok() {
-                generated += 1;
-            }
+        if let Ok(request) = SchemaRequest::from_value(value)
+            && ddl_gen::generate(&request, &NamingOptions::default()).is_ok()
+        {
+            generated += 1;
         }
     }
     assert!(generated >= 25, "only {generated} of 200 random requests produced SQL");
