@@ -92,6 +92,42 @@ impl Context<'_> {
         self.path(&if field.is_empty() { column } else { format!("{column}.{field}") })
     }
 
+    /// For an envelope whose `requestMetadata.<key>` is missing or blank, the path to
+    /// report at (the field when blank, `requestMetadata` when the key is absent, the root
+    /// when there is no metadata at all); `None` when the field is filled in or the input
+    /// is a bare table.
+    pub(crate) fn blank_metadata_field(
+        &self,
+        key: &str,
+        value: impl Fn(&schema_model::request::RequestMetadata) -> Option<&str>,
+    ) -> Option<String> {
+        if self.request.shape == schema_model::request::InputShape::BareTable {
+            return None;
+        }
+        match &self.request.request_metadata {
+            None => Some(String::new()),
+            Some(metadata) => match value(metadata) {
+                None => Some("requestMetadata".to_owned()),
+                Some(text) if text.trim().is_empty() => Some(format!("requestMetadata.{key}")),
+                Some(_) => None,
+            },
+        }
+    }
+
+    /// The suggestion for a reference to a column the table does not have: the closest
+    /// column name, or the list of columns.
+    pub(crate) fn unknown_column_suggestion(&self, column: &str) -> String {
+        let names = self.table.columns.iter().map(|c| c.name.as_str());
+        match schema_model::types::closest(column, names.clone()) {
+            Some(close) => format!("Did you mean \"{close}\"? Use an existing column of \"{}\"", self.table.table_name),
+            None => format!(
+                "Use one of the columns of \"{}\" ({}) or add a column \"{column}\"",
+                self.table.table_name,
+                names.collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+
     /// Whether some index (or the primary key or a unique constraint) starts with `columns`.
     pub(crate) fn is_covered(&self, columns: &[String]) -> bool {
         let leads = |indexed: &[String]| indexed.len() >= columns.len() && indexed[..columns.len()] == *columns;

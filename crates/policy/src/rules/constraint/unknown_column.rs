@@ -1,7 +1,6 @@
 //! `constraint.unknown-column`
 
 use schema_model::expr::{ExprContext, parse_safe};
-use schema_model::types::closest;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
@@ -60,15 +59,7 @@ fn check(ctx: &mut Context<'_>) {
     let checks = from_checks.iter().map(|(column, path)| ("A check constraint", column.as_str(), path.clone()));
 
     for (what, column, path) in unknown.into_iter().chain(checks) {
-        let names = table.columns.iter().map(|c| c.name.as_str());
-        let suggestion = match closest(column, names.clone()) {
-            Some(close) => format!("Did you mean \"{close}\"? Use an existing column of \"{}\"", table.table_name),
-            None => format!(
-                "Use one of the columns of \"{}\" ({}) or add a column \"{column}\"",
-                table.table_name,
-                names.collect::<Vec<_>>().join(", ")
-            ),
-        };
+        let suggestion = ctx.unknown_column_suggestion(column);
         ctx.report(path, format!("{what} refers to unknown column \"{column}\""), suggestion);
     }
 }

@@ -1,8 +1,6 @@
 //! `index.unknown-column`
 
 use schema_model::expr::{ExprContext, parse_safe};
-use schema_model::table::TableSchema;
-use schema_model::types::closest;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
@@ -36,12 +34,12 @@ fn check(ctx: &mut Context<'_>) {
     for index in &objects.indexes {
         for (j, column) in index.columns.iter().enumerate() {
             if table.column(column).is_none() {
-                report(ctx, table, column, format!("{}.columns[{j}]", index.path), &index.name);
+                report(ctx, column, format!("{}.columns[{j}]", index.path), &index.name);
             }
         }
         for (j, column) in index.include.iter().enumerate() {
             if table.column(column).is_none() {
-                report(ctx, table, column, format!("{}.include[{j}]", index.path), &index.name);
+                report(ctx, column, format!("{}.include[{j}]", index.path), &index.name);
             }
         }
         let Some(predicate) = &index.predicate else { continue };
@@ -49,21 +47,13 @@ fn check(ctx: &mut Context<'_>) {
         for column in &expression.columns {
             // Unquoted identifiers fold to lower case in PostgreSQL.
             if table.column(column).is_none() && table.column(&column.to_lowercase()).is_none() {
-                report(ctx, table, column, format!("{}.where", index.path), &index.name);
+                report(ctx, column, format!("{}.where", index.path), &index.name);
             }
         }
     }
 }
 
-fn report(ctx: &mut Context<'_>, table: &TableSchema, column: &str, path: String, index: &str) {
-    let names = table.columns.iter().map(|c| c.name.as_str());
-    let suggestion = match closest(column, names.clone()) {
-        Some(close) => format!("Did you mean \"{close}\"? Use an existing column of \"{}\"", table.table_name),
-        None => format!(
-            "Use one of the columns of \"{}\" ({}) or add a column \"{column}\"",
-            table.table_name,
-            names.collect::<Vec<_>>().join(", ")
-        ),
-    };
+fn report(ctx: &mut Context<'_>, column: &str, path: String, index: &str) {
+    let suggestion = ctx.unknown_column_suggestion(column);
     ctx.report(path, format!("Index \"{index}\" refers to unknown column \"{column}\""), suggestion);
 }

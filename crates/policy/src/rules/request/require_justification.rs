@@ -1,6 +1,5 @@
 //! `request.require-justification`
 
-use schema_model::request::InputShape;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
@@ -31,16 +30,8 @@ pub(crate) const RULE: RuleDef = RuleDef {
 };
 
 fn check(ctx: &mut Context<'_>) {
-    if ctx.request.shape == InputShape::BareTable {
+    let Some(path) = ctx.blank_metadata_field("justification", |m| m.justification.as_deref()) else {
         return;
-    }
-    let path = match &ctx.request.request_metadata {
-        None => String::new(),
-        Some(metadata) => match metadata.justification.as_deref() {
-            None => "requestMetadata".to_owned(),
-            Some(text) if text.trim().is_empty() => "requestMetadata.justification".to_owned(),
-            Some(_) => return,
-        },
     };
     ctx.report(
         path,
