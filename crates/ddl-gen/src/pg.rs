@@ -66,6 +66,15 @@ pub fn transaction(header: &str, direction: &str, statements: &[String]) -> Stri
     out
 }
 
+/// The statements between `BEGIN;` and `COMMIT;` of a script [`transaction`] wrote, so a
+/// caller can run them inside a transaction of its own (next to a history row). `None`
+/// for any other text.
+pub fn transaction_body(script: &str) -> Option<&str> {
+    const BEGIN: &str = "\nBEGIN;\n";
+    let start = script.find(BEGIN)? + BEGIN.len();
+    script[start..].strip_suffix("COMMIT;\n")
+}
+
 /// Lays `CREATE TABLE name (a, b, c)` out one column or constraint per line. Commas are
 /// split only outside quotes and nested parentheses.
 pub fn pretty_create_table(sql: &str) -> String {
@@ -142,6 +151,13 @@ mod tests {
         assert_eq!(string_literal("plain"), "'plain'");
         assert_eq!(single_line("a\nDROP TABLE x;\r"), "a DROP TABLE x; ");
         assert_eq!(qualified(Some("app"), "t"), "\"app\".\"t\"");
+    }
+
+    #[test]
+    fn body_of_a_transaction() {
+        let script = transaction("-- header", "up", &["CREATE TABLE t (a int)".to_owned()]);
+        assert_eq!(transaction_body(&script), Some("SET LOCAL lock_timeout = '5s';\nCREATE TABLE t (a int);\n"));
+        assert_eq!(transaction_body("CREATE TABLE t (a int);"), None);
     }
 
     #[test]

@@ -144,7 +144,8 @@ pub enum ClusterError {
     #[error(
         "no PostgreSQL server binaries (initdb and postgres) found (looked {searched}); install \
          PostgreSQL (Debian: apt-get install postgresql), set {BIN_DIR_ENV} to the directory that \
-         holds them, or point {TEST_DATABASE_URL_ENV} at a running server"
+         holds them, or use a running server instead (the server's --database-url / DATABASE_URL; \
+         {TEST_DATABASE_URL_ENV} for the tests)"
     )]
     BinariesNotFound {
         /// Where the search looked.

@@ -1,6 +1,18 @@
-//! Schema Registry persistence, and the local PostgreSQL cluster helper
-//! ([`cluster`]) that tests across the workspace use to get a real server and
-//! that the registry server will use as its embedded default database.
+//! Schema Registry persistence on PostgreSQL, and the local PostgreSQL cluster helper.
+//!
+//! [`store::Store`] keeps requests, their migrations, the append-only audit log and the
+//! catalog in the `registry` schema ([`schema`] creates and upgrades it), and applies
+//! approved migrations to target databases exactly once ([`apply`]). [`check`] is the
+//! pure composition of policy and generator every front end shares. [`cluster`] starts a
+//! local PostgreSQL: a throw-away one for tests, a persistent one as the server's
+//! embedded default ([`embedded`]).
 
+pub mod apply;
+pub mod catalog;
 pub mod check;
 pub mod cluster;
+pub mod embedded;
+pub mod error;
+pub mod requests;
+pub mod schema;
+pub mod store;

@@ -1,0 +1,397 @@
+//! Applying an approved request's migration to a target database exactly once, and
+//! rolling it back.
+//!
+//! On the target, under an advisory lock, the migration's statements and a row in the
+//! target's own history table (`schema_registry.applied_migrations`) commit in one
+//! transaction; only then is the registry marked `migrated` and audited. A retry after a
+//! crash between the two finds the history row and completes the registry side without
+//! running the SQL again. A table of the same name that the registry did not create is
+//! never adopted: the apply fails and says so. Several tasks or processes applying at once queue on the lock;
+//! the first runs the SQL, the others find it done.
+
+use std::time::Duration;
+
+use schema_model::status::RequestStatus;
+use serde::Serialize;
+use tokio_postgres::{Client, NoTls};
+
+use crate::error::{StoreError, describe};
+use crate::requests::{NewAudit, StoredRequest};
+use crate::store::{Store, parse_id};
+
+/// Advisory lock key on targets ("registry-apply" in ASCII, truncated).
+const APPLY_LOCK: i64 = 0x7265_6769_7374_7279;
+
+const HISTORY_DDL: &str = "CREATE SCHEMA IF NOT EXISTS schema_registry;
+CREATE TABLE IF NOT EXISTS schema_registry.applied_migrations (
+    request_id  uuid PRIMARY KEY,
+    file_name   text NOT NULL,
+    checksum    text NOT NULL,
+    applied_by  text NOT NULL,
+    applied_at  timestamptz NOT NULL DEFAULT now()
+);";
+
+/// What an apply or rollback did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyOutcome {
+    /// The request id.
+    pub request_id: String,
+    /// The target database name.
+    pub target: String,
+    /// Whether this call ran SQL on the target (false when it was already done there and
+    /// only the registry side was completed, or nothing was left to do).
+    pub ran_sql: bool,
+    /// The request's status afterwards.
+    pub status: RequestStatus,
+}
+
+impl Store {
+    /// Applies an approved request's up migration to a target, exactly once.
+    pub async fn apply(&self, id: &str, target: &str, performed_by: &str) -> Result<ApplyOutcome, StoreError> {
+        let id = parse_id(id)?;
+        let target_url =
+            self.inner.targets.get(target).ok_or_else(|| StoreError::not_found(format!("target \"{target}\"")))?;
+        let request = self.get_request(id).await?;
+        if !matches!(request.status, RequestStatus::Approved | RequestStatus::Migrated) {
+            return Err(StoreError::InvalidTransition { from: request.status, to: RequestStatus::Migrated });
+        }
+        if request.status == RequestStatus::Migrated && self.live_application(id, target).await? {
+            return Ok(ApplyOutcome {
+                request_id: id.to_owned(),
+                target: target.to_owned(),
+                ran_sql: false,
+                status: request.status,
+            });
+        }
+        let checksum = self.checksum(id).await?;
+        let body = ddl_gen::pg::transaction_body(&request.migration.up_sql)
+            .ok_or_else(|| StoreError::Invalid("the stored up migration is not a registry transaction".to_owned()))?;
+
+        let on_target = async {
+            let mut client = connect(target_url, self.inner.connect_timeout).await?;
+            let transaction = client.transaction().await?;
+            transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&APPLY_LOCK]).await?;
+            transaction.batch_execute(HISTORY_DDL).await?;
+            let recorded = transaction
+                .query_opt(
+                    "SELECT checksum FROM schema_registry.applied_migrations WHERE request_id = $1::text::uuid",
+                    &[&id],
+                )
+                .await?;
+            if let Some(row) = recorded {
+                let recorded: String = row.get(0);
+                if recorded != checksum {
+                    return Err(StoreError::Divergent {
+                        target: target.to_owned(),
+                        message: format!("checksum {recorded} there, {checksum} here"),
+                    });
+                }
+                transaction.commit().await?;
+                return Ok(false);
+            }
+            // The up migration is idempotent (IF NOT EXISTS), so a table that is already
+            // there with another shape would be adopted silently: refuse instead.
+            let existing: bool = transaction
+                .query_one(
+                    "SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL",
+                    &[&request.table_schema, &request.table_name],
+                )
+                .await?
+                .get(0);
+            if existing {
+                return Err(StoreError::MigrationFailed {
+                    target: target.to_owned(),
+                    message: format!(
+                        "table {}.{} already exists there and was not created by this request; the registry does not adopt tables",
+                        request.table_schema, request.table_name
+                    ),
+                });
+            }
+            if let Err(error) = transaction.batch_execute(body).await {
+                return Err(StoreError::MigrationFailed { target: target.to_owned(), message: describe(&error) });
+            }
+            transaction
+                .execute(
+                    "INSERT INTO schema_registry.applied_migrations (request_id, file_name, checksum, applied_by)
+                     VALUES ($1::text::uuid, $2, $3, $4)",
+                    &[&id, &request.migration.file_name, &checksum, &performed_by],
+                )
+                .await?;
+            transaction.commit().await?;
+            Ok(true)
+        };
+        let ran_sql = match on_target.await {
+            Ok(ran_sql) => ran_sql,
+            Err(error) => {
+                self.audit_failure(&request, "apply", target, performed_by, &error).await;
+                return Err(error);
+            }
+        };
+        self.record_applied(&request, target, performed_by, ran_sql).await
+    }
+
+    /// Rolls a migrated request back on a target with its down migration; the request
+    /// becomes `approved` again when no target has it applied any more.
+    pub async fn rollback(&self, id: &str, target: &str, performed_by: &str) -> Result<ApplyOutcome, StoreError> {
+        let id = parse_id(id)?;
+        let target_url =
+            self.inner.targets.get(target).ok_or_else(|| StoreError::not_found(format!("target \"{target}\"")))?;
+        let request = self.get_request(id).await?;
+        if request.status != RequestStatus::Migrated || !self.live_application(id, target).await? {
+            return Err(StoreError::InvalidTransition { from: request.status, to: RequestStatus::Approved });
+        }
+        let body = ddl_gen::pg::transaction_body(&request.migration.down_sql)
+            .ok_or_else(|| StoreError::Invalid("the stored down migration is not a registry transaction".to_owned()))?;
+        let on_target = async {
+            let mut client = connect(target_url, self.inner.connect_timeout).await?;
+            let transaction = client.transaction().await?;
+            transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&APPLY_LOCK]).await?;
+            transaction.batch_execute(HISTORY_DDL).await?;
+            let recorded = transaction
+                .execute("DELETE FROM schema_registry.applied_migrations WHERE request_id = $1::text::uuid", &[&id])
+                .await?;
+            if recorded == 0 {
+                // Already rolled back there; only the registry side is left to do.
+                transaction.commit().await?;
+                return Ok(false);
+            }
+            if let Err(error) = transaction.batch_execute(body).await {
+                return Err(StoreError::MigrationFailed { target: target.to_owned(), message: describe(&error) });
+            }
+            transaction.commit().await?;
+            Ok(true)
+        };
+        let ran_sql = match on_target.await {
+            Ok(ran_sql) => ran_sql,
+            Err(error) => {
+                self.audit_failure(&request, "rollback", target, performed_by, &error).await;
+                return Err(error);
+            }
+        };
+        self.record_rolled_back(&request, target, performed_by, ran_sql).await
+    }
+
+    async fn checksum(&self, id: &str) -> Result<String, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one("SELECT checksum FROM registry.migrations WHERE request_id = $1::text::uuid", &[&id])
+            .await?;
+        Ok(row.get(0))
+    }
+
+    async fn live_application(&self, id: &str, target: &str) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM registry.migration_applications a
+                     JOIN registry.migrations m ON m.id = a.migration_id
+                     JOIN registry.databases d ON d.id = a.database_id
+                     WHERE m.request_id = $1::text::uuid AND d.name = $2 AND a.rolled_back_at IS NULL)",
+                &[&id, &target],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// Records a failed apply or rollback in the audit log. The failure is already the
+    /// caller's answer; a second failure while recording it is reported on stderr only.
+    async fn audit_failure(&self, request: &StoredRequest, action: &str, target: &str, by: &str, error: &StoreError) {
+        let message = error.to_string();
+        let result = async {
+            let client = self.client().await?;
+            NewAudit {
+                request_id: Some(&request.id),
+                table_schema: Some(&request.table_schema),
+                table_name: Some(&request.table_name),
+                action,
+                performed_by: by,
+                from_status: Some(request.status.as_str()),
+                to_status: Some(request.status.as_str()),
+                target: Some(target),
+                success: false,
+                error: Some(&message),
+                ..NewAudit::default()
+            }
+            .insert(crate::store::raw(&client))
+            .await
+        }
+        .await;
+        if let Err(audit_error) = result {
+            eprintln!("schema-registry: could not audit the failed {action} of {}: {audit_error}", request.id);
+        }
+    }
+
+    async fn record_applied(
+        &self,
+        request: &StoredRequest,
+        target: &str,
+        by: &str,
+        ran_sql: bool,
+    ) -> Result<ApplyOutcome, StoreError> {
+        let mut object = self.client().await?;
+        let client: &mut tokio_postgres::Client = &mut object;
+        let transaction = client.transaction().await?;
+        let current = fetch_for_update(&transaction, &request.id).await?;
+        let live: bool = transaction
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM registry.migration_applications a
+                     JOIN registry.migrations m ON m.id = a.migration_id
+                     JOIN registry.databases d ON d.id = a.database_id
+                     WHERE m.request_id = $1::text::uuid AND d.name = $2 AND a.rolled_back_at IS NULL)",
+                &[&request.id, &target],
+            )
+            .await?
+            .get(0);
+        if live {
+            // Another applier finished first; nothing left to record.
+            transaction.commit().await?;
+            return Ok(ApplyOutcome {
+                request_id: request.id.clone(),
+                target: target.to_owned(),
+                ran_sql,
+                status: current,
+            });
+        }
+        let database_id: i64 = transaction
+            .query_one(
+                "INSERT INTO registry.databases (name) VALUES ($1)
+                 ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+                &[&target],
+            )
+            .await?
+            .get(0);
+        transaction
+            .execute(
+                "INSERT INTO registry.migration_applications (migration_id, database_id, applied_by)
+                 SELECT id, $2, $3 FROM registry.migrations WHERE request_id = $1::text::uuid",
+                &[&request.id, &database_id, &by],
+            )
+            .await?;
+        if current != RequestStatus::Migrated {
+            transaction
+                .execute(
+                    "UPDATE registry.schema_requests SET status = 'migrated', version = version + 1, updated_at = now()
+                     WHERE id = $1::text::uuid",
+                    &[&request.id],
+                )
+                .await?;
+        }
+        crate::catalog::record_version(&transaction, database_id, request).await?;
+        let note = (!ran_sql).then_some("completed after an interrupted apply: the target already had this migration");
+        NewAudit {
+            request_id: Some(&request.id),
+            table_schema: Some(&request.table_schema),
+            table_name: Some(&request.table_name),
+            action: "apply",
+            performed_by: by,
+            from_status: Some(current.as_str()),
+            to_status: Some(RequestStatus::Migrated.as_str()),
+            justification: note,
+            target: Some(target),
+            sql_executed: ran_sql.then_some(request.migration.up_sql.as_str()),
+            success: true,
+            ..NewAudit::default()
+        }
+        .insert(&transaction)
+        .await?;
+        transaction.commit().await?;
+        Ok(ApplyOutcome {
+            request_id: request.id.clone(),
+            target: target.to_owned(),
+            ran_sql,
+            status: RequestStatus::Migrated,
+        })
+    }
+
+    async fn record_rolled_back(
+        &self,
+        request: &StoredRequest,
+        target: &str,
+        by: &str,
+        ran_sql: bool,
+    ) -> Result<ApplyOutcome, StoreError> {
+        let mut object = self.client().await?;
+        let client: &mut tokio_postgres::Client = &mut object;
+        let transaction = client.transaction().await?;
+        let current = fetch_for_update(&transaction, &request.id).await?;
+        let closed = transaction
+            .execute(
+                "UPDATE registry.migration_applications a SET rolled_back_at = now(), rolled_back_by = $3
+                 FROM registry.migrations m, registry.databases d
+                 WHERE m.id = a.migration_id AND d.id = a.database_id AND m.request_id = $1::text::uuid
+                   AND d.name = $2 AND a.rolled_back_at IS NULL",
+                &[&request.id, &target, &by],
+            )
+            .await?;
+        if closed == 0 {
+            transaction.commit().await?;
+            return Ok(ApplyOutcome {
+                request_id: request.id.clone(),
+                target: target.to_owned(),
+                ran_sql,
+                status: current,
+            });
+        }
+        let still_live: bool = transaction
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM registry.migration_applications a JOIN registry.migrations m ON m.id = a.migration_id
+                     WHERE m.request_id = $1::text::uuid AND a.rolled_back_at IS NULL)",
+                &[&request.id],
+            )
+            .await?
+            .get(0);
+        let status = if still_live { RequestStatus::Migrated } else { RequestStatus::Approved };
+        transaction
+            .execute(
+                "UPDATE registry.schema_requests SET status = $2, version = version + 1, updated_at = now()
+                 WHERE id = $1::text::uuid",
+                &[&request.id, &status.as_str()],
+            )
+            .await?;
+        crate::catalog::record_dropped(&transaction, target, request).await?;
+        NewAudit {
+            request_id: Some(&request.id),
+            table_schema: Some(&request.table_schema),
+            table_name: Some(&request.table_name),
+            action: "rollback",
+            performed_by: by,
+            from_status: Some(current.as_str()),
+            to_status: Some(status.as_str()),
+            target: Some(target),
+            sql_executed: ran_sql.then_some(request.migration.down_sql.as_str()),
+            success: true,
+            ..NewAudit::default()
+        }
+        .insert(&transaction)
+        .await?;
+        transaction.commit().await?;
+        Ok(ApplyOutcome { request_id: request.id.clone(), target: target.to_owned(), ran_sql, status })
+    }
+}
+
+async fn fetch_for_update(
+    transaction: &tokio_postgres::Transaction<'_>,
+    id: &str,
+) -> Result<RequestStatus, StoreError> {
+    let row = transaction
+        .query_opt("SELECT status FROM registry.schema_requests WHERE id = $1::text::uuid FOR UPDATE", &[&id])
+        .await?
+        .ok_or_else(|| StoreError::not_found(format!("request {id}")))?;
+    let status: String = row.get(0);
+    status.parse().map_err(StoreError::Invalid)
+}
+
+/// A direct connection to a target (applies are rare; they do not hold pool slots).
+async fn connect(url: &str, timeout: Duration) -> Result<Client, StoreError> {
+    let mut config: tokio_postgres::Config =
+        url.parse().map_err(|e| StoreError::Invalid(format!("target URL: {e}")))?;
+    config.connect_timeout(timeout);
+    config.application_name("schema-registry-apply");
+    let (client, connection) = config.connect(NoTls).await?;
+    tokio::spawn(async move {
+        // The connection ends with the client; its error, if any, surfaces on the client.
+        let _ = connection.await;
+    });
+    Ok(client)
+}

@@ -1,0 +1,133 @@
+//! The store's typed errors, and how database errors map onto them.
+
+use schema_model::status::RequestStatus;
+use schema_model::violation::CheckAnswer;
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The request, target or table does not exist.
+    #[error("{what} not found")]
+    NotFound {
+        /// What was looked for (`request 550e…`, `target "prod"`).
+        what: String,
+    },
+    /// Someone else changed the row first (optimistic lock), or a unique name is taken.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The state machine does not allow the change.
+    #[error("a request cannot go from {from} to {to}")]
+    InvalidTransition {
+        /// Current status.
+        from: RequestStatus,
+        /// Requested status.
+        to: RequestStatus,
+    },
+    /// The request has error violations; nothing was stored.
+    #[error("the request violates the policy ({} error(s)); nothing was stored", .0.violations.iter().filter(|v| v.severity == schema_model::violation::Severity::Error).count())]
+    Rejected(Box<CheckAnswer>),
+    /// The principal may not do this (reviewing their own request).
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
+    /// Input the store refuses (a malformed id, a bad name).
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    /// The migration failed on the target; the target is unchanged and the error is in the audit log.
+    #[error("the migration failed on target \"{target}\": {message}")]
+    MigrationFailed {
+        /// Target name.
+        target: String,
+        /// PostgreSQL's message.
+        message: String,
+    },
+    /// The target's history disagrees with the registry (a different checksum for this request).
+    #[error("target \"{target}\" has a different migration recorded for this request: {message}")]
+    Divergent {
+        /// Target name.
+        target: String,
+        /// What differs.
+        message: String,
+    },
+    /// The registry database's schema is newer than this program.
+    #[error(
+        "the registry database is at schema version {found}, newer than this program's {supported}; upgrade the program"
+    )]
+    SchemaTooNew {
+        /// Version found in the database.
+        found: i32,
+        /// Latest version this program knows.
+        supported: i32,
+    },
+    /// An embedded migration was changed after it was applied.
+    #[error("registry schema migration {version} was changed after it was applied (checksum differs)")]
+    SchemaChanged {
+        /// The migration's version.
+        version: i32,
+    },
+    /// The database cannot be reached (down, restarting, pool timed out).
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// Any other database error, with its SQLSTATE.
+    #[error("database error {code}: {message}")]
+    Database {
+        /// SQLSTATE.
+        code: String,
+        /// PostgreSQL's message.
+        message: String,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn not_found(what: impl Into<String>) -> Self {
+        Self::NotFound { what: what.into() }
+    }
+
+    /// Whether retrying later may succeed (the database was unreachable).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// PostgreSQL's message for an error, with its detail.
+pub(crate) fn describe(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        return match db.detail() {
+            Some(detail) => format!("{} ({detail})", db.message()),
+            None => db.message().to_owned(),
+        };
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        let Some(db) = error.as_db_error() else {
+            // No server answer: the connection is gone or could not be made.
+            return Self::Unavailable(describe(&error));
+        };
+        let code = db.code().code();
+        match code {
+            "23505" | "40001" | "40P01" => Self::Conflict(describe(&error)),
+            // Connection exceptions, shutdown, too many connections, starting up.
+            c if c.starts_with("08") || c.starts_with("57P") || c == "53300" => Self::Unavailable(describe(&error)),
+            _ => Self::Database { code: code.to_owned(), message: describe(&error) },
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        match error {
+            deadpool_postgres::PoolError::Backend(inner) => inner.into(),
+            other => Self::Unavailable(other.to_string()),
+        }
+    }
+}

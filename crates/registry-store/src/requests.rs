@@ -1,0 +1,429 @@
+//! Schema requests: creation (checked and previewed), reading, listing, status changes
+//! as compare-and-set, and the audit log.
+
+use schema_model::request::SchemaRequest;
+use schema_model::status::RequestStatus;
+use schema_model::violation::{CheckAnswer, MigrationPreview, Violation};
+use serde::Serialize;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use crate::error::StoreError;
+use crate::store::{Page, Store, parse_id};
+
+/// A stored request with its answer and migration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredRequest {
+    /// Registry id (UUID).
+    pub id: String,
+    /// PostgreSQL schema of the table.
+    pub table_schema: String,
+    /// Table name.
+    pub table_name: String,
+    /// Owning team or bot.
+    pub owner: Option<String>,
+    /// The principal that submitted it.
+    pub requested_by: String,
+    /// Workflow status.
+    pub status: RequestStatus,
+    /// Optimistic-lock version; bumped by every status change.
+    pub version: i32,
+    /// The request as submitted (normalized JSON).
+    pub request: serde_json::Value,
+    /// The policy's findings at submission (no errors, or it would not be stored).
+    pub violations: Vec<Violation>,
+    /// The generated migration.
+    pub migration: MigrationPreview,
+    /// When it was stored (RFC 3339, UTC).
+    pub created_at: String,
+    /// When its status last changed (RFC 3339, UTC).
+    pub updated_at: String,
+}
+
+/// One line of a request list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestSummary {
+    /// Registry id.
+    pub id: String,
+    /// Table name.
+    pub table_name: String,
+    /// Workflow status.
+    pub status: RequestStatus,
+    /// When it was stored (RFC 3339, UTC).
+    pub created_at: String,
+}
+
+/// One audit log entry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// Position in the log.
+    pub id: i64,
+    /// The request concerned, if any.
+    pub request_id: Option<String>,
+    /// Schema of the table concerned.
+    pub table_schema: Option<String>,
+    /// Table concerned.
+    pub table_name: Option<String>,
+    /// `create`, `status`, `apply`, `rollback`.
+    pub action: String,
+    /// The principal who did it.
+    pub performed_by: String,
+    /// Status before.
+    pub from_status: Option<String>,
+    /// Status after.
+    pub to_status: Option<String>,
+    /// Why (the request's justification, or a reviewer's note).
+    pub justification: Option<String>,
+    /// The related issue.
+    pub related_issue: Option<String>,
+    /// Target database name for apply and rollback.
+    pub target: Option<String>,
+    /// SQL that ran, when some did.
+    pub sql_executed: Option<String>,
+    /// Whether it succeeded.
+    pub success: bool,
+    /// The error, when it failed.
+    pub error: Option<String>,
+    /// When (RFC 3339, UTC).
+    pub created_at: String,
+}
+
+/// The request was stored: its id and the answer (violations and preview).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Created {
+    /// The stored request.
+    pub request: StoredRequest,
+    /// The seed 001 answer, with `registryId` set.
+    pub answer: CheckAnswer,
+}
+
+/// An audit entry to write.
+#[derive(Debug, Default)]
+pub(crate) struct NewAudit<'a> {
+    pub(crate) request_id: Option<&'a str>,
+    pub(crate) table_schema: Option<&'a str>,
+    pub(crate) table_name: Option<&'a str>,
+    pub(crate) action: &'a str,
+    pub(crate) performed_by: &'a str,
+    pub(crate) from_status: Option<&'a str>,
+    pub(crate) to_status: Option<&'a str>,
+    pub(crate) justification: Option<&'a str>,
+    pub(crate) related_issue: Option<&'a str>,
+    pub(crate) target: Option<&'a str>,
+    pub(crate) sql_executed: Option<&'a str>,
+    pub(crate) success: bool,
+    pub(crate) error: Option<&'a str>,
+}
+
+impl NewAudit<'_> {
+    pub(crate) async fn insert(&self, client: &impl tokio_postgres::GenericClient) -> Result<(), StoreError> {
+        client
+            .execute(
+                "INSERT INTO registry.audit_log (request_id, table_schema, table_name, action, performed_by, from_status,
+                     to_status, justification, related_issue, target, sql_executed, success, error)
+                 VALUES ($1::text::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                &[
+                    &self.request_id,
+                    &self.table_schema,
+                    &self.table_name,
+                    &self.action,
+                    &self.performed_by,
+                    &self.from_status,
+                    &self.to_status,
+                    &self.justification,
+                    &self.related_issue,
+                    &self.target,
+                    &self.sql_executed,
+                    &self.success,
+                    &self.error,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// RFC 3339 in UTC with microseconds, from SQL.
+pub(crate) fn timestamp_sql(column: &str) -> String {
+    format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+}
+
+fn request_columns() -> String {
+    format!(
+        "r.id::text, r.table_schema, r.table_name, r.owner, r.requested_by, r.status, r.version, r.request,
+         r.violations, m.file_name, m.up_sql, m.down_sql, {}, {}",
+        timestamp_sql("r.created_at"),
+        timestamp_sql("r.updated_at")
+    )
+}
+
+fn stored_request(row: &Row) -> Result<StoredRequest, StoreError> {
+    let status: String = row.get(5);
+    let violations: serde_json::Value = row.get(8);
+    Ok(StoredRequest {
+        id: row.get(0),
+        table_schema: row.get(1),
+        table_name: row.get(2),
+        owner: row.get(3),
+        requested_by: row.get(4),
+        status: status.parse().map_err(StoreError::Invalid)?,
+        version: row.get(6),
+        request: row.get(7),
+        violations: serde_json::from_value(violations)
+            .map_err(|e| StoreError::Invalid(format!("stored violations: {e}")))?,
+        migration: MigrationPreview { file_name: row.get(9), up_sql: row.get(10), down_sql: row.get(11) },
+        created_at: row.get(12),
+        updated_at: row.get(13),
+    })
+}
+
+fn audit_entry(row: &Row) -> AuditEntry {
+    AuditEntry {
+        id: row.get(0),
+        request_id: row.get(1),
+        table_schema: row.get(2),
+        table_name: row.get(3),
+        action: row.get(4),
+        performed_by: row.get(5),
+        from_status: row.get(6),
+        to_status: row.get(7),
+        justification: row.get(8),
+        related_issue: row.get(9),
+        target: row.get(10),
+        sql_executed: row.get(11),
+        success: row.get(12),
+        error: row.get(13),
+        created_at: row.get(14),
+    }
+}
+
+fn audit_columns() -> String {
+    format!(
+        "id, request_id::text, table_schema, table_name, action, performed_by, from_status, to_status, justification,
+         related_issue, target, sql_executed, success, error, {}",
+        timestamp_sql("created_at")
+    )
+}
+
+impl Store {
+    /// Checks a request against the policy and stores it as `requested` with its
+    /// migration and an audit entry, all in one transaction. A request with an error
+    /// violation is refused with [`StoreError::Rejected`] and nothing is stored.
+    pub async fn create_request(&self, request: &SchemaRequest, performed_by: &str) -> Result<Created, StoreError> {
+        let mut answer = crate::check::answer(request, self.policy());
+        let Some(preview) = answer.migration_preview.clone().filter(|_| answer.success) else {
+            return Err(StoreError::Rejected(Box::new(answer)));
+        };
+        let table = &request.schema_json;
+        let request_json = serde_json::to_value(request).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let violations_json =
+            serde_json::to_value(&answer.violations).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let metadata = request.request_metadata.as_ref();
+        let status = RequestStatus::Requested.as_str();
+
+        let mut object = self.client().await?;
+        let client: &mut tokio_postgres::Client = &mut object;
+        let transaction = client.transaction().await?;
+        let row = transaction
+            .query_one(
+                "INSERT INTO registry.schema_requests (table_schema, table_name, owner, requested_by, request, status, violations)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id::text",
+                &[&table.schema_name(), &table.table_name, &request.owner, &performed_by, &request_json, &status, &violations_json],
+            )
+            .await?;
+        let id: String = row.get(0);
+        transaction
+            .execute(
+                "INSERT INTO registry.migrations (request_id, file_name, up_sql, down_sql, checksum)
+                 VALUES ($1::text::uuid, $2, $3, $4, encode(sha256(convert_to($3 || $4, 'UTF8')), 'hex'))",
+                &[&id, &preview.file_name, &preview.up_sql, &preview.down_sql],
+            )
+            .await?;
+        NewAudit {
+            request_id: Some(&id),
+            table_schema: Some(table.schema_name()),
+            table_name: Some(&table.table_name),
+            action: "create",
+            performed_by,
+            to_status: Some(status),
+            justification: metadata.and_then(|m| m.justification.as_deref()),
+            related_issue: metadata.and_then(|m| m.related_issue.as_deref()),
+            success: true,
+            ..NewAudit::default()
+        }
+        .insert(&transaction)
+        .await?;
+        let stored = fetch(&transaction, &id).await?;
+        transaction.commit().await?;
+        answer.registry_id = Some(id);
+        Ok(Created { request: stored, answer })
+    }
+
+    /// One request.
+    pub async fn get_request(&self, id: &str) -> Result<StoredRequest, StoreError> {
+        let id = parse_id(id)?;
+        let client = self.client().await?;
+        fetch(crate::store::raw(&client), id).await
+    }
+
+    /// Requests, newest first, optionally of one status.
+    pub async fn list_requests(
+        &self,
+        status: Option<RequestStatus>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Page<RequestSummary>, StoreError> {
+        if limit < 0 || offset < 0 {
+            return Err(StoreError::Invalid("limit and offset must not be negative".to_owned()));
+        }
+        let status = status.map(RequestStatus::as_str);
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT id::text, table_name, status, {} FROM registry.schema_requests
+                     WHERE $1::text IS NULL OR status = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
+                    timestamp_sql("created_at")
+                ),
+                &[&status, &limit, &offset],
+            )
+            .await?;
+        let total: i64 = client
+            .query_one(
+                "SELECT count(*) FROM registry.schema_requests WHERE $1::text IS NULL OR status = $1",
+                &[&status],
+            )
+            .await?
+            .get(0);
+        let items = rows
+            .iter()
+            .map(|row| {
+                let status: String = row.get(2);
+                Ok(RequestSummary {
+                    id: row.get(0),
+                    table_name: row.get(1),
+                    status: status.parse().map_err(StoreError::Invalid)?,
+                    created_at: row.get(3),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Page { items, total, limit, offset })
+    }
+
+    /// Changes a request's review status as a compare-and-set on its version: of two
+    /// reviewers racing, exactly one wins and the other gets [`StoreError::Conflict`].
+    /// `expected_version`, when given, must match too. Nobody reviews their own request.
+    /// `migrated` is reached only through [`Store::apply`] and left only through
+    /// [`Store::rollback`].
+    pub async fn change_status(
+        &self,
+        id: &str,
+        to: RequestStatus,
+        performed_by: &str,
+        expected_version: Option<i32>,
+        note: Option<&str>,
+    ) -> Result<StoredRequest, StoreError> {
+        let id = parse_id(id)?;
+        let mut object = self.client().await?;
+        let client: &mut tokio_postgres::Client = &mut object;
+        let transaction = client.transaction().await?;
+        let current = fetch(&transaction, id).await?;
+        if expected_version.is_some_and(|v| v != current.version) {
+            return Err(StoreError::Conflict(format!(
+                "request {id} is at version {}, not {}",
+                current.version,
+                expected_version.unwrap_or_default()
+            )));
+        }
+        if current.status == to {
+            // Someone else made this very change first.
+            return Err(StoreError::Conflict(format!("request {id} is already {to}")));
+        }
+        if to == RequestStatus::Migrated || current.status == RequestStatus::Migrated {
+            return Err(StoreError::InvalidTransition { from: current.status, to });
+        }
+        current.status.transition(to).map_err(|e| StoreError::InvalidTransition { from: e.from, to: e.to })?;
+        if matches!(to, RequestStatus::Approved | RequestStatus::Rejected) && current.requested_by == performed_by {
+            return Err(StoreError::NotAllowed(format!("{performed_by} submitted this request and cannot review it")));
+        }
+        let updated = transaction
+            .execute(
+                "UPDATE registry.schema_requests SET status = $2, version = version + 1, updated_at = now()
+                 WHERE id = $1::text::uuid AND version = $3",
+                &[&id, &to.as_str(), &current.version],
+            )
+            .await?;
+        if updated == 0 {
+            return Err(StoreError::Conflict(format!("request {id} was changed by someone else; reload and retry")));
+        }
+        NewAudit {
+            request_id: Some(id),
+            table_schema: Some(&current.table_schema),
+            table_name: Some(&current.table_name),
+            action: "status",
+            performed_by,
+            from_status: Some(current.status.as_str()),
+            to_status: Some(to.as_str()),
+            justification: note,
+            success: true,
+            ..NewAudit::default()
+        }
+        .insert(&transaction)
+        .await?;
+        let stored = fetch(&transaction, id).await?;
+        transaction.commit().await?;
+        Ok(stored)
+    }
+
+    /// A request's audit history, oldest first.
+    pub async fn request_audit(&self, id: &str) -> Result<Vec<AuditEntry>, StoreError> {
+        let id = parse_id(id)?;
+        let client = self.client().await?;
+        fetch(crate::store::raw(&client), id).await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {} FROM registry.audit_log WHERE request_id = $1::text::uuid ORDER BY id",
+                    audit_columns()
+                ),
+                &[&id],
+            )
+            .await?;
+        Ok(rows.iter().map(audit_entry).collect())
+    }
+
+    /// A table's audit history across all its requests, oldest first.
+    pub async fn table_audit(&self, schema: &str, table: &str) -> Result<Vec<AuditEntry>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {} FROM registry.audit_log WHERE table_schema = $1 AND table_name = $2 ORDER BY id",
+                    audit_columns()
+                ),
+                &[&schema, &table],
+            )
+            .await?;
+        Ok(rows.iter().map(audit_entry).collect())
+    }
+}
+
+/// Reads one request with its migration.
+pub(crate) async fn fetch(client: &impl tokio_postgres::GenericClient, id: &str) -> Result<StoredRequest, StoreError> {
+    let params: [&(dyn ToSql + Sync); 1] = [&id];
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT {} FROM registry.schema_requests r JOIN registry.migrations m ON m.request_id = r.id
+                 WHERE r.id = $1::text::uuid",
+                request_columns()
+            ),
+            &params,
+        )
+        .await?
+        .ok_or_else(|| StoreError::not_found(format!("request {id}")))?;
+    stored_request(&row)
+}
