@@ -16,3 +16,4 @@ pub mod error;
 pub mod requests;
 pub mod schema;
 pub mod store;
+pub mod tokens;

@@ -224,40 +224,62 @@ impl Store {
         let metadata = request.request_metadata.as_ref();
         let status = RequestStatus::Requested.as_str();
 
-        let mut object = self.client().await?;
-        let client: &mut tokio_postgres::Client = &mut object;
-        let transaction = client.transaction().await?;
-        let row = transaction
+        // One statement: atomic without an explicit transaction, one round trip.
+        let object = self.client().await?;
+        let statement = object
+            .prepare_cached(&format!(
+                "WITH r AS (
+                     INSERT INTO registry.schema_requests (table_schema, table_name, owner, requested_by, request, status, violations)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, version, created_at, updated_at
+                 ), m AS (
+                     INSERT INTO registry.migrations (request_id, file_name, up_sql, down_sql, checksum)
+                     SELECT id, $8, $9, $10, encode(sha256(convert_to($9::text || $10::text, 'UTF8')), 'hex') FROM r
+                 ), a AS (
+                     INSERT INTO registry.audit_log (request_id, table_schema, table_name, action, performed_by, to_status,
+                         justification, related_issue, success)
+                     SELECT id, $1, $2, 'create', $4, $6, $11, $12, true FROM r
+                 )
+                 SELECT id::text, version, {}, {} FROM r",
+                timestamp_sql("created_at"),
+                timestamp_sql("updated_at")
+            ))
+            .await?;
+        let justification = metadata.and_then(|m| m.justification.as_deref());
+        let related_issue = metadata.and_then(|m| m.related_issue.as_deref());
+        let row = object
             .query_one(
-                "INSERT INTO registry.schema_requests (table_schema, table_name, owner, requested_by, request, status, violations)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id::text",
-                &[&table.schema_name(), &table.table_name, &request.owner, &performed_by, &request_json, &status, &violations_json],
+                &statement,
+                &[
+                    &table.schema_name(),
+                    &table.table_name,
+                    &request.owner,
+                    &performed_by,
+                    &request_json,
+                    &status,
+                    &violations_json,
+                    &preview.file_name,
+                    &preview.up_sql,
+                    &preview.down_sql,
+                    &justification,
+                    &related_issue,
+                ],
             )
             .await?;
         let id: String = row.get(0);
-        transaction
-            .execute(
-                "INSERT INTO registry.migrations (request_id, file_name, up_sql, down_sql, checksum)
-                 VALUES ($1::text::uuid, $2, $3, $4, encode(sha256(convert_to($3 || $4, 'UTF8')), 'hex'))",
-                &[&id, &preview.file_name, &preview.up_sql, &preview.down_sql],
-            )
-            .await?;
-        NewAudit {
-            request_id: Some(&id),
-            table_schema: Some(table.schema_name()),
-            table_name: Some(&table.table_name),
-            action: "create",
-            performed_by,
-            to_status: Some(status),
-            justification: metadata.and_then(|m| m.justification.as_deref()),
-            related_issue: metadata.and_then(|m| m.related_issue.as_deref()),
-            success: true,
-            ..NewAudit::default()
-        }
-        .insert(&transaction)
-        .await?;
-        let stored = fetch(&transaction, &id).await?;
-        transaction.commit().await?;
+        let stored = StoredRequest {
+            id: id.clone(),
+            table_schema: table.schema_name().to_owned(),
+            table_name: table.table_name.clone(),
+            owner: request.owner.clone(),
+            requested_by: performed_by.to_owned(),
+            status: RequestStatus::Requested,
+            version: row.get(1),
+            request: request_json,
+            violations: answer.violations.clone(),
+            migration: preview,
+            created_at: row.get(2),
+            updated_at: row.get(3),
+        };
         answer.registry_id = Some(id);
         Ok(Created { request: stored, answer })
     }

@@ -98,9 +98,10 @@ impl Store {
         let statement_ms = config.statement_timeout.as_millis();
         pg.options(format!("-c statement_timeout={statement_ms} -c lock_timeout={statement_ms}"));
         pg.application_name("schema-registry");
-        // Verified recycling runs a trivial query before handing out a connection, so a
-        // connection broken by a server restart is replaced instead of failing a call.
-        let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Verified });
+        // Fast recycling checks `is_closed` before handing out a connection: a server
+        // restart closes the sockets, the connection tasks end, and the pool replaces
+        // them instead of failing a call (tests/store.rs restarts the server to check).
+        let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(config.pool_size.max(1))
             .wait_timeout(Some(config.wait_timeout))

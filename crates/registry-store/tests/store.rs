@@ -376,3 +376,36 @@ async fn the_statement_timeout_comes_from_the_configuration() {
     let store = Store::open(config).await.expect("open");
     assert_eq!(store.setting("statement_timeout").await.expect("show"), "1234ms");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_stored_hashed_authenticate_and_can_be_revoked() {
+    use registry_store::tokens::Role;
+    let server = support::server();
+    let setup = setup(&server).await;
+    let store = &setup.store;
+    assert!(!store.has_tokens().await.expect("has tokens"));
+    let admin = store.create_token("admin", Role::Admin).await.expect("admin token");
+    assert!(admin.token.starts_with("sr_") && admin.token.len() == 67, "{}", admin.token);
+    assert!(store.has_tokens().await.expect("has tokens"));
+    let principal = store.authenticate(&admin.token).await.expect("auth").expect("known token");
+    assert_eq!((principal.name.as_str(), principal.role), ("admin", Role::Admin));
+    assert_eq!(store.authenticate("sr_wrong").await.expect("auth"), None);
+    let stored: i64 = connect(&setup.registry_url)
+        .await
+        .query_one(
+            "SELECT count(*) FROM registry.api_tokens WHERE position(convert_to($1, 'UTF8') in token_hash) > 0",
+            &[&admin.token],
+        )
+        .await
+        .expect("query")
+        .get(0);
+    assert_eq!(stored, 0, "the token itself is not stored");
+    assert!(matches!(store.create_token("admin", Role::Reviewer).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.create_token("bad name", Role::Reviewer).await, Err(StoreError::Invalid(_))));
+    let reviewer = store.create_token("rita", Role::Reviewer).await.expect("reviewer");
+    let names: Vec<String> = store.list_tokens().await.expect("list").into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["admin", "rita"]);
+    store.revoke_token("rita").await.expect("revoke");
+    assert_eq!(store.authenticate(&reviewer.token).await.expect("auth"), None);
+    assert!(matches!(store.revoke_token("rita").await, Err(StoreError::NotFound { .. })));
+}
