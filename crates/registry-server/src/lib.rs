@@ -1,6 +1,9 @@
-//! The Schema Registry binary's library: the command line ([`cli`]) and the reports it
-//! prints ([`report`]). The HTTP API will live here too; it is the only crate that knows
-//! about the command line and HTTP.
+//! The Schema Registry binary's library: the HTTP API ([`server`]), the server start-up
+//! ([`serve`]), the command line ([`cli`]) with its client ([`client`]), and the reports it
+//! prints ([`report`]). It is the only crate that knows about HTTP and the command line.
 
 pub mod cli;
+pub mod client;
 pub mod report;
+pub mod serve;
+pub mod server;

@@ -1,0 +1,134 @@
+//! `registry-server serve`: settings, the embedded database, the first admin token, and
+//! the HTTP server until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use registry_store::embedded::{Embedded, TARGET_NAME};
+use registry_store::store::{Store, StoreConfig};
+use registry_store::tokens::Role;
+
+use crate::cli::{ConfigFile, ServeArgs, parse_target, read_policy};
+use crate::server::{self, AppState, Limits};
+
+/// The file the first admin token is written to, inside the data directory.
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+
+/// Runs the server; the exit code is 0 after a clean shutdown.
+pub fn run(args: ServeArgs) -> ExitCode {
+    tracing_subscriber::fmt().with_target(false).with_writer(std::io::stderr).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let file = match &args.config {
+        Some(path) => ConfigFile::read(path).map_err(anyhow::Error::msg)?,
+        None => ConfigFile::default(),
+    };
+    let listen: SocketAddr = args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let data_dir: PathBuf = args.data_dir.clone().or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from(".registry"));
+    let policy = match args.policy.as_ref().or(file.policy.as_ref()) {
+        Some(path) => read_policy(path).map_err(anyhow::Error::msg)?,
+        None => policy::config::Policy::standard(),
+    };
+    let mut targets = file.targets.clone();
+    for target in &args.targets {
+        let (name, url) = parse_target(target).map_err(anyhow::Error::msg)?;
+        targets.insert(name, url);
+    }
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+
+    // Bind first: a taken port should fail before a database is started.
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+
+    let database_url = args.database_url.clone().or(file.database_url.clone());
+    let (embedded, url) = match database_url {
+        Some(url) => (None, url),
+        None => {
+            let dir = data_dir.clone();
+            let embedded = tokio::task::spawn_blocking(move || Embedded::start(&dir))
+                .await
+                .context("the embedded PostgreSQL task failed")?
+                .context("cannot start the embedded PostgreSQL (give --database-url to use a running server)")?;
+            targets.entry(TARGET_NAME.to_owned()).or_insert_with(|| embedded.target_url());
+            tracing::info!(port = embedded.cluster().port(), data = %embedded.cluster().data_dir().display(), "embedded PostgreSQL running");
+            let url = embedded.registry_url();
+            (Some(embedded), url)
+        }
+    };
+    let mut config = StoreConfig::new(url);
+    config.policy = policy;
+    config.targets = targets;
+    if let Some(size) = file.pool_size {
+        config.pool_size = size;
+    }
+    if let Some(seconds) = file.statement_timeout_seconds {
+        config.statement_timeout = Duration::from_secs(seconds);
+    }
+    let store = Store::open(config).await.context("cannot open the registry database")?;
+    bootstrap_admin(&store, &data_dir).await?;
+
+    let mut limits = Limits::default();
+    if let Some(rate) = file.rate_limit_per_second {
+        limits.rate_per_second = rate;
+    }
+    if let Some(seconds) = file.request_timeout_seconds {
+        limits.request_timeout = Duration::from_secs(seconds);
+    }
+    if let Some(bytes) = file.body_limit_bytes {
+        limits.body_bytes = bytes;
+    }
+    if let Some(size) = file.max_page_size {
+        limits.max_page_size = size.max(1);
+    }
+    let address = listener.local_addr().unwrap_or(listen);
+    println!("schema registry listening on http://{address}");
+    tracing::info!(%address, targets = ?store.target_names(), "listening");
+    server::serve(listener, AppState::new(store, limits), server::shutdown_signal()).await.context("the server failed")?;
+    if let Some(embedded) = embedded {
+        tokio::task::spawn_blocking(move || embedded.stop()).await.context("stopping the embedded PostgreSQL")?;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// On the first start with an empty store, creates the `admin` token, prints it once and
+/// writes it to `<data-dir>/admin.token` with mode 0600.
+async fn bootstrap_admin(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
+    if store.has_tokens().await? {
+        return Ok(());
+    }
+    let token = match store.create_token("admin", Role::Admin).await {
+        Ok(token) => token,
+        // Another replica made it first.
+        Err(registry_store::error::StoreError::Conflict(_)) => return Ok(()),
+        Err(error) => return Err(error.into()),
+    };
+    let path = data_dir.join(ADMIN_TOKEN_FILE);
+    write_secret(&path, &format!("{}\n", token.token)).with_context(|| format!("cannot write {}", path.display()))?;
+    println!("created the admin token (shown once; also in {}):\n{}", path.display(), token.token);
+    Ok(())
+}
+
+fn write_secret(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.write_all(content.as_bytes())
+}
