@@ -1,6 +1,7 @@
 //! Command-line parsing and dispatch.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -223,8 +224,12 @@ pub fn main() -> ExitCode {
                 }
             }
         }
-        Some(Command::Request { connection, command }) => client_command(&connection, |client| request(client, &connection, command)),
-        Some(Command::Token { connection, command }) => client_command(&connection, |client| token(client, &connection, command)),
+        Some(Command::Request { connection, command }) => {
+            client_command(&connection, |client| request(client, &connection, command))
+        }
+        Some(Command::Token { connection, command }) => {
+            client_command(&connection, |client| token(client, &connection, command))
+        }
     }
 }
 
@@ -271,16 +276,20 @@ fn request(client: &Client, connection: &Connection, command: RequestCommand) ->
     match command {
         RequestCommand::Submit { file } => {
             let text = read_text(&file).map_err(ClientError::Transport)?;
-            let body: Value = serde_json::from_str(&text)
-                .map_err(|e| ClientError::Transport(format!("{}: malformed JSON at line {}, column {}: {e}", file.display(), e.line(), e.column())))?;
+            let body: Value = serde_json::from_str(&text).map_err(|e| {
+                ClientError::Transport(format!(
+                    "{}: malformed JSON at line {}, column {}: {e}",
+                    file.display(),
+                    e.line(),
+                    e.column()
+                ))
+            })?;
             let answer = client.call("POST", "/api/schema-requests", Some(&body))?;
             print(connection, &answer, report::submitted);
         }
         RequestCommand::List { status, limit, offset } => {
-            let mut path = format!("/api/schema-requests?limit={limit}&offset={offset}");
-            if let Some(status) = status {
-                path.push_str(&format!("&status={status}"));
-            }
+            let status = status.map(|s| format!("&status={s}")).unwrap_or_default();
+            let path = format!("/api/schema-requests?limit={limit}&offset={offset}{status}");
             let page = client.call("GET", &path, None)?;
             print(connection, &page, report::request_list);
         }
@@ -288,14 +297,19 @@ fn request(client: &Client, connection: &Connection, command: RequestCommand) ->
             let request = client.call("GET", &format!("/api/schema-requests/{id}"), None)?;
             print(connection, &request, report::request_detail);
         }
-        RequestCommand::Approve { id, note } => status_change(client, connection, &id, "approved", note)?,
-        RequestCommand::Reject { id, note } => status_change(client, connection, &id, "rejected", note)?,
+        RequestCommand::Approve { id, note } => status_change(client, connection, &id, "approved", note.as_deref())?,
+        RequestCommand::Reject { id, note } => status_change(client, connection, &id, "rejected", note.as_deref())?,
         RequestCommand::Apply { id, target } => {
-            let outcome = client.call("POST", &format!("/api/schema-requests/{id}/apply"), Some(&json!({"target": target})))?;
+            let outcome =
+                client.call("POST", &format!("/api/schema-requests/{id}/apply"), Some(&json!({"target": target})))?;
             print(connection, &outcome, |o| report::outcome("applied", o));
         }
         RequestCommand::Rollback { id, target } => {
-            let outcome = client.call("POST", &format!("/api/schema-requests/{id}/rollback"), Some(&json!({"target": target})))?;
+            let outcome = client.call(
+                "POST",
+                &format!("/api/schema-requests/{id}/rollback"),
+                Some(&json!({"target": target})),
+            )?;
             print(connection, &outcome, |o| report::outcome("rolled back", o));
         }
         RequestCommand::Audit { id } => {
@@ -306,8 +320,15 @@ fn request(client: &Client, connection: &Connection, command: RequestCommand) ->
     Ok(())
 }
 
-fn status_change(client: &Client, connection: &Connection, id: &str, status: &str, note: Option<String>) -> Result<(), ClientError> {
-    let updated = client.call("PATCH", &format!("/api/schema-requests/{id}"), Some(&json!({"status": status, "note": note})))?;
+fn status_change(
+    client: &Client,
+    connection: &Connection,
+    id: &str,
+    status: &str,
+    note: Option<&str>,
+) -> Result<(), ClientError> {
+    let updated =
+        client.call("PATCH", &format!("/api/schema-requests/{id}"), Some(&json!({"status": status, "note": note})))?;
     print(connection, &updated, |r| {
         format!(
             "request {} ({}) is now {} (version {})\n",
@@ -338,12 +359,13 @@ fn token(client: &Client, connection: &Connection, command: TokenCommand) -> Res
             print(connection, &tokens, |t| {
                 let mut out = String::new();
                 for token in t["tokens"].as_array().into_iter().flatten() {
-                    out.push_str(&format!(
-                        "{:<24} {:<10} {}\n",
+                    let _ = writeln!(
+                        out,
+                        "{:<24} {:<10} {}",
                         token["name"].as_str().unwrap_or_default(),
                         token["role"].as_str().unwrap_or_default(),
                         token["createdAt"].as_str().unwrap_or_default()
-                    ));
+                    );
                 }
                 out
             });

@@ -44,7 +44,7 @@ impl Client {
     pub fn new(server: &str, token: Option<String>) -> Self {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
+            .timeout_global(Some(Duration::from_mins(1)))
             .build();
         Self { server: server.trim_end_matches('/').to_owned(), token, agent: ureq::Agent::new_with_config(config) }
     }
@@ -70,7 +70,8 @@ impl Client {
         let value: Value = if text.is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&text).map_err(|e| ClientError::Transport(format!("the answer is not JSON ({e}): {text}")))?
+            serde_json::from_str(&text)
+                .map_err(|e| ClientError::Transport(format!("the answer is not JSON ({e}): {text}")))?
         };
         if (200..300).contains(&status) {
             return Ok(value);

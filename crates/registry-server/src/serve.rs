@@ -42,7 +42,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => ConfigFile::default(),
     };
     let listen: SocketAddr = args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
-    let data_dir: PathBuf = args.data_dir.clone().or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from(".registry"));
+    let data_dir: PathBuf =
+        args.data_dir.clone().or(file.data_dir.clone()).unwrap_or_else(|| PathBuf::from(".registry"));
     let policy = match args.policy.as_ref().or(file.policy.as_ref()) {
         Some(path) => read_policy(path).map_err(anyhow::Error::msg)?,
         None => policy::config::Policy::standard(),
@@ -52,25 +53,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let (name, url) = parse_target(target).map_err(anyhow::Error::msg)?;
         targets.insert(name, url);
     }
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
 
     // Bind first: a taken port should fail before a database is started.
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
 
     let database_url = args.database_url.clone().or(file.database_url.clone());
-    let (embedded, url) = match database_url {
-        Some(url) => (None, url),
-        None => {
-            let dir = data_dir.clone();
-            let embedded = tokio::task::spawn_blocking(move || Embedded::start(&dir))
-                .await
-                .context("the embedded PostgreSQL task failed")?
-                .context("cannot start the embedded PostgreSQL (give --database-url to use a running server)")?;
-            targets.entry(TARGET_NAME.to_owned()).or_insert_with(|| embedded.target_url());
-            tracing::info!(port = embedded.cluster().port(), data = %embedded.cluster().data_dir().display(), "embedded PostgreSQL running");
-            let url = embedded.registry_url();
-            (Some(embedded), url)
-        }
+    let (embedded, url) = if let Some(url) = database_url {
+        (None, url)
+    } else {
+        let dir = data_dir.clone();
+        let embedded = tokio::task::spawn_blocking(move || Embedded::start(&dir))
+            .await
+            .context("the embedded PostgreSQL task failed")?
+            .context("cannot start the embedded PostgreSQL (give --database-url to use a running server)")?;
+        targets.entry(TARGET_NAME.to_owned()).or_insert_with(|| embedded.target_url());
+        tracing::info!(port = embedded.cluster().port(), data = %embedded.cluster().data_dir().display(), "embedded PostgreSQL running");
+        let url = embedded.registry_url();
+        (Some(embedded), url)
     };
     let mut config = StoreConfig::new(url);
     config.policy = policy;
@@ -100,7 +101,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let address = listener.local_addr().unwrap_or(listen);
     println!("schema registry listening on http://{address}");
     tracing::info!(%address, targets = ?store.target_names(), "listening");
-    server::serve(listener, AppState::new(store, limits), server::shutdown_signal()).await.context("the server failed")?;
+    server::serve(listener, AppState::new(store, limits), server::shutdown_signal())
+        .await
+        .context("the server failed")?;
     if let Some(embedded) = embedded {
         tokio::task::spawn_blocking(move || embedded.stop()).await.context("stopping the embedded PostgreSQL")?;
     }

@@ -87,7 +87,11 @@ impl RateLimiter {
             Ok(())
         } else {
             let wait = ((1.0 - *tokens) / self.per_second).ceil();
-            #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a small positive number of seconds")]
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "a small positive number of seconds"
+            )]
             Err((wait as u64).max(1))
         }
     }

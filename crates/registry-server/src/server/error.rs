@@ -41,7 +41,11 @@ impl ApiError {
 
     /// 401: no valid bearer token.
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required (Authorization: Bearer <token>)")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required (Authorization: Bearer <token>)",
+        )
     }
 
     /// 403: the principal's role does not allow this.
@@ -77,8 +81,10 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound { .. } => Self::not_found(message),
             StoreError::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", message),
-            StoreError::InvalidTransition { from, to } => Self::new(StatusCode::CONFLICT, "invalid_transition", message)
-                .with_details(json!({"from": from, "to": to, "allowed": from.next()})),
+            StoreError::InvalidTransition { from, to } => {
+                Self::new(StatusCode::CONFLICT, "invalid_transition", message)
+                    .with_details(json!({"from": from, "to": to, "allowed": from.next()}))
+            }
             StoreError::Rejected(answer) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "policy_violation", message).with_details(json!(answer))
             }

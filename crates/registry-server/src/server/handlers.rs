@@ -47,7 +47,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/tokens", post(create_token).get(list_tokens))
         .route("/api/tokens/{name}", delete(revoke_token))
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method")
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not take that method",
+            )
         })
 }
 
@@ -60,7 +64,7 @@ fn body_text(body: Result<Bytes, BytesRejection>) -> Result<String, ApiError> {
     String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_request("the body is not UTF-8"))
 }
 
-fn model_error(error: ModelError) -> ApiError {
+fn model_error(error: &ModelError) -> ApiError {
     let details = match &error {
         ModelError::Syntax { line, column, .. } => json!({"line": line, "column": column}),
         ModelError::Shape { path, .. } => json!({"path": path}),
@@ -70,7 +74,7 @@ fn model_error(error: ModelError) -> ApiError {
 }
 
 fn parse_request(body: Result<Bytes, BytesRejection>) -> Result<SchemaRequest, ApiError> {
-    SchemaRequest::from_json(&body_text(body)?).map_err(model_error)
+    SchemaRequest::from_json(&body_text(body)?).map_err(|e| model_error(&e))
 }
 
 fn parse_json<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
@@ -123,7 +127,11 @@ async fn rules() -> Json<Value> {
     Json(json!({ "rules": rules }))
 }
 
-async fn validate(State(state): State<AppState>, _caller: Caller, body: Result<Bytes, BytesRejection>) -> Result<Response, ApiError> {
+async fn validate(
+    State(state): State<AppState>,
+    _caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
     let request = parse_request(body)?;
     Ok(Json(registry_store::check::answer(&request, state.store.policy())).into_response())
 }
@@ -165,10 +173,15 @@ async fn list_requests(
     }
     let limit = limit.min(state.limits.max_page_size);
     let page = state.store.list_requests(status, limit, offset).await?;
-    Ok(Json(json!({"requests": page.items, "total": page.total, "limit": page.limit, "offset": page.offset})).into_response())
+    Ok(Json(json!({"requests": page.items, "total": page.total, "limit": page.limit, "offset": page.offset}))
+        .into_response())
 }
 
-async fn show_request(State(state): State<AppState>, _caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn show_request(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     Ok(Json(state.store.get_request(&id).await?).into_response())
 }
 
@@ -206,7 +219,11 @@ async fn update_request(
     Ok(Json(updated).into_response())
 }
 
-async fn migration(State(state): State<AppState>, _caller: Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+async fn migration(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     Ok(Json(state.store.get_request(&id).await?.migration).into_response())
 }
 
@@ -316,7 +333,11 @@ async fn list_tokens(State(state): State<AppState>, caller: Caller) -> Result<Re
     Ok(Json(json!({"tokens": state.store.list_tokens().await?})).into_response())
 }
 
-async fn revoke_token(State(state): State<AppState>, caller: Caller, Path(name): Path<String>) -> Result<Response, ApiError> {
+async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
     caller.require(ADMINS, "manage tokens")?;
     state.store.revoke_token(&name).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -50,16 +50,24 @@ impl Metrics {
         out.push_str("# HELP registry_http_requests_total HTTP requests by method, route and status.\n");
         out.push_str("# TYPE registry_http_requests_total counter\n");
         for ((method, route, status), count) in &inner.requests {
-            let _ = writeln!(out, "registry_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "registry_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}"
+            );
         }
         out.push_str("# HELP registry_http_request_duration_seconds HTTP request durations.\n");
         out.push_str("# TYPE registry_http_request_duration_seconds histogram\n");
         for ((method, route), histogram) in &inner.durations {
             let labels = format!("method=\"{method}\",route=\"{route}\"");
             for (count, bound) in histogram.counts.iter().zip(BUCKETS) {
-                let _ = writeln!(out, "registry_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}");
+                let _ =
+                    writeln!(out, "registry_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}");
             }
-            let _ = writeln!(out, "registry_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", histogram.count);
+            let _ = writeln!(
+                out,
+                "registry_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                histogram.count
+            );
             let _ = writeln!(out, "registry_http_request_duration_seconds_sum{{{labels}}} {}", histogram.sum);
             let _ = writeln!(out, "registry_http_request_duration_seconds_count{{{labels}}} {}", histogram.count);
         }

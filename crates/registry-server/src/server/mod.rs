@@ -42,7 +42,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { body_bytes: 1024 * 1024, max_page_size: 200, rate_per_second: 50.0, request_timeout: Duration::from_secs(30) }
+        Self {
+            body_bytes: 1024 * 1024,
+            max_page_size: 200,
+            rate_per_second: 50.0,
+            request_timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -93,10 +98,8 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         .filter(|v| !v.is_empty() && v.len() <= 64)
         .map_or_else(|| format!("req-{}", REQUEST_IDS.fetch_add(1, Ordering::Relaxed)), str::to_owned);
     let method = request.method().to_string();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route =
+        request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let span = tracing::info_span!("request", id = %id, method = %method, path = %request.uri().path());
     let timeout = state.limits.request_timeout;
     let mut response = match tokio::time::timeout(timeout, next.run(request).instrument(span.clone())).await {
@@ -120,7 +123,11 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
 
 /// Serves the API on a bound listener until `shutdown` completes; requests in flight
 /// finish first.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
 }
 

@@ -24,25 +24,177 @@ pub struct Route {
 
 /// Every endpoint.
 pub const ROUTES: &[Route] = &[
-    Route { method: "post", path: "/api/schema-requests", summary: "Submit a table request (checked, stored when it has no error violation)", role: Some("requester"), body: Some("SchemaRequest"), response: (201, Some("CheckAnswer")), errors: &[400, 413, 422] },
-    Route { method: "get", path: "/api/schema-requests", summary: "List requests, newest first (query: status, limit, offset)", role: Some("requester"), body: None, response: (200, Some("RequestList")), errors: &[400] },
-    Route { method: "get", path: "/api/schema-requests/{id}", summary: "One request with its violations and migration", role: Some("requester"), body: None, response: (200, Some("StoredRequest")), errors: &[400, 404] },
-    Route { method: "patch", path: "/api/schema-requests/{id}", summary: "Change a request's status (approve, reject)", role: Some("requester"), body: Some("StatusChange"), response: (200, Some("StoredRequest")), errors: &[400, 403, 404, 409] },
-    Route { method: "get", path: "/api/schema-requests/{id}/migration", summary: "The request's migration preview", role: Some("requester"), body: None, response: (200, Some("MigrationPreview")), errors: &[400, 404] },
-    Route { method: "get", path: "/api/schema-requests/{id}/audit", summary: "The request's audit history", role: Some("requester"), body: None, response: (200, Some("AuditHistory")), errors: &[400, 404] },
-    Route { method: "post", path: "/api/schema-requests/{id}/apply", summary: "Apply an approved request to a target, exactly once", role: Some("operator"), body: Some("TargetChoice"), response: (200, Some("ApplyOutcome")), errors: &[400, 403, 404, 409, 422] },
-    Route { method: "post", path: "/api/schema-requests/{id}/rollback", summary: "Roll a migrated request back on a target", role: Some("operator"), body: Some("TargetChoice"), response: (200, Some("ApplyOutcome")), errors: &[400, 403, 404, 409, 422] },
-    Route { method: "post", path: "/api/validate", summary: "Check a request without storing it", role: Some("requester"), body: Some("SchemaRequest"), response: (200, Some("CheckAnswer")), errors: &[400, 413] },
-    Route { method: "get", path: "/api/tables", summary: "Managed tables (query: database)", role: Some("requester"), body: None, response: (200, Some("Object")), errors: &[400] },
-    Route { method: "get", path: "/api/tables/{name}", summary: "A table's current schema and all its versions (query: database, schema)", role: Some("requester"), body: None, response: (200, Some("Object")), errors: &[400, 404] },
-    Route { method: "get", path: "/api/databases", summary: "Target databases", role: Some("requester"), body: None, response: (200, Some("Object")), errors: &[] },
-    Route { method: "get", path: "/api/rules", summary: "The policy rules with their documentation", role: None, body: None, response: (200, Some("Object")), errors: &[] },
-    Route { method: "post", path: "/api/tokens", summary: "Create a principal and its token (shown once)", role: Some("admin"), body: Some("NewToken"), response: (201, Some("Token")), errors: &[400, 403, 409] },
-    Route { method: "get", path: "/api/tokens", summary: "List tokens (never the secrets)", role: Some("admin"), body: None, response: (200, Some("Object")), errors: &[403] },
-    Route { method: "delete", path: "/api/tokens/{name}", summary: "Revoke a token", role: Some("admin"), body: None, response: (204, None), errors: &[403, 404] },
-    Route { method: "get", path: "/health", summary: "Liveness and database reachability", role: None, body: None, response: (200, Some("Object")), errors: &[] },
-    Route { method: "get", path: "/metrics", summary: "Prometheus metrics (text)", role: None, body: None, response: (200, None), errors: &[] },
-    Route { method: "get", path: "/api/openapi.json", summary: "This document", role: None, body: None, response: (200, Some("Object")), errors: &[] },
+    Route {
+        method: "post",
+        path: "/api/schema-requests",
+        summary: "Submit a table request (checked, stored when it has no error violation)",
+        role: Some("requester"),
+        body: Some("SchemaRequest"),
+        response: (201, Some("CheckAnswer")),
+        errors: &[400, 413, 422],
+    },
+    Route {
+        method: "get",
+        path: "/api/schema-requests",
+        summary: "List requests, newest first (query: status, limit, offset)",
+        role: Some("requester"),
+        body: None,
+        response: (200, Some("RequestList")),
+        errors: &[400],
+    },
+    Route {
+        method: "get",
+        path: "/api/schema-requests/{id}",
+        summary: "One request with its violations and migration",
+        role: Some("requester"),
+        body: None,
+        response: (200, Some("StoredRequest")),
+        errors: &[400, 404],
+    },
+    Route {
+        method: "patch",
+        path: "/api/schema-requests/{id}",
+        summary: "Change a request's status (approve, reject)",
+        role: Some("requester"),
+        body: Some("StatusChange"),
+        response: (200, Some("StoredRequest")),
+        errors: &[400, 403, 404, 409],
+    },
+    Route {
+        method: "get",
+        path: "/api/schema-requests/{id}/migration",
+        summary: "The request's migration preview",
+        role: Some("requester"),
+        body: None,
+        response: (200, Some("MigrationPreview")),
+        errors: &[400, 404],
+    },
+    Route {
+        method: "get",
+        path: "/api/schema-requests/{id}/audit",
+        summary: "The request's audit history",
+        role: Some("requester"),
+        body: None,
+        response: (200, Some("AuditHistory")),
+        errors: &[400, 404],
+    },
+    Route {
+        method: "post",
+        path: "/api/schema-requests/{id}/apply",
+        summary: "Apply an approved request to a target, exactly once",
+        role: Some("operator"),
+        body: Some("TargetChoice"),
+        response: (200, Some("ApplyOutcome")),
+        errors: &[400, 403, 404, 409, 422],
+    },
+    Route {
+        method: "post",
+        path: "/api/schema-requests/{id}/rollback",
+        summary: "Roll a migrated request back on a target",
+        role: Some("operator"),
+        body: Some("TargetChoice"),
+        response: (200, Some("ApplyOutcome")),
+        errors: &[400, 403, 404, 409, 422],
+    },
+    Route {
+        method: "post",
+        path: "/api/validate",
+        summary: "Check a request without storing it",
+        role: Some("requester"),
+        body: Some("SchemaRequest"),
+        response: (200, Some("CheckAnswer")),
+        errors: &[400, 413],
+    },
+    Route {
+        method: "get",
+        path: "/api/tables",
+        summary: "Managed tables (query: database)",
+        role: Some("requester"),
+        body: None,
+        response: (200, Some("Object")),
+        errors: &[400],
+    },
+    Route {
+        method: "get",
+        path: "/api/tables/{name}",
+        summary: "A table's current schema and all its versions (query: database, schema)",
+        role: Some("requester"),
+        body: None,
+        response: (200, Some("Object")),
+        errors: &[400, 404],
+    },
+    Route {
+        method: "get",
+        path: "/api/databases",
+        summary: "Target databases",
+        role: Some("requester"),
+        body: None,
+        response: (200, Some("Object")),
+        errors: &[],
+    },
+    Route {
+        method: "get",
+        path: "/api/rules",
+        summary: "The policy rules with their documentation",
+        role: None,
+        body: None,
+        response: (200, Some("Object")),
+        errors: &[],
+    },
+    Route {
+        method: "post",
+        path: "/api/tokens",
+        summary: "Create a principal and its token (shown once)",
+        role: Some("admin"),
+        body: Some("NewToken"),
+        response: (201, Some("Token")),
+        errors: &[400, 403, 409],
+    },
+    Route {
+        method: "get",
+        path: "/api/tokens",
+        summary: "List tokens (never the secrets)",
+        role: Some("admin"),
+        body: None,
+        response: (200, Some("Object")),
+        errors: &[403],
+    },
+    Route {
+        method: "delete",
+        path: "/api/tokens/{name}",
+        summary: "Revoke a token",
+        role: Some("admin"),
+        body: None,
+        response: (204, None),
+        errors: &[403, 404],
+    },
+    Route {
+        method: "get",
+        path: "/health",
+        summary: "Liveness and database reachability",
+        role: None,
+        body: None,
+        response: (200, Some("Object")),
+        errors: &[],
+    },
+    Route {
+        method: "get",
+        path: "/metrics",
+        summary: "Prometheus metrics (text)",
+        role: None,
+        body: None,
+        response: (200, None),
+        errors: &[],
+    },
+    Route {
+        method: "get",
+        path: "/api/openapi.json",
+        summary: "This document",
+        role: None,
+        body: None,
+        response: (200, Some("Object")),
+        errors: &[],
+    },
 ];
 
 fn schema_ref(name: &str) -> Value {
@@ -73,7 +225,9 @@ pub fn document() -> Value {
         responses.insert(
             status.to_string(),
             match schema {
-                Some(name) => json!({"description": "Success", "content": {"application/json": {"schema": schema_ref(name)}}}),
+                Some(name) => {
+                    json!({"description": "Success", "content": {"application/json": {"schema": schema_ref(name)}}})
+                }
                 None => json!({"description": "Success"}),
             },
         );
@@ -104,7 +258,8 @@ pub fn document() -> Value {
             operation["parameters"] = json!(parameters);
         }
         if let Some(body) = route.body {
-            operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema_ref(body)}}});
+            operation["requestBody"] =
+                json!({"required": true, "content": {"application/json": {"schema": schema_ref(body)}}});
         }
         let entry = paths.entry(route.path.to_owned()).or_insert_with(|| json!({}));
         entry[route.method] = operation;

@@ -1,0 +1,413 @@
+//! The real binary, started on its embedded PostgreSQL, driven over HTTP: seed 001's
+//! workflow with both example requests, every status code, roles, racing approvals,
+//! restarts and SIGTERM under load.
+
+#![allow(clippy::unwrap_used, reason = "test helpers fail loudly")]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+struct Server {
+    child: Option<Child>,
+    url: String,
+    data_dir: PathBuf,
+    admin: String,
+}
+
+fn fixture(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/requests").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Server {
+    /// Starts the binary with a fresh data directory (or the given one) and waits until it listens.
+    fn start(data_dir: Option<PathBuf>, config: &str) -> Self {
+        let data_dir = data_dir.unwrap_or_else(|| {
+            let dir = std::env::temp_dir().join(format!(
+                "schema-registry-api-test-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            dir
+        });
+        let port = free_port();
+        let config_path = data_dir.join("test-config.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_registry-server"))
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(&data_dir)
+            .arg("--config")
+            .arg(&config_path)
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.starts_with("schema registry listening") {
+                    let _ = sender.send(());
+                }
+            }
+        });
+        receiver.recv_timeout(Duration::from_mins(1)).expect("the server listens within 60 s");
+        let admin = std::fs::read_to_string(data_dir.join("admin.token")).expect("admin token file").trim().to_owned();
+        Server { child: Some(child), url: format!("http://127.0.0.1:{port}"), data_dir, admin }
+    }
+
+    fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+        self.raw(method, path, token, body.map(ToString::to_string).as_deref())
+    }
+
+    fn raw(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, Value) {
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(30)))
+                .build(),
+        );
+        let url = format!("{}{path}", self.url);
+        let auth = token.map(|t| format!("Bearer {t}"));
+        macro_rules! send {
+            ($builder:expr) => {{
+                let mut builder = $builder;
+                if let Some(auth) = &auth {
+                    builder = builder.header("Authorization", auth);
+                }
+                builder
+            }};
+        }
+        let response = match method {
+            "GET" => send!(agent.get(&url)).call(),
+            "DELETE" => send!(agent.delete(&url)).call(),
+            "POST" => send!(agent.post(&url)).header("Content-Type", "application/json").send(body.unwrap_or("")),
+            "PATCH" => send!(agent.patch(&url)).header("Content-Type", "application/json").send(body.unwrap_or("")),
+            other => panic!("{other}"),
+        };
+        let mut response = response.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let mut value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if let Some(retry_after) = retry_after {
+            value["retryAfterHeader"] = json!(retry_after);
+        }
+        (status, value)
+    }
+
+    fn token(&self, name: &str, role: &str) -> String {
+        let (status, body) =
+            self.call("POST", "/api/tokens", Some(&self.admin), Some(&json!({"name": name, "role": role})));
+        assert_eq!(status, 201, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap();
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    fn stop(mut self) -> PathBuf {
+        self.signal("TERM");
+        let mut child = self.child.take().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(status.success(), "clean exit after SIGTERM, got {status}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "the server did not stop within 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.data_dir.clone()
+    }
+
+    /// psql against the embedded cluster's target database.
+    fn target_sql(&self, sql: &str) -> String {
+        let pid_file = std::fs::read_to_string(self.data_dir.join("postgres/postmaster.pid")).unwrap();
+        let port = pid_file.lines().nth(3).unwrap().trim().to_owned();
+        let bin = registry_store::cluster::find_bin_dir().unwrap();
+        let output = Command::new(bin.join("psql"))
+            .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-d", "target", "-c", sql])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn cleanup(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn seed_001_workflow_from_submission_to_table() {
+    let server = Server::start(None, "");
+    let requester = server.token("omega-bot", "requester");
+    let reviewer = server.token("rita", "reviewer");
+    let operator = server.token("olaf", "operator");
+
+    let mut ids = Vec::new();
+    for name in ["01_caricatures.json", "02_generated_images.json"] {
+        let (status, answer) = server.call("POST", "/api/schema-requests", Some(&requester), Some(&fixture(name)));
+        assert_eq!(status, 201, "{answer}");
+        assert_eq!(answer["success"], true);
+        assert!(answer["migrationPreview"]["upSql"].as_str().unwrap().contains("CREATE TABLE IF NOT EXISTS"));
+        ids.push(answer["registryId"].as_str().unwrap().to_owned());
+    }
+    let (status, list) = server.call("GET", "/api/schema-requests?status=requested&limit=10", Some(&requester), None);
+    assert_eq!(status, 200);
+    assert_eq!(list["total"], 2);
+    assert_eq!(list["requests"][0]["tableName"], "generated_images");
+    for key in ["id", "tableName", "status", "createdAt"] {
+        assert!(list["requests"][0].get(key).is_some(), "{key} in {list}");
+    }
+    for (id, table) in ids.iter().zip(["caricatures", "generated_images"]) {
+        let (status, request) = server.call("GET", &format!("/api/schema-requests/{id}"), Some(&requester), None);
+        assert_eq!((status, request["tableName"].as_str()), (200, Some(table)));
+        let (status, migration) =
+            server.call("GET", &format!("/api/schema-requests/{id}/migration"), Some(&requester), None);
+        assert_eq!(status, 200);
+        assert!(migration["fileName"].as_str().unwrap().ends_with(&format!("create_{table}")));
+        let (status, approved) = server.call(
+            "PATCH",
+            &format!("/api/schema-requests/{id}"),
+            Some(&reviewer),
+            Some(&json!({"status": "approved", "performedBy": "rita"})),
+        );
+        assert_eq!((status, approved["status"].as_str()), (200, Some("approved")), "{approved}");
+        let (status, outcome) = server.call(
+            "POST",
+            &format!("/api/schema-requests/{id}/apply"),
+            Some(&operator),
+            Some(&json!({"target": "default"})),
+        );
+        assert_eq!(status, 200, "{outcome}");
+        assert_eq!(outcome["ranSql"], true);
+        assert_eq!(server.target_sql(&format!("SELECT count(*) FROM pg_tables WHERE tablename = '{table}'")), "1");
+        let (status, audit) = server.call("GET", &format!("/api/schema-requests/{id}/audit"), Some(&requester), None);
+        assert_eq!(status, 200);
+        let steps: Vec<(String, String)> = audit["audit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["action"].as_str().unwrap().to_owned(), e["performedBy"].as_str().unwrap().to_owned()))
+            .collect();
+        let expected = [("create", "omega-bot"), ("status", "rita"), ("apply", "olaf")];
+        assert_eq!(steps, expected.map(|(a, b)| (a.to_owned(), b.to_owned())));
+    }
+    let (status, tables) = server.call("GET", "/api/tables", Some(&requester), None);
+    assert_eq!((status, tables["tables"].as_array().unwrap().len()), (200, 2));
+    let (status, table) = server.call("GET", "/api/tables/caricatures", Some(&requester), None);
+    assert_eq!((status, table["currentVersion"].as_i64()), (200, Some(1)), "{table}");
+    let (status, databases) = server.call("GET", "/api/databases", Some(&requester), None);
+    assert_eq!((status, databases["databases"][0]["name"].as_str()), (200, Some("default")));
+    let data_dir = server.stop();
+    cleanup(&data_dir);
+}
+
+#[test]
+fn every_status_code_and_role_check() {
+    let server = Server::start(None, "body_limit_bytes = 65536\nrate_limit_per_second = 2.0\n");
+    let requester = server.token("req", "requester");
+    let reviewer = server.token("rev", "reviewer");
+    let caricatures = fixture("01_caricatures.json");
+
+    // 400: malformed JSON with line and column, and a wrong shape with its path.
+    let (status, body) =
+        server.raw("POST", "/api/schema-requests", Some(&requester), Some("{\n  \"tableName\": \"x\",\n  oops\n}"));
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("malformed_json")), "{body}");
+    assert_eq!(
+        (body["error"]["details"]["line"].as_u64(), body["error"]["details"]["column"].as_u64()),
+        (Some(3), Some(3))
+    );
+    let mut wrong = caricatures.clone();
+    wrong["schemaJson"]["columns"][2]["type"] = json!("textt");
+    let (status, body) = server.call("POST", "/api/schema-requests", Some(&requester), Some(&wrong));
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["details"]["path"], "schemaJson.columns[2].type");
+    // 401: no token, an unknown token.
+    assert_eq!(server.call("GET", "/api/schema-requests", None, None).0, 401);
+    assert_eq!(server.call("GET", "/api/schema-requests", Some("sr_nope"), None).0, 401);
+    // 422: policy errors; nothing stored.
+    let (status, body) =
+        server.call("POST", "/api/schema-requests", Some(&requester), Some(&fixture("91_bad_legacy_event_log.json")));
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("policy_violation")), "{body}");
+    assert!(!body["error"]["details"]["violations"].as_array().unwrap().is_empty());
+    assert_eq!(server.call("GET", "/api/schema-requests", Some(&requester), None).1["total"], 0);
+    // 413: a body over the configured limit.
+    let huge = format!("{{\"tableName\": \"{}\"}}", "x".repeat(70_000));
+    assert_eq!(server.raw("POST", "/api/validate", Some(&requester), Some(&huge)).0, 413);
+
+    let (_, created) = server.call("POST", "/api/schema-requests", Some(&requester), Some(&caricatures));
+    let id = created["registryId"].as_str().unwrap().to_owned();
+    let path = format!("/api/schema-requests/{id}");
+    // 403: a requester approving, a performedBy that is not the caller, a requester applying.
+    let (status, body) = server.call("PATCH", &path, Some(&requester), Some(&json!({"status": "approved"})));
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")), "{body}");
+    let (status, _) =
+        server.call("PATCH", &path, Some(&reviewer), Some(&json!({"status": "approved", "performedBy": "admin"})));
+    assert_eq!(status, 403);
+    assert_eq!(server.call("POST", &format!("{path}/apply"), Some(&requester), Some(&json!({}))).0, 403);
+    // 403: nobody approves their own request.
+    let (_, own) =
+        server.call("POST", "/api/schema-requests", Some(&reviewer), Some(&fixture("02_generated_images.json")));
+    let own_path = format!("/api/schema-requests/{}", own["registryId"].as_str().unwrap());
+    assert_eq!(server.call("PATCH", &own_path, Some(&reviewer), Some(&json!({"status": "approved"}))).0, 403);
+    // 200 then 409: approving twice.
+    assert_eq!(server.call("PATCH", &path, Some(&reviewer), Some(&json!({"status": "approved"}))).0, 200);
+    let (status, body) = server.call("PATCH", &path, Some(&reviewer), Some(&json!({"status": "approved"})));
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("conflict")), "{body}");
+    // 404: an unknown request, an unknown endpoint; 400: a malformed id; 405.
+    assert_eq!(
+        server.call("GET", "/api/schema-requests/00000000-0000-0000-0000-000000000000", Some(&requester), None).0,
+        404
+    );
+    assert_eq!(server.call("GET", "/api/nothing-here", Some(&requester), None).0, 404);
+    assert_eq!(server.call("GET", "/api/schema-requests/not-an-id", Some(&requester), None).0, 400);
+    assert_eq!(server.call("DELETE", "/api/schema-requests", Some(&requester), None).0, 405);
+    // The page size is capped, and a bad status is a 400.
+    let (status, page) = server.call("GET", "/api/schema-requests?limit=100000", Some(&requester), None);
+    assert_eq!((status, page["limit"].as_i64()), (200, Some(200)));
+    assert_eq!(server.call("GET", "/api/schema-requests?status=done", Some(&requester), None).0, 400);
+    // Public endpoints.
+    let (status, openapi) = server.call("GET", "/api/openapi.json", None, None);
+    assert_eq!((status, openapi["openapi"].as_str()), (200, Some("3.0.3")));
+    for route in registry_server::server::openapi::ROUTES {
+        assert!(openapi["paths"][route.path][route.method].is_object(), "{} {}", route.method, route.path);
+    }
+    let (status, rules) = server.call("GET", "/api/rules", None, None);
+    assert_eq!((status, rules["rules"].as_array().unwrap().len()), (200, policy::registry::all().len()));
+    let (status, metrics) = server.call("GET", "/metrics", None, None);
+    assert_eq!(status, 200);
+    assert!(metrics.as_str().unwrap().contains(
+        "registry_http_requests_total{method=\"PATCH\",route=\"/api/schema-requests/{id}\",status=\"409\"} 1"
+    ));
+    // 429 with Retry-After once the burst (20 at 2/s) is spent.
+    let limited = (0..40)
+        .map(|_| server.call("GET", "/api/databases", Some(&requester), None))
+        .find(|(status, _)| *status == 429)
+        .expect("rate limited within 40 calls");
+    assert!(limited.1["retryAfterHeader"].as_str().is_some_and(|s| s.parse::<u64>().is_ok()), "{}", limited.1);
+    // 503: the database is gone.
+    let pid_file = std::fs::read_to_string(server.data_dir.join("postgres/postmaster.pid")).unwrap();
+    let postmaster = pid_file.lines().next().unwrap().trim().to_owned();
+    Command::new("kill").args(["-KILL", &postmaster]).status().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, body) = server.call("GET", "/health", None, None);
+    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("unavailable")), "{body}");
+    let data_dir = server.data_dir.clone();
+    drop(server);
+    cleanup(&data_dir);
+}
+
+#[test]
+fn racing_approvals_get_one_200_and_409s() {
+    let server = Server::start(None, "");
+    let requester = server.token("req", "requester");
+    let reviewers: Vec<String> = (0..8).map(|n| server.token(&format!("rev{n}"), "reviewer")).collect();
+    let (_, created) =
+        server.call("POST", "/api/schema-requests", Some(&requester), Some(&fixture("01_caricatures.json")));
+    let path = format!("/api/schema-requests/{}", created["registryId"].as_str().unwrap());
+    let barrier = std::sync::Barrier::new(reviewers.len());
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = reviewers
+            .iter()
+            .map(|token| {
+                let (server, path, barrier) = (&server, &path, &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    server.call("PATCH", path, Some(token), Some(&json!({"status": "approved"}))).0
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), reviewers.len() - 1, "{statuses:?}");
+    let data_dir = server.stop();
+    cleanup(&data_dir);
+}
+
+#[test]
+fn a_restart_keeps_all_data_and_sigterm_under_load_loses_no_acknowledged_request() {
+    let server = Server::start(None, "rate_limit_per_second = 0\n");
+    let requester = server.token("loader", "requester");
+    let admin = server.admin.clone();
+    let acknowledged = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            let (server, requester, acknowledged) = (&server, &requester, &acknowledged);
+            scope.spawn(move || {
+                let body = fixture("02_generated_images.json").to_string();
+                for _ in 0..200 {
+                    let agent = ureq::Agent::new_with_config(
+                        ureq::Agent::config_builder()
+                            .http_status_as_error(false)
+                            .timeout_global(Some(Duration::from_secs(10)))
+                            .build(),
+                    );
+                    let result = agent
+                        .post(&format!("{}/api/schema-requests", server.url))
+                        .header("Authorization", &format!("Bearer {requester}"))
+                        .send(body.as_str());
+                    let Ok(mut response) = result else { break };
+                    if response.status().as_u16() != 201 {
+                        break;
+                    }
+                    let answer: Value = serde_json::from_str(&response.body_mut().read_to_string().unwrap_or_default())
+                        .unwrap_or_default();
+                    if let Some(id) = answer["registryId"].as_str() {
+                        acknowledged.lock().unwrap().push(id.to_owned());
+                    }
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(700));
+        server.signal("TERM");
+    });
+    let data_dir = server.stop();
+    let acknowledged = acknowledged.into_inner().unwrap();
+    assert!(!acknowledged.is_empty(), "some requests were acknowledged before SIGTERM");
+
+    let restarted = Server::start(Some(data_dir.clone()), "rate_limit_per_second = 0\n");
+    assert_eq!(restarted.admin, admin, "the admin token survives; no second one is made");
+    for id in &acknowledged {
+        let (status, _) = restarted.call("GET", &format!("/api/schema-requests/{id}"), Some(&requester), None);
+        assert_eq!(status, 200, "acknowledged request {id} survives the restart");
+    }
+    let (_, page) = restarted.call("GET", "/api/schema-requests?limit=1", Some(&requester), None);
+    assert_eq!(page["total"].as_u64(), Some(u64::try_from(acknowledged.len()).unwrap()));
+    drop(restarted);
+    cleanup(&data_dir);
+}
