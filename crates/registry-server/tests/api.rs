@@ -411,3 +411,62 @@ fn a_restart_keeps_all_data_and_sigterm_under_load_loses_no_acknowledged_request
     drop(restarted);
     cleanup(&data_dir);
 }
+
+#[test]
+fn the_command_line_client_drives_the_workflow() {
+    let server = Server::start(None, "");
+    let requester = server.token("cli-requester", "requester");
+    let reviewer = server.token("cli-reviewer", "reviewer");
+    let operator = server.token("cli-operator", "operator");
+    let cli = |token: &str, args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_registry-server"))
+            .args(args)
+            .env("REGISTRY_SERVER", &server.url)
+            .env("REGISTRY_TOKEN", token)
+            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) =
+        cli(&requester, &["request", "submit", "fixtures/requests/01_caricatures.json", "--format", "json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let id = serde_json::from_str::<Value>(&stdout).unwrap()["registryId"].as_str().unwrap().to_owned();
+    let (code, stdout, _) = cli(&requester, &["request", "list"]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains(&id) && stdout.contains("caricatures") && stdout.contains("1 of 1"), "{stdout}");
+    let (code, stdout, _) = cli(&requester, &["request", "show", &id]);
+    assert!(code == Some(0) && stdout.contains("status    requested"), "{stdout}");
+    let (code, _, stderr) = cli(&requester, &["request", "approve", &id]);
+    assert_eq!(code, Some(1), "a requester cannot approve");
+    assert!(stderr.contains("403 forbidden"), "{stderr}");
+    let (code, stdout, _) = cli(&reviewer, &["request", "approve", &id, "--note", "fine"]);
+    assert!(code == Some(0) && stdout.contains("is now approved"), "{stdout}");
+    let (code, stdout, _) = cli(&operator, &["request", "apply", &id, "--target", "default"]);
+    assert!(code == Some(0) && stdout.contains("ran the SQL"), "{stdout}");
+    let (code, stdout, _) = cli(&requester, &["request", "audit", &id]);
+    assert_eq!(code, Some(0));
+    for who in ["cli-requester", "cli-reviewer", "cli-operator"] {
+        assert!(stdout.contains(who), "{who} in {stdout}");
+    }
+    let (code, _, stderr) = cli(&requester, &["request", "submit", "fixtures/requests/91_bad_legacy_event_log.json"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("422 policy_violation") && stderr.contains("table.require-primary-key"), "{stderr}");
+    let (code, stdout, _) = cli(&server.admin, &["token", "list"]);
+    assert!(code == Some(0) && stdout.contains("cli-operator"), "{stdout}");
+    let (code, _, _) = cli(&server.admin, &["token", "revoke", "cli-operator"]);
+    assert_eq!(code, Some(0));
+    let (code, _, stderr) = cli(&operator, &["request", "list"]);
+    assert_eq!(code, Some(1), "a revoked token no longer works: {stderr}");
+    let unreachable = Command::new(env!("CARGO_BIN_EXE_registry-server"))
+        .args(["request", "list", "--server", &format!("http://127.0.0.1:{}", free_port())])
+        .output()
+        .unwrap();
+    assert_eq!(unreachable.status.code(), Some(2));
+    let data_dir = server.stop();
+    cleanup(&data_dir);
+}
