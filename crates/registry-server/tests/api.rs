@@ -230,6 +230,8 @@ fn seed_001_workflow_from_submission_to_table() {
     assert_eq!((status, tables["tables"].as_array().unwrap().len()), (200, 2));
     let (status, table) = server.call("GET", "/api/tables/caricatures", Some(&requester), None);
     assert_eq!((status, table["currentVersion"].as_i64()), (200, Some(1)), "{table}");
+    let (status, history) = server.call("GET", "/api/tables/caricatures/audit", Some(&requester), None);
+    assert_eq!((status, history["audit"].as_array().map(Vec::len)), (200, Some(3)), "{history}");
     let (status, databases) = server.call("GET", "/api/databases", Some(&requester), None);
     assert_eq!((status, databases["databases"][0]["name"].as_str()), (200, Some("default")));
     let data_dir = server.stop();

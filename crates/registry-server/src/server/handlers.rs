@@ -43,6 +43,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/schema-requests/{id}/rollback", post(rollback))
         .route("/api/tables", get(tables))
         .route("/api/tables/{name}", get(table))
+        .route("/api/tables/{name}/audit", get(table_audit))
         .route("/api/databases", get(databases))
         .route("/api/tokens", post(create_token).get(list_tokens))
         .route("/api/tokens/{name}", delete(revoke_token))
@@ -304,6 +305,18 @@ async fn table(
     let database = target_name(&state, params.database)?;
     let schema = params.schema.unwrap_or_else(|| "public".to_owned());
     Ok(Json(state.store.table(&database, &schema, &name).await?).into_response())
+}
+
+async fn table_audit(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(name): Path<String>,
+    params: Result<Query<CatalogQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let params = query(params)?;
+    let schema = params.schema.unwrap_or_else(|| "public".to_owned());
+    let entries = state.store.table_audit(&schema, &name).await?;
+    Ok(Json(json!({"schema": schema, "table": name, "audit": entries})).into_response())
 }
 
 async fn databases(State(state): State<AppState>, _caller: Caller) -> Result<Response, ApiError> {
