@@ -255,43 +255,6 @@ fn load(base: &str, token: &str, connections: usize, path: &str, body: Option<&s
     run
 }
 
-/// The store benchmark's pgbench script: the request row and its audit row in one transaction.
-fn write_pgbench_script(path: &Path) {
-    let request = SchemaRequest::from_json(REQUEST).unwrap_or_else(|e| panic!("the fixture does not parse: {e}"));
-    let request_json = serde_json::to_string(&request)
-        .unwrap_or_else(|e| panic!("the fixture does not serialize: {e}"))
-        .replace('\'', "''");
-    std::fs::write(
-        path,
-        format!(
-            "BEGIN;\n\
-             INSERT INTO registry.schema_requests (table_schema, table_name, owner, requested_by, request, status, violations) \
-             VALUES ('public', 'caricatures', 'omega-bot', 'pgbench', '{request_json}'::jsonb, 'requested', '[]'::jsonb);\n\
-             INSERT INTO registry.audit_log (table_schema, table_name, action, performed_by, to_status, justification, related_issue, success) \
-             VALUES ('public', 'caricatures', 'create', 'pgbench', 'requested', 'Store user caricature images', '676', true);\n\
-             END;\n"
-        ),
-    )
-    .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-}
-
-fn pgbench_tps(port: &str, clients: usize, script: &Path) -> f64 {
-    let bin = registry_store::cluster::find_bin_dir().unwrap_or_else(|e| panic!("no PostgreSQL binaries: {e}"));
-    let output = Command::new(bin.join("pgbench"))
-        .args(["-n", "-h", "127.0.0.1", "-p", port, "-U", "postgres", "-T", &SECONDS.to_string()])
-        .args(["-c", &clients.to_string(), "-j", &clients.min(2).to_string(), "-f"])
-        .arg(script)
-        .arg(registry_store::embedded::REGISTRY_DATABASE)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.join("pgbench").display()));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "pgbench failed: {stdout}{}", String::from_utf8_lossy(&output.stderr));
-    stdout
-        .lines()
-        .find_map(|line| line.strip_prefix("tps = ")?.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no tps in pgbench output: {stdout}"))
-}
-
 /// The `total` of the request list, i.e. the rows the list endpoint counts.
 fn total_requests(base: &str, token: &str) -> String {
     let (status, text) = call(&agent(), &format!("{base}{LIST_PATH}"), &format!("Bearer {token}"), None)
@@ -319,7 +282,11 @@ fn main() {
     let token = create_token(&base, &admin);
     let port = server.postgres_port();
     let script = server.dir.join("pgbench-create.sql");
-    write_pgbench_script(&script);
+    let request = SchemaRequest::from_json(REQUEST).unwrap_or_else(|e| panic!("the fixture does not parse: {e}"));
+    let request_json =
+        serde_json::to_string(&request).unwrap_or_else(|e| panic!("the fixture does not serialize: {e}"));
+    std::fs::write(&script, registry_store::reference::pgbench_script(&request_json))
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", script.display()));
 
     println!(
         "server {base} (embedded PostgreSQL on port {port}), {SECONDS} s or {MAX_REQUESTS} requests per measurement"
@@ -330,7 +297,15 @@ fn main() {
         let create = load(&base, &token, connections, CREATE_PATH, Some(REQUEST), 201);
         let total = total_requests(&base, &token);
         let list = load(&base, &token, connections, LIST_PATH, None, 200);
-        let pgbench = pgbench_tps(&port, connections, &script);
+        let pgbench = registry_store::reference::pgbench_tps(
+            "127.0.0.1",
+            port.parse().unwrap_or_else(|e| panic!("port {port}: {e}")),
+            registry_store::embedded::REGISTRY_DATABASE,
+            connections,
+            SECONDS,
+            &script,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         eprintln!("  {connections} connections measured");
         notes.push(format!(
             "{connections:>5}: create {} ok / {} failed, list {} ok / {} failed over {total} requests in the table",

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use schema_model::status::RequestStatus;
 use serde::Serialize;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, Transaction};
 
 use crate::error::{StoreError, describe};
 use crate::requests::{NewAudit, StoredRequest};
@@ -68,11 +68,9 @@ impl Store {
         let body = ddl_gen::pg::transaction_body(&request.migration.up_sql)
             .ok_or_else(|| StoreError::Invalid("the stored up migration is not a registry transaction".to_owned()))?;
 
-        let on_target = async {
-            let mut client = connect(target_url, self.inner.connect_timeout).await?;
-            let transaction = client.transaction().await?;
-            transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&APPLY_LOCK]).await?;
-            transaction.batch_execute(HISTORY_DDL).await?;
+        let file_name = request.migration.file_name.as_str();
+        let (schema, table) = (request.table_schema.as_str(), request.table_name.as_str());
+        let work = async |transaction: &Transaction<'_>| -> Result<bool, StoreError> {
             let recorded = transaction
                 .query_opt(
                     "SELECT checksum FROM schema_registry.applied_migrations WHERE request_id = $1::text::uuid",
@@ -87,24 +85,19 @@ impl Store {
                         message: format!("checksum {recorded} there, {checksum} here"),
                     });
                 }
-                transaction.commit().await?;
                 return Ok(false);
             }
             // The up migration is idempotent (IF NOT EXISTS), so a table that is already
             // there with another shape would be adopted silently: refuse instead.
             let existing: bool = transaction
-                .query_one(
-                    "SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL",
-                    &[&request.table_schema, &request.table_name],
-                )
+                .query_one("SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL", &[&schema, &table])
                 .await?
                 .get(0);
             if existing {
                 return Err(StoreError::MigrationFailed {
                     target: target.to_owned(),
                     message: format!(
-                        "table {}.{} already exists there and was not created by this request; the registry does not adopt tables",
-                        request.table_schema, request.table_name
+                        "table {schema}.{table} already exists there and was not created by this request; the registry does not adopt tables"
                     ),
                 });
             }
@@ -115,19 +108,12 @@ impl Store {
                 .execute(
                     "INSERT INTO schema_registry.applied_migrations (request_id, file_name, checksum, applied_by)
                      VALUES ($1::text::uuid, $2, $3, $4)",
-                    &[&id, &request.migration.file_name, &checksum, &performed_by],
+                    &[&id, &file_name, &checksum, &performed_by],
                 )
                 .await?;
-            transaction.commit().await?;
             Ok(true)
         };
-        let ran_sql = match on_target.await {
-            Ok(ran_sql) => ran_sql,
-            Err(error) => {
-                self.audit_failure(&request, "apply", target, performed_by, &error).await;
-                return Err(error);
-            }
-        };
+        let ran_sql = self.on_target(&request, "apply", target, target_url, performed_by, work).await?;
         self.record_applied(&request, target, performed_by, ran_sql).await
     }
 
@@ -143,33 +129,48 @@ impl Store {
         }
         let body = ddl_gen::pg::transaction_body(&request.migration.down_sql)
             .ok_or_else(|| StoreError::Invalid("the stored down migration is not a registry transaction".to_owned()))?;
-        let on_target = async {
-            let mut client = connect(target_url, self.inner.connect_timeout).await?;
-            let transaction = client.transaction().await?;
-            transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&APPLY_LOCK]).await?;
-            transaction.batch_execute(HISTORY_DDL).await?;
+        let work = async |transaction: &Transaction<'_>| -> Result<bool, StoreError> {
             let recorded = transaction
                 .execute("DELETE FROM schema_registry.applied_migrations WHERE request_id = $1::text::uuid", &[&id])
                 .await?;
             if recorded == 0 {
                 // Already rolled back there; only the registry side is left to do.
-                transaction.commit().await?;
                 return Ok(false);
             }
             if let Err(error) = transaction.batch_execute(body).await {
                 return Err(StoreError::MigrationFailed { target: target.to_owned(), message: describe(&error) });
             }
-            transaction.commit().await?;
             Ok(true)
         };
-        let ran_sql = match on_target.await {
-            Ok(ran_sql) => ran_sql,
-            Err(error) => {
-                self.audit_failure(&request, "rollback", target, performed_by, &error).await;
-                return Err(error);
-            }
-        };
+        let ran_sql = self.on_target(&request, "rollback", target, target_url, performed_by, work).await?;
         self.record_rolled_back(&request, target, performed_by, ran_sql).await
+    }
+
+    /// Runs `work` in one transaction on the target, under the apply lock and with the
+    /// history table in place, and commits it; a failure rolls it back and is audited.
+    async fn on_target(
+        &self,
+        request: &StoredRequest,
+        action: &str,
+        target: &str,
+        target_url: &str,
+        by: &str,
+        work: impl AsyncFnOnce(&Transaction<'_>) -> Result<bool, StoreError>,
+    ) -> Result<bool, StoreError> {
+        let result = async {
+            let mut client = connect(target_url, self.inner.connect_timeout).await?;
+            let transaction = client.transaction().await?;
+            transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&APPLY_LOCK]).await?;
+            transaction.batch_execute(HISTORY_DDL).await?;
+            let ran_sql = work(&transaction).await?;
+            transaction.commit().await?;
+            Ok(ran_sql)
+        }
+        .await;
+        if let Err(error) = &result {
+            self.audit_failure(request, action, target, by, error).await;
+        }
+        result
     }
 
     async fn checksum(&self, id: &str) -> Result<String, StoreError> {
@@ -182,16 +183,7 @@ impl Store {
 
     async fn live_application(&self, id: &str, target: &str) -> Result<bool, StoreError> {
         let client = self.client().await?;
-        let row = client
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM registry.migration_applications a
-                     JOIN registry.migrations m ON m.id = a.migration_id
-                     JOIN registry.databases d ON d.id = a.database_id
-                     WHERE m.request_id = $1::text::uuid AND d.name = $2 AND a.rolled_back_at IS NULL)",
-                &[&id, &target],
-            )
-            .await?;
-        Ok(row.get(0))
+        is_live(crate::store::raw(&client), id, target).await
     }
 
     /// Records a failed apply or rollback in the audit log. The failure is already the
@@ -233,17 +225,7 @@ impl Store {
         let client: &mut tokio_postgres::Client = &mut object;
         let transaction = client.transaction().await?;
         let current = fetch_for_update(&transaction, &request.id).await?;
-        let live: bool = transaction
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM registry.migration_applications a
-                     JOIN registry.migrations m ON m.id = a.migration_id
-                     JOIN registry.databases d ON d.id = a.database_id
-                     WHERE m.request_id = $1::text::uuid AND d.name = $2 AND a.rolled_back_at IS NULL)",
-                &[&request.id, &target],
-            )
-            .await?
-            .get(0);
-        if live {
+        if is_live(&transaction, &request.id, target).await? {
             // Another applier finished first; nothing left to record.
             transaction.commit().await?;
             return Ok(ApplyOutcome {
@@ -368,6 +350,20 @@ impl Store {
         transaction.commit().await?;
         Ok(ApplyOutcome { request_id: request.id.clone(), target: target.to_owned(), ran_sql, status })
     }
+}
+
+/// Whether the request's migration is applied (and not rolled back) on the target.
+async fn is_live(client: &impl tokio_postgres::GenericClient, id: &str, target: &str) -> Result<bool, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM registry.migration_applications a
+                 JOIN registry.migrations m ON m.id = a.migration_id
+                 JOIN registry.databases d ON d.id = a.database_id
+                 WHERE m.request_id = $1::text::uuid AND d.name = $2 AND a.rolled_back_at IS NULL)",
+            &[&id, &target],
+        )
+        .await?;
+    Ok(row.get(0))
 }
 
 async fn fetch_for_update(

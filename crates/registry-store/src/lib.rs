@@ -13,6 +13,7 @@ pub mod check;
 pub mod cluster;
 pub mod embedded;
 pub mod error;
+pub mod reference;
 pub mod requests;
 pub mod schema;
 pub mod store;
