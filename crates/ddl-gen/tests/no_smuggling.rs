@@ -20,6 +20,8 @@ fn text() -> impl Strategy<Value = String> {
         1 => Just("*/ DROP TABLE users; /*".to_owned()),
         1 => Just("\n; DROP TABLE users;\n".to_owned()),
         1 => Just("\"; DROP TABLE users; --".to_owned()),
+        1 => Just("- -'\nNULL)); DROP TABLE users; CREATE TEMP TABLE x (id int,\n--'".to_owned()),
+        1 => Just("- -1".to_owned()),
     ]
 }
 
@@ -34,6 +36,7 @@ fn fragment() -> impl Strategy<Value = Option<String>> {
     prop_oneof![
         2 => Just(None),
         2 => text().prop_map(|t| Some(format!("'{}'", t.replace('\'', "''")))),
+        1 => text().prop_map(|t| Some(format!("- -'{}'", t.replace('\'', "''")))),
         1 => text().prop_map(Some),
     ]
 }

@@ -126,7 +126,28 @@ pub fn parse_safe(text: &str, context: ExprContext) -> Result<SafeExpression, Ex
     walker.check(&expr)?;
     let mut sql = String::new();
     print(&expr, &mut sql);
+    check_printed(&sql)?;
     Ok(SafeExpression { sql, columns: walker.columns })
+}
+
+/// A second, independent look at the printed text: read back by the tokenizer, it must
+/// hold no comment and no statement separator, whatever the printer did.
+fn check_printed(sql: &str) -> Result<(), ExprError> {
+    use sqlparser::tokenizer::{Tokenizer, Whitespace};
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize()
+        .map_err(|e| ExprError::NotAllowed(format!("this expression (it does not print back safely: {e})")))?;
+    let unsafe_token = tokens.iter().any(|token| {
+        matches!(
+            token,
+            Token::SemiColon
+                | Token::Whitespace(Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_))
+        )
+    });
+    if unsafe_token {
+        return Err(ExprError::NotAllowed("this expression (it does not print back safely)".to_owned()));
+    }
+    Ok(())
 }
 
 /// An identifier as PostgreSQL reads it: unquoted names fold to lower case.
@@ -173,14 +194,29 @@ fn print(expr: &Expr, out: &mut String) {
         Expr::IsNotFalse(inner) => postfix(inner, " IS NOT FALSE", out),
         Expr::IsDistinctFrom(a, b) => infix(a, " IS DISTINCT FROM ", b, out),
         Expr::IsNotDistinctFrom(a, b) => infix(a, " IS NOT DISTINCT FROM ", b, out),
-        Expr::UnaryOp { op, expr } => {
-            out.push_str(match op {
-                UnaryOperator::Not => "NOT ",
-                UnaryOperator::Plus => "+",
-                _ => "-",
-            });
-            operand(expr, out);
-        }
+        Expr::UnaryOp { op, expr } => match (op, &**expr) {
+            // `-1` stays a negative number; anything else gets parentheses, so two signs
+            // can never meet as `--`, which PostgreSQL reads as a comment.
+            (UnaryOperator::Minus, Expr::Value(v)) if matches!(v.value, Value::Number(..)) => {
+                out.push('-');
+                print(expr, out);
+            }
+            (UnaryOperator::Not, _) => {
+                out.push_str("NOT (");
+                print(expr, out);
+                out.push(')');
+            }
+            (UnaryOperator::Plus, _) => {
+                out.push_str("+(");
+                print(expr, out);
+                out.push(')');
+            }
+            _ => {
+                out.push_str("-(");
+                print(expr, out);
+                out.push(')');
+            }
+        },
         Expr::BinaryOp { left, op, right } => infix(left, &format!(" {op} "), right, out),
         Expr::InList { expr, list, negated } => {
             operand(expr, out);
@@ -443,6 +479,22 @@ mod tests {
         assert_eq!(printed, r"E'a\\''; DROP TABLE users; --'");
         assert_eq!(string_literal(r"x\"), r"E'x\\'");
         assert_eq!(quote_identifier("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn signs_never_print_as_a_comment() {
+        assert_eq!(ok("- -1", ExprContext::Default).sql, "-(-1)");
+        assert_eq!(ok("-1", ExprContext::Default).sql, "-1");
+        let hostile = "- -'\nNULL)); DROP TABLE victims; --'";
+        match parse_safe(hostile, ExprContext::Default) {
+            // The `--` left is inside the string literal, where it is text.
+            Ok(printed) => assert!(printed.sql.starts_with("-(-('"), "{}", printed.sql),
+            Err(_) => {}
+        }
+        assert_eq!(ok("x = - -1", ExprContext::Check).sql, "\"x\" = (-(-1))");
+        assert_eq!(ok("NOT NOT done", ExprContext::Check).sql, "NOT (NOT (\"done\"))");
+        assert!(super::check_printed("1 -- x").is_err());
+        assert!(super::check_printed("1; 2").is_err());
     }
 
     #[test]
