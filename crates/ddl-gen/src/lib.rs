@@ -87,7 +87,9 @@ pub fn generate(request: &SchemaRequest, naming: &NamingOptions) -> Result<Migra
     for (name, path) in objects.names() {
         check_identifier(path, name)?;
     }
-    let schema = table.schema.as_deref();
+    // Always qualified: an unqualified name lands in the first schema of the target's
+    // search_path, which may not be the schema the registry checks and records.
+    let schema = Some(table.schema_name());
     let table_ref = pg::qualified(schema, &table.table_name);
     let name = file_name(request);
 
@@ -182,7 +184,7 @@ fn table_iden(schema: Option<&str>, table: &str) -> sea_query::TableRef {
 
 fn create_table(request: &SchemaRequest, objects: &TableObjects) -> Result<TableCreateStatement, GenError> {
     let table = &request.schema_json;
-    let schema = table.schema.as_deref();
+    let schema = Some(table.schema_name());
     let mut statement = Table::create();
     statement.if_not_exists().table(table_iden(schema, &table.table_name));
 

@@ -44,10 +44,10 @@ fn down_reverses_up() {
     let migration = generate(&r, &NamingOptions::default()).unwrap();
     let down = migration.down_sql;
     let positions: Vec<usize> = [
-        "DROP INDEX IF EXISTS \"idx_t_id_m\"",
-        "DROP INDEX IF EXISTS \"idx_t_m\"",
-        "DROP TABLE IF EXISTS \"t\"",
-        "DROP TYPE IF EXISTS \"mood\"",
+        "DROP INDEX IF EXISTS \"public\".\"idx_t_id_m\"",
+        "DROP INDEX IF EXISTS \"public\".\"idx_t_m\"",
+        "DROP TABLE IF EXISTS \"public\".\"t\"",
+        "DROP TYPE IF EXISTS \"public\".\"mood\"",
     ]
     .iter()
     .map(|s| down.find(s).unwrap_or_else(|| panic!("{s} missing in\n{down}")))
