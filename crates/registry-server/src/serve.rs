@@ -37,6 +37,44 @@ pub fn run(args: ServeArgs) -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Take over SIGINT/SIGTERM before anything starts, so a signal during start-up also
+    // ends in a clean stop (the embedded PostgreSQL is stopped when it is dropped).
+    let (stop_sender, mut stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        server::shutdown_signal().await;
+        let _ = stop_sender.send(true);
+    });
+    let prepared = tokio::select! {
+        prepared = prepare(args) => prepared?,
+        _ = stop.changed() => {
+            tracing::info!("stopped during start-up");
+            return Ok(());
+        }
+    };
+    let Prepared { listener, store, embedded, limits } = prepared;
+    let address = listener.local_addr()?;
+    println!("schema registry listening on http://{address}");
+    tracing::info!(%address, targets = ?store.target_names(), "listening");
+    let shutdown = async move {
+        let _ = stop.wait_for(|stopping| *stopping).await;
+    };
+    server::serve(listener, AppState::new(store, limits), shutdown).await.context("the server failed")?;
+    if let Some(embedded) = embedded {
+        tokio::task::spawn_blocking(move || embedded.stop()).await.context("stopping the embedded PostgreSQL")?;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Everything the server needs, ready to serve.
+struct Prepared {
+    listener: tokio::net::TcpListener,
+    store: Store,
+    embedded: Option<Embedded>,
+    limits: Limits,
+}
+
+async fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
     let file = match &args.config {
         Some(path) => ConfigFile::read(path).map_err(anyhow::Error::msg)?,
         None => ConfigFile::default(),
@@ -98,17 +136,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(size) = file.max_page_size {
         limits.max_page_size = size.max(1);
     }
-    let address = listener.local_addr().unwrap_or(listen);
-    println!("schema registry listening on http://{address}");
-    tracing::info!(%address, targets = ?store.target_names(), "listening");
-    server::serve(listener, AppState::new(store, limits), server::shutdown_signal())
-        .await
-        .context("the server failed")?;
-    if let Some(embedded) = embedded {
-        tokio::task::spawn_blocking(move || embedded.stop()).await.context("stopping the embedded PostgreSQL")?;
-    }
-    tracing::info!("stopped");
-    Ok(())
+    Ok(Prepared { listener, store, embedded, limits })
 }
 
 /// On the first start with an empty store, creates the `admin` token, prints it once and
@@ -124,7 +152,12 @@ async fn bootstrap_admin(store: &Store, data_dir: &Path) -> anyhow::Result<()> {
         Err(error) => return Err(error.into()),
     };
     let path = data_dir.join(ADMIN_TOKEN_FILE);
-    write_secret(&path, &format!("{}\n", token.token)).with_context(|| format!("cannot write {}", path.display()))?;
+    if let Err(error) = write_secret(&path, &format!("{}\n", token.token)) {
+        // Without the file nobody could ever use this token: undo it, so the next start
+        // tries again instead of finding a token nobody has.
+        store.delete_principal("admin").await?;
+        return Err(anyhow::Error::new(error).context(format!("cannot write {}", path.display())));
+    }
     println!("created the admin token (shown once; also in {}):\n{}", path.display(), token.token);
     Ok(())
 }
@@ -133,5 +166,7 @@ fn write_secret(path: &Path, content: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    // `mode` applies only when the file is created; an existing file keeps its bits.
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     file.write_all(content.as_bytes())
 }

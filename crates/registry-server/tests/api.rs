@@ -472,3 +472,21 @@ fn the_command_line_client_drives_the_workflow() {
     let data_dir = server.stop();
     cleanup(&data_dir);
 }
+
+#[test]
+fn the_admin_token_file_is_private_even_if_it_existed() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = std::env::temp_dir().join(format!("schema-registry-api-test-{}-perm", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("admin.token");
+    std::fs::write(&file, "stale\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let server = Server::start(Some(dir.clone()), "");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(server.admin.starts_with("sr_"), "a fresh token replaced the stale file");
+    assert_eq!(server.call("GET", "/api/tokens", Some(&server.admin), None).0, 200);
+    let data_dir = server.stop();
+    cleanup(&data_dir);
+}

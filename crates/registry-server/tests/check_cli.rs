@@ -86,7 +86,9 @@ fn seed_caricatures_answer() {
     assert_eq!(updated_at["message"], "Table is missing updated_at timestamp column");
     let up = answer["migrationPreview"]["upSql"].as_str().unwrap();
     assert!(
-        up.contains("BEGIN;") && up.contains("COMMIT;") && up.contains("CREATE TABLE IF NOT EXISTS \"public\".\"caricatures\""),
+        up.contains("BEGIN;")
+            && up.contains("COMMIT;")
+            && up.contains("CREATE TABLE IF NOT EXISTS \"public\".\"caricatures\""),
         "{up}"
     );
 }

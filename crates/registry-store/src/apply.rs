@@ -5,7 +5,8 @@
 //! target's own history table (`schema_registry.applied_migrations`) commit in one
 //! transaction; only then is the registry marked `migrated` and audited. A retry after a
 //! crash between the two finds the history row and completes the registry side without
-//! running the SQL again. A table of the same name that the registry did not create is
+//! running the SQL again. The request's row stays locked in the registry from the status
+//! check to the final record, so appliers queue and nobody rejects a request mid-apply. A table of the same name that the registry did not create is
 //! never adopted: the apply fails and says so. Several tasks or processes applying at once queue on the lock;
 //! the first runs the SQL, the others find it done.
 
@@ -19,8 +20,9 @@ use crate::error::{StoreError, describe};
 use crate::requests::{NewAudit, StoredRequest};
 use crate::store::{Store, parse_id};
 
-/// Advisory lock key on targets ("registry-apply" in ASCII, truncated).
-const APPLY_LOCK: i64 = 0x7265_6769_7374_7279;
+/// Advisory lock key the registry takes on a target while it applies or rolls back (it
+/// shows in `pg_locks` as objid/classid of this number).
+pub const APPLY_LOCK: i64 = 0x7265_6769_7374_7279;
 
 const HISTORY_DDL: &str = "CREATE SCHEMA IF NOT EXISTS schema_registry;
 CREATE TABLE IF NOT EXISTS schema_registry.applied_migrations (
@@ -48,26 +50,26 @@ pub struct ApplyOutcome {
 
 impl Store {
     /// Applies an approved request's up migration to a target, exactly once.
+    ///
+    /// The request's row stays locked in one registry transaction from the status check to
+    /// the final record, so concurrent appliers queue behind each other and a reviewer
+    /// cannot reject the request while its migration runs.
     pub async fn apply(&self, id: &str, target: &str, performed_by: &str) -> Result<ApplyOutcome, StoreError> {
         let id = parse_id(id)?;
         let target_url =
             self.inner.targets.get(target).ok_or_else(|| StoreError::not_found(format!("target \"{target}\"")))?;
         let request = self.get_request(id).await?;
-        if !matches!(request.status, RequestStatus::Approved | RequestStatus::Migrated) {
-            return Err(StoreError::InvalidTransition { from: request.status, to: RequestStatus::Migrated });
-        }
-        if request.status == RequestStatus::Migrated && self.live_application(id, target).await? {
-            return Ok(ApplyOutcome {
-                request_id: id.to_owned(),
-                target: target.to_owned(),
-                ran_sql: false,
-                status: request.status,
-            });
-        }
         let checksum = self.checksum(id).await?;
         let body = ddl_gen::pg::transaction_body(&request.migration.up_sql)
-            .ok_or_else(|| StoreError::Invalid("the stored up migration is not a registry transaction".to_owned()))?;
+            .ok_or_else(|| StoreError::Internal("the stored up migration is not a registry transaction".to_owned()))?;
 
+        let mut object = self.client().await?;
+        let client: &mut tokio_postgres::Client = &mut object;
+        let registry = client.transaction().await?;
+        let current = fetch_for_update(&registry, id).await?;
+        if !matches!(current, RequestStatus::Approved | RequestStatus::Migrated) {
+            return Err(StoreError::InvalidTransition { from: current, to: RequestStatus::Migrated });
+        }
         let file_name = request.migration.file_name.as_str();
         let (schema, table) = (request.table_schema.as_str(), request.table_name.as_str());
         let work = async |transaction: &Transaction<'_>| -> Result<bool, StoreError> {
@@ -113,8 +115,18 @@ impl Store {
                 .await?;
             Ok(true)
         };
-        let ran_sql = self.on_target(&request, "apply", target, target_url, performed_by, work).await?;
-        self.record_applied(&request, target, performed_by, ran_sql).await
+        let ran_sql = match on_target(target_url, self.inner.connect_timeout, work).await {
+            Ok(ran_sql) => ran_sql,
+            Err(error) => {
+                audit_failure(&registry, &request, current, "apply", target, performed_by, &error).await?;
+                registry.commit().await?;
+                return Err(error);
+            }
+        };
+        let outcome =
+            record_applied(&registry, &request, current, target, performed_by, ran_sql, &self.policy().naming).await?;
+        registry.commit().await?;
+        Ok(outcome)
     }
 
     /// Rolls a migrated request back on a target with its down migration; the request
@@ -124,11 +136,17 @@ impl Store {
         let target_url =
             self.inner.targets.get(target).ok_or_else(|| StoreError::not_found(format!("target \"{target}\"")))?;
         let request = self.get_request(id).await?;
-        if request.status != RequestStatus::Migrated || !self.live_application(id, target).await? {
-            return Err(StoreError::InvalidTransition { from: request.status, to: RequestStatus::Approved });
+        let body = ddl_gen::pg::transaction_body(&request.migration.down_sql).ok_or_else(|| {
+            StoreError::Internal("the stored down migration is not a registry transaction".to_owned())
+        })?;
+
+        let mut object = self.client().await?;
+        let client: &mut tokio_postgres::Client = &mut object;
+        let registry = client.transaction().await?;
+        let current = fetch_for_update(&registry, id).await?;
+        if current != RequestStatus::Migrated || !is_live(&registry, id, target).await? {
+            return Err(StoreError::InvalidTransition { from: current, to: RequestStatus::Approved });
         }
-        let body = ddl_gen::pg::transaction_body(&request.migration.down_sql)
-            .ok_or_else(|| StoreError::Invalid("the stored down migration is not a registry transaction".to_owned()))?;
         let work = async |transaction: &Transaction<'_>| -> Result<bool, StoreError> {
             let recorded = transaction
                 .execute("DELETE FROM schema_registry.applied_migrations WHERE request_id = $1::text::uuid", &[&id])
@@ -142,35 +160,17 @@ impl Store {
             }
             Ok(true)
         };
-        let ran_sql = self.on_target(&request, "rollback", target, target_url, performed_by, work).await?;
-        self.record_rolled_back(&request, target, performed_by, ran_sql).await
-    }
-
-    /// Runs `work` in one transaction on the target, under the apply lock and with the
-    /// history table in place, and commits it; a failure rolls it back and is audited.
-    async fn on_target(
-        &self,
-        request: &StoredRequest,
-        action: &str,
-        target: &str,
-        target_url: &str,
-        by: &str,
-        work: impl AsyncFnOnce(&Transaction<'_>) -> Result<bool, StoreError>,
-    ) -> Result<bool, StoreError> {
-        let result = async {
-            let mut client = connect(target_url, self.inner.connect_timeout).await?;
-            let transaction = client.transaction().await?;
-            transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&APPLY_LOCK]).await?;
-            transaction.batch_execute(HISTORY_DDL).await?;
-            let ran_sql = work(&transaction).await?;
-            transaction.commit().await?;
-            Ok(ran_sql)
-        }
-        .await;
-        if let Err(error) = &result {
-            self.audit_failure(request, action, target, by, error).await;
-        }
-        result
+        let ran_sql = match on_target(target_url, self.inner.connect_timeout, work).await {
+            Ok(ran_sql) => ran_sql,
+            Err(error) => {
+                audit_failure(&registry, &request, current, "rollback", target, performed_by, &error).await?;
+                registry.commit().await?;
+                return Err(error);
+            }
+        };
+        let outcome = record_rolled_back(&registry, &request, current, target, performed_by, ran_sql).await?;
+        registry.commit().await?;
+        Ok(outcome)
     }
 
     async fn checksum(&self, id: &str) -> Result<String, StoreError> {
@@ -180,176 +180,165 @@ impl Store {
             .await?;
         Ok(row.get(0))
     }
+}
 
-    async fn live_application(&self, id: &str, target: &str) -> Result<bool, StoreError> {
-        let client = self.client().await?;
-        is_live(crate::store::raw(&client), id, target).await
+/// Runs `work` in one transaction on the target, under the apply lock and with the
+/// history table in place, and commits it. An error rolls it back.
+async fn on_target(
+    target_url: &str,
+    timeout: Duration,
+    work: impl AsyncFnOnce(&Transaction<'_>) -> Result<bool, StoreError>,
+) -> Result<bool, StoreError> {
+    let mut client = connect(target_url, timeout).await?;
+    let transaction = client.transaction().await?;
+    transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&APPLY_LOCK]).await?;
+    transaction.batch_execute(HISTORY_DDL).await?;
+    let ran_sql = work(&transaction).await?;
+    transaction.commit().await?;
+    Ok(ran_sql)
+}
+
+/// Records a failed apply or rollback in the audit log (the status is unchanged).
+async fn audit_failure(
+    registry: &Transaction<'_>,
+    request: &StoredRequest,
+    current: RequestStatus,
+    action: &str,
+    target: &str,
+    by: &str,
+    error: &StoreError,
+) -> Result<(), StoreError> {
+    let message = error.to_string();
+    NewAudit {
+        request_id: Some(&request.id),
+        table_schema: Some(&request.table_schema),
+        table_name: Some(&request.table_name),
+        action,
+        performed_by: by,
+        from_status: Some(current.as_str()),
+        to_status: Some(current.as_str()),
+        target: Some(target),
+        success: false,
+        error: Some(&message),
+        ..NewAudit::default()
     }
+    .insert(registry)
+    .await
+}
 
-    /// Records a failed apply or rollback in the audit log. The failure is already the
-    /// caller's answer; a second failure while recording it is reported on stderr only.
-    async fn audit_failure(&self, request: &StoredRequest, action: &str, target: &str, by: &str, error: &StoreError) {
-        let message = error.to_string();
-        let result = async {
-            let client = self.client().await?;
-            NewAudit {
-                request_id: Some(&request.id),
-                table_schema: Some(&request.table_schema),
-                table_name: Some(&request.table_name),
-                action,
-                performed_by: by,
-                from_status: Some(request.status.as_str()),
-                to_status: Some(request.status.as_str()),
-                target: Some(target),
-                success: false,
-                error: Some(&message),
-                ..NewAudit::default()
-            }
-            .insert(crate::store::raw(&client))
-            .await
+async fn record_applied(
+    registry: &Transaction<'_>,
+    request: &StoredRequest,
+    current: RequestStatus,
+    target: &str,
+    by: &str,
+    ran_sql: bool,
+    naming: &schema_model::naming::NamingOptions,
+) -> Result<ApplyOutcome, StoreError> {
+    let outcome = |status| ApplyOutcome { request_id: request.id.clone(), target: target.to_owned(), ran_sql, status };
+    let audit = |note: Option<&'static str>| NewAudit {
+        request_id: Some(&request.id),
+        table_schema: Some(&request.table_schema),
+        table_name: Some(&request.table_name),
+        action: "apply",
+        performed_by: by,
+        from_status: Some(current.as_str()),
+        to_status: Some(RequestStatus::Migrated.as_str()),
+        justification: note,
+        target: Some(target),
+        sql_executed: ran_sql.then_some(request.migration.up_sql.as_str()),
+        success: true,
+        ..NewAudit::default()
+    };
+    if is_live(registry, &request.id, target).await? {
+        if ran_sql {
+            // The registry already had it applied there, yet the target did not (an
+            // interrupted rollback): it has been applied again.
+            audit(Some("applied again: the target had lost this migration")).insert(registry).await?;
         }
-        .await;
-        if let Err(audit_error) = result {
-            eprintln!("schema-registry: could not audit the failed {action} of {}: {audit_error}", request.id);
-        }
+        return Ok(outcome(current));
     }
-
-    async fn record_applied(
-        &self,
-        request: &StoredRequest,
-        target: &str,
-        by: &str,
-        ran_sql: bool,
-    ) -> Result<ApplyOutcome, StoreError> {
-        let mut object = self.client().await?;
-        let client: &mut tokio_postgres::Client = &mut object;
-        let transaction = client.transaction().await?;
-        let current = fetch_for_update(&transaction, &request.id).await?;
-        if is_live(&transaction, &request.id, target).await? {
-            // Another applier finished first; nothing left to record.
-            transaction.commit().await?;
-            return Ok(ApplyOutcome {
-                request_id: request.id.clone(),
-                target: target.to_owned(),
-                ran_sql,
-                status: current,
-            });
-        }
-        let database_id: i64 = transaction
-            .query_one(
-                "INSERT INTO registry.databases (name) VALUES ($1)
-                 ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
-                &[&target],
-            )
-            .await?
-            .get(0);
-        transaction
-            .execute(
-                "INSERT INTO registry.migration_applications (migration_id, database_id, applied_by)
-                 SELECT id, $2, $3 FROM registry.migrations WHERE request_id = $1::text::uuid",
-                &[&request.id, &database_id, &by],
-            )
-            .await?;
-        if current != RequestStatus::Migrated {
-            transaction
-                .execute(
-                    "UPDATE registry.schema_requests SET status = 'migrated', version = version + 1, updated_at = now()
-                     WHERE id = $1::text::uuid",
-                    &[&request.id],
-                )
-                .await?;
-        }
-        crate::catalog::record_version(&transaction, database_id, request).await?;
-        let note = (!ran_sql).then_some("completed after an interrupted apply: the target already had this migration");
-        NewAudit {
-            request_id: Some(&request.id),
-            table_schema: Some(&request.table_schema),
-            table_name: Some(&request.table_name),
-            action: "apply",
-            performed_by: by,
-            from_status: Some(current.as_str()),
-            to_status: Some(RequestStatus::Migrated.as_str()),
-            justification: note,
-            target: Some(target),
-            sql_executed: ran_sql.then_some(request.migration.up_sql.as_str()),
-            success: true,
-            ..NewAudit::default()
-        }
-        .insert(&transaction)
+    let database_id: i64 = registry
+        .query_one(
+            "INSERT INTO registry.databases (name) VALUES ($1)
+             ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+            &[&target],
+        )
+        .await?
+        .get(0);
+    registry
+        .execute(
+            "INSERT INTO registry.migration_applications (migration_id, database_id, applied_by)
+             SELECT id, $2, $3 FROM registry.migrations WHERE request_id = $1::text::uuid",
+            &[&request.id, &database_id, &by],
+        )
         .await?;
-        transaction.commit().await?;
-        Ok(ApplyOutcome {
-            request_id: request.id.clone(),
-            target: target.to_owned(),
-            ran_sql,
-            status: RequestStatus::Migrated,
-        })
-    }
-
-    async fn record_rolled_back(
-        &self,
-        request: &StoredRequest,
-        target: &str,
-        by: &str,
-        ran_sql: bool,
-    ) -> Result<ApplyOutcome, StoreError> {
-        let mut object = self.client().await?;
-        let client: &mut tokio_postgres::Client = &mut object;
-        let transaction = client.transaction().await?;
-        let current = fetch_for_update(&transaction, &request.id).await?;
-        let closed = transaction
+    if current != RequestStatus::Migrated {
+        registry
             .execute(
-                "UPDATE registry.migration_applications a SET rolled_back_at = now(), rolled_back_by = $3
-                 FROM registry.migrations m, registry.databases d
-                 WHERE m.id = a.migration_id AND d.id = a.database_id AND m.request_id = $1::text::uuid
-                   AND d.name = $2 AND a.rolled_back_at IS NULL",
-                &[&request.id, &target, &by],
-            )
-            .await?;
-        if closed == 0 {
-            transaction.commit().await?;
-            return Ok(ApplyOutcome {
-                request_id: request.id.clone(),
-                target: target.to_owned(),
-                ran_sql,
-                status: current,
-            });
-        }
-        let still_live: bool = transaction
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM registry.migration_applications a JOIN registry.migrations m ON m.id = a.migration_id
-                     WHERE m.request_id = $1::text::uuid AND a.rolled_back_at IS NULL)",
+                "UPDATE registry.schema_requests SET status = 'migrated', version = version + 1, updated_at = now()
+                 WHERE id = $1::text::uuid",
                 &[&request.id],
             )
-            .await?
-            .get(0);
-        let status = if still_live { RequestStatus::Migrated } else { RequestStatus::Approved };
-        transaction
-            .execute(
-                "UPDATE registry.schema_requests SET status = $2, version = version + 1, updated_at = now()
-                 WHERE id = $1::text::uuid",
-                &[&request.id, &status.as_str()],
-            )
             .await?;
-        crate::catalog::record_dropped(&transaction, target, request).await?;
-        NewAudit {
-            request_id: Some(&request.id),
-            table_schema: Some(&request.table_schema),
-            table_name: Some(&request.table_name),
-            action: "rollback",
-            performed_by: by,
-            from_status: Some(current.as_str()),
-            to_status: Some(status.as_str()),
-            target: Some(target),
-            sql_executed: ran_sql.then_some(request.migration.down_sql.as_str()),
-            success: true,
-            ..NewAudit::default()
-        }
-        .insert(&transaction)
-        .await?;
-        transaction.commit().await?;
-        Ok(ApplyOutcome { request_id: request.id.clone(), target: target.to_owned(), ran_sql, status })
     }
+    crate::catalog::record_version(registry, database_id, request, naming).await?;
+    let note = (!ran_sql).then_some("completed after an interrupted apply: the target already had this migration");
+    audit(note).insert(registry).await?;
+    Ok(outcome(RequestStatus::Migrated))
+}
+
+async fn record_rolled_back(
+    registry: &Transaction<'_>,
+    request: &StoredRequest,
+    current: RequestStatus,
+    target: &str,
+    by: &str,
+    ran_sql: bool,
+) -> Result<ApplyOutcome, StoreError> {
+    registry
+        .execute(
+            "UPDATE registry.migration_applications a SET rolled_back_at = now(), rolled_back_by = $3
+             FROM registry.migrations m, registry.databases d
+             WHERE m.id = a.migration_id AND d.id = a.database_id AND m.request_id = $1::text::uuid
+               AND d.name = $2 AND a.rolled_back_at IS NULL",
+            &[&request.id, &target, &by],
+        )
+        .await?;
+    let still_live: bool = registry
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM registry.migration_applications a JOIN registry.migrations m ON m.id = a.migration_id
+                 WHERE m.request_id = $1::text::uuid AND a.rolled_back_at IS NULL)",
+            &[&request.id],
+        )
+        .await?
+        .get(0);
+    let status = if still_live { RequestStatus::Migrated } else { RequestStatus::Approved };
+    registry
+        .execute(
+            "UPDATE registry.schema_requests SET status = $2, version = version + 1, updated_at = now()
+             WHERE id = $1::text::uuid",
+            &[&request.id, &status.as_str()],
+        )
+        .await?;
+    crate::catalog::record_dropped(registry, target, request).await?;
+    NewAudit {
+        request_id: Some(&request.id),
+        table_schema: Some(&request.table_schema),
+        table_name: Some(&request.table_name),
+        action: "rollback",
+        performed_by: by,
+        from_status: Some(current.as_str()),
+        to_status: Some(status.as_str()),
+        justification: (!ran_sql).then_some("completed after an interrupted rollback: the target no longer had it"),
+        target: Some(target),
+        sql_executed: ran_sql.then_some(request.migration.down_sql.as_str()),
+        success: true,
+        ..NewAudit::default()
+    }
+    .insert(registry)
+    .await?;
+    Ok(ApplyOutcome { request_id: request.id.clone(), target: target.to_owned(), ran_sql, status })
 }
 
 /// Whether the request's migration is applied (and not rolled back) on the target.

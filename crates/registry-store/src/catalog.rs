@@ -1,8 +1,8 @@
 //! The catalog: every table the registry manages in every target database, each version
 //! of its schema with its columns, indexes and constraints (seed 000's shape).
 
-use policy::config::Policy;
 use schema_model::expr::{ExprContext, parse_safe};
+use schema_model::naming::NamingOptions;
 use schema_model::objects::TableObjects;
 use schema_model::request::SchemaRequest;
 use serde::Serialize;
@@ -246,9 +246,10 @@ pub(crate) async fn record_version(
     transaction: &Transaction<'_>,
     database_id: i64,
     stored: &StoredRequest,
+    naming: &NamingOptions,
 ) -> Result<(), StoreError> {
     let request = SchemaRequest::from_value(stored.request.clone())
-        .map_err(|e| StoreError::Invalid(format!("stored request {}: {e}", stored.id)))?;
+        .map_err(|e| StoreError::Internal(format!("stored request {}: {e}", stored.id)))?;
     let table = &request.schema_json;
     let table_id: i64 = transaction
         .query_one(
@@ -294,7 +295,6 @@ pub(crate) async fn record_version(
             )
             .await?;
     }
-    let naming = &Policy::standard().naming;
     let objects = TableObjects::of(&request, naming);
     for index in &objects.indexes {
         let predicate = index

@@ -65,6 +65,9 @@ pub enum StoreError {
         /// The migration's version.
         version: i32,
     },
+    /// Stored data the program cannot read back (a bug or a hand-edited database).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The database cannot be reached (down, restarting, pool timed out).
     #[error("the database is unavailable: {0}")]
     Unavailable(String),

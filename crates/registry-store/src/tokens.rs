@@ -189,6 +189,13 @@ impl Store {
             .collect()
     }
 
+    /// Deletes a principal and its tokens. Used to undo a first admin token whose secret
+    /// could not be handed over; revoking keeps the record and is what people should use.
+    pub async fn delete_principal(&self, name: &str) -> Result<(), StoreError> {
+        self.client().await?.execute("DELETE FROM registry.principals WHERE name = $1", &[&name]).await?;
+        Ok(())
+    }
+
     /// Revokes a token by name; it stops working at once.
     pub async fn revoke_token(&self, name: &str) -> Result<(), StoreError> {
         let revoked = self

@@ -409,3 +409,29 @@ async fn tokens_are_stored_hashed_authenticate_and_can_be_revoked() {
     assert_eq!(store.authenticate(&reviewer.token).await.expect("auth"), None);
     assert!(matches!(store.revoke_token("rita").await, Err(StoreError::NotFound { .. })));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_request_cannot_be_rejected_while_its_migration_runs() {
+    let server = support::server();
+    let setup = setup(&server).await;
+    let id = approved(&setup, "01_caricatures.json").await;
+    // Hold the target's apply lock so the apply waits inside its critical section.
+    let blocker = connect(&setup.target_url).await;
+    blocker.execute("SELECT pg_advisory_lock($1)", &[&registry_store::apply::APPLY_LOCK]).await.expect("lock");
+    let apply = {
+        let (store, id) = (setup.store.clone(), id.clone());
+        tokio::spawn(async move { store.apply(&id, TARGET, "olaf").await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let reject = {
+        let (store, id) = (setup.store.clone(), id.clone());
+        tokio::spawn(async move { store.change_status(&id, RequestStatus::Rejected, "rita", None, None).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!reject.is_finished(), "the reject waits for the apply");
+    blocker.execute("SELECT pg_advisory_unlock($1)", &[&registry_store::apply::APPLY_LOCK]).await.expect("unlock");
+    let applied = apply.await.expect("task").expect("apply succeeds");
+    assert_eq!(applied.status, RequestStatus::Migrated);
+    assert!(matches!(reject.await.expect("task"), Err(StoreError::Conflict(_))));
+    assert_eq!(setup.store.get_request(&id).await.expect("get").status, RequestStatus::Migrated);
+}

@@ -265,7 +265,9 @@ async fn apply(
 ) -> Result<Response, ApiError> {
     caller.require(OPERATORS, "apply migrations")?;
     let target = target_name(&state, optional_body::<TargetBody>(body)?.target)?;
-    Ok(Json(state.store.apply(&id, &target, &caller.0.name).await?).into_response())
+    let store = state.store.clone();
+    let outcome = detached(async move { store.apply(&id, &target, &caller.0.name).await }).await?;
+    Ok(Json(outcome).into_response())
 }
 
 async fn rollback(
@@ -276,7 +278,23 @@ async fn rollback(
 ) -> Result<Response, ApiError> {
     caller.require(OPERATORS, "roll back migrations")?;
     let target = target_name(&state, optional_body::<TargetBody>(body)?.target)?;
-    Ok(Json(state.store.rollback(&id, &target, &caller.0.name).await?).into_response())
+    let store = state.store.clone();
+    let outcome = detached(async move { store.rollback(&id, &target, &caller.0.name).await }).await?;
+    Ok(Json(outcome).into_response())
+}
+
+/// Runs an apply or rollback in its own task: when the request times out or the client
+/// goes away, the work still finishes instead of stopping between the target's commit and
+/// the registry's.
+async fn detached<T: Send + 'static>(
+    work: impl Future<Output = Result<T, registry_store::error::StoreError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::spawn(work).await {
+        Ok(result) => Ok(result?),
+        Err(error) => {
+            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("the task failed: {error}")))
+        }
+    }
 }
 
 #[derive(Deserialize)]
