@@ -257,17 +257,20 @@ fn optional_body<T: DeserializeOwned + Default>(body: Result<Bytes, BytesRejecti
     }
 }
 
+/// Apply or roll back.
+#[derive(Clone, Copy)]
+enum Migration {
+    Apply,
+    Rollback,
+}
+
 async fn apply(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(OPERATORS, "apply migrations")?;
-    let target = target_name(&state, optional_body::<TargetBody>(body)?.target)?;
-    let store = state.store.clone();
-    let outcome = detached(async move { store.apply(&id, &target, &caller.0.name).await }).await?;
-    Ok(Json(outcome).into_response())
+    migrate(&state, caller, id, body, Migration::Apply).await
 }
 
 async fn rollback(
@@ -276,10 +279,30 @@ async fn rollback(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    caller.require(OPERATORS, "roll back migrations")?;
-    let target = target_name(&state, optional_body::<TargetBody>(body)?.target)?;
+    migrate(&state, caller, id, body, Migration::Rollback).await
+}
+
+async fn migrate(
+    state: &AppState,
+    caller: Caller,
+    id: String,
+    body: Result<Bytes, BytesRejection>,
+    migration: Migration,
+) -> Result<Response, ApiError> {
+    let action = match migration {
+        Migration::Apply => "apply migrations",
+        Migration::Rollback => "roll back migrations",
+    };
+    caller.require(OPERATORS, action)?;
+    let target = target_name(state, optional_body::<TargetBody>(body)?.target)?;
     let store = state.store.clone();
-    let outcome = detached(async move { store.rollback(&id, &target, &caller.0.name).await }).await?;
+    let outcome = detached(async move {
+        match migration {
+            Migration::Apply => store.apply(&id, &target, &caller.0.name).await,
+            Migration::Rollback => store.rollback(&id, &target, &caller.0.name).await,
+        }
+    })
+    .await?;
     Ok(Json(outcome).into_response())
 }
 
