@@ -115,10 +115,12 @@ impl Store {
                 .await?;
             Ok(true)
         };
-        let ran_sql = match on_target(target_url, self.inner.connect_timeout, work).await {
+        let failure =
+            Failure { registry: &registry, request: &request, current, action: "apply", target, by: performed_by };
+        let ran_sql = match on_target(target_url, self.inner.connect_timeout, &failure, work).await {
             Ok(ran_sql) => ran_sql,
             Err(error) => {
-                audit_failure(&registry, &request, current, "apply", target, performed_by, &error).await?;
+                // Keep the failure's audit entry.
                 registry.commit().await?;
                 return Err(error);
             }
@@ -160,10 +162,12 @@ impl Store {
             }
             Ok(true)
         };
-        let ran_sql = match on_target(target_url, self.inner.connect_timeout, work).await {
+        let failure =
+            Failure { registry: &registry, request: &request, current, action: "rollback", target, by: performed_by };
+        let ran_sql = match on_target(target_url, self.inner.connect_timeout, &failure, work).await {
             Ok(ran_sql) => ran_sql,
             Err(error) => {
-                audit_failure(&registry, &request, current, "rollback", target, performed_by, &error).await?;
+                // Keep the failure's audit entry.
                 registry.commit().await?;
                 return Err(error);
             }
@@ -182,48 +186,55 @@ impl Store {
     }
 }
 
+/// Where a failed apply or rollback is audited: the registry transaction holding the
+/// request's row, and what was attempted by whom.
+struct Failure<'a> {
+    registry: &'a Transaction<'a>,
+    request: &'a StoredRequest,
+    current: RequestStatus,
+    action: &'a str,
+    target: &'a str,
+    by: &'a str,
+}
+
 /// Runs `work` in one transaction on the target, under the apply lock and with the
-/// history table in place, and commits it. An error rolls it back.
+/// history table in place, and commits it. An error rolls it back and is audited in the
+/// registry transaction (the status is unchanged).
 async fn on_target(
     target_url: &str,
     timeout: Duration,
+    failure: &Failure<'_>,
     work: impl AsyncFnOnce(&Transaction<'_>) -> Result<bool, StoreError>,
 ) -> Result<bool, StoreError> {
-    let mut client = connect(target_url, timeout).await?;
-    let transaction = client.transaction().await?;
-    transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&APPLY_LOCK]).await?;
-    transaction.batch_execute(HISTORY_DDL).await?;
-    let ran_sql = work(&transaction).await?;
-    transaction.commit().await?;
-    Ok(ran_sql)
-}
-
-/// Records a failed apply or rollback in the audit log (the status is unchanged).
-async fn audit_failure(
-    registry: &Transaction<'_>,
-    request: &StoredRequest,
-    current: RequestStatus,
-    action: &str,
-    target: &str,
-    by: &str,
-    error: &StoreError,
-) -> Result<(), StoreError> {
-    let message = error.to_string();
-    NewAudit {
-        request_id: Some(&request.id),
-        table_schema: Some(&request.table_schema),
-        table_name: Some(&request.table_name),
-        action,
-        performed_by: by,
-        from_status: Some(current.as_str()),
-        to_status: Some(current.as_str()),
-        target: Some(target),
-        success: false,
-        error: Some(&message),
-        ..NewAudit::default()
+    let result: Result<bool, StoreError> = async {
+        let mut client = connect(target_url, timeout).await?;
+        let transaction = client.transaction().await?;
+        transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&APPLY_LOCK]).await?;
+        transaction.batch_execute(HISTORY_DDL).await?;
+        let ran_sql = work(&transaction).await?;
+        transaction.commit().await?;
+        Ok(ran_sql)
     }
-    .insert(registry)
-    .await
+    .await;
+    if let Err(error) = &result {
+        let message = error.to_string();
+        NewAudit {
+            request_id: Some(&failure.request.id),
+            table_schema: Some(&failure.request.table_schema),
+            table_name: Some(&failure.request.table_name),
+            action: failure.action,
+            performed_by: failure.by,
+            from_status: Some(failure.current.as_str()),
+            to_status: Some(failure.current.as_str()),
+            target: Some(failure.target),
+            success: false,
+            error: Some(&message),
+            ..NewAudit::default()
+        }
+        .insert(failure.registry)
+        .await?;
+    }
+    result
 }
 
 async fn record_applied(
