@@ -1,20 +1,27 @@
-//! The crate layering of design §2, checked from the manifests: a lower crate never
-//! names a higher one, and the pure crates pull in no runtime, database or HTTP crate.
+//! The crate layering of design §2, checked from the manifests: a lower crate never names a
+//! higher one, the pure crates pull in no runtime, database or HTTP crate, and every crate
+//! under `crates/` has a place in the layering (a new crate fails here until it is given
+//! one).
 
 #[cfg(test)]
 mod tests {
     use std::path::Path;
 
-    /// Crates in layer order; each may depend only on crates before it.
+    /// Every crate in layer order, with the internal crates it may depend on.
     const LAYERS: &[(&str, &[&str])] = &[
         ("schema-model", &[]),
         ("policy", &["schema-model"]),
         ("ddl-gen", &["schema-model"]),
-        ("registry-store", &["schema-model", "policy", "ddl-gen"]),
-        ("registry-server", &["schema-model", "policy", "ddl-gen", "registry-store"]),
+        ("pg-cluster", &[]),
+        ("registry-store", &["schema-model", "policy", "ddl-gen", "pg-cluster"]),
+        ("registry-server", &["schema-model", "policy", "ddl-gen", "pg-cluster", "registry-store"]),
     ];
-    const INTERNAL: &[&str] = &["schema-model", "policy", "ddl-gen", "registry-store", "registry-server"];
-    const IO_CRATES: &[&str] = &["tokio", "tokio-postgres", "deadpool-postgres", "axum", "hyper", "reqwest"];
+    /// Crates that do no I/O.
+    const PURE: &[&str] = &["schema-model", "policy", "ddl-gen"];
+    /// Crates a pure crate must not use.
+    const IO_CRATES: &[&str] = &["tokio", "tokio-postgres", "deadpool-postgres", "axum", "hyper", "reqwest", "ureq"];
+    /// What xtask may use.
+    const XTASK_ALLOWED: &[&str] = &["schema-model", "policy", "ddl-gen", "pg-cluster"];
 
     /// Names under `[dependencies]` (not dev-dependencies) of a manifest.
     fn dependencies(manifest: &str) -> Vec<String> {
@@ -36,6 +43,27 @@ mod tests {
         names
     }
 
+    fn internal(name: &str) -> bool {
+        LAYERS.iter().any(|(krate, _)| *krate == name)
+    }
+
+    #[test]
+    fn every_crate_has_a_layer() {
+        let root = crate::workspace_root();
+        let crates = std::fs::read_dir(Path::new(&root).join("crates")).expect("crates/");
+        for entry in crates {
+            let entry = entry.expect("entry");
+            if !entry.path().join("Cargo.toml").is_file() {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            assert!(
+                internal(&name),
+                "crates/{name} is not in the layering of xtask/src/layers.rs (and design §2); give it a layer"
+            );
+        }
+    }
+
     #[test]
     fn lower_crates_never_name_higher_ones_and_pure_crates_do_no_io() {
         let root = crate::workspace_root();
@@ -43,10 +71,10 @@ mod tests {
             let manifest = std::fs::read_to_string(Path::new(&root).join("crates").join(krate).join("Cargo.toml"))
                 .unwrap_or_else(|e| panic!("{krate}: {e}"));
             for dependency in dependencies(&manifest) {
-                if INTERNAL.contains(&dependency.as_str()) {
+                if internal(&dependency) {
                     assert!(allowed.contains(&dependency.as_str()), "{krate} must not depend on {dependency}");
                 }
-                if ["schema-model", "policy", "ddl-gen"].contains(krate) {
+                if PURE.contains(krate) {
                     assert!(
                         !IO_CRATES.contains(&dependency.as_str()),
                         "pure crate {krate} must not depend on {dependency}"
@@ -56,10 +84,9 @@ mod tests {
         }
         let xtask = std::fs::read_to_string(Path::new(&root).join("xtask/Cargo.toml")).expect("xtask manifest");
         for dependency in dependencies(&xtask) {
-            assert!(
-                !["registry-store", "registry-server"].contains(&dependency.as_str()),
-                "xtask uses only the pure crates"
-            );
+            if internal(&dependency) {
+                assert!(XTASK_ALLOWED.contains(&dependency.as_str()), "xtask must not depend on {dependency}");
+            }
         }
     }
 }

@@ -66,16 +66,17 @@ impl ServerGuard {
     }
 
     /// The embedded cluster's TCP port, from the 4th line of `postmaster.pid`.
-    fn postgres_port(&self) -> String {
+    /// The embedded PostgreSQL's socket directory and port, from its `postmaster.pid`.
+    fn postgres_socket(&self) -> (String, String) {
         let pid_file = self.dir.join("postgres/postmaster.pid");
         let text = std::fs::read_to_string(&pid_file).unwrap_or_else(|e| {
             panic!("cannot read {} (is the embedded PostgreSQL running?): {e}", pid_file.display())
         });
-        text.lines()
-            .nth(3)
-            .map(|line| line.trim().to_owned())
-            .filter(|port| port.parse::<u16>().is_ok())
-            .unwrap_or_else(|| panic!("no port on the 4th line of {}:\n{text}", pid_file.display()))
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        match (lines.get(4), lines.get(3)) {
+            (Some(socket), Some(port)) if port.parse::<u16>().is_ok() => ((*socket).to_owned(), (*port).to_owned()),
+            _ => panic!("no socket directory and port on lines 5 and 4 of {}:\n{text}", pid_file.display()),
+        }
     }
 }
 
@@ -280,7 +281,7 @@ fn main() {
         .trim()
         .to_owned();
     let token = create_token(&base, &admin);
-    let port = server.postgres_port();
+    let (socket, port) = server.postgres_socket();
     let script = server.dir.join("pgbench-create.sql");
     let request = SchemaRequest::from_json(REQUEST).unwrap_or_else(|e| panic!("the fixture does not parse: {e}"));
     let request_json =
@@ -288,9 +289,7 @@ fn main() {
     std::fs::write(&script, registry_store::reference::pgbench_script(&request_json))
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", script.display()));
 
-    println!(
-        "server {base} (embedded PostgreSQL on port {port}), {SECONDS} s or {MAX_REQUESTS} requests per measurement"
-    );
+    println!("server {base} (embedded PostgreSQL at {socket}), {SECONDS} s or {MAX_REQUESTS} requests per measurement");
     let mut rows = Vec::new();
     let mut notes = Vec::new();
     for connections in LEVELS {
@@ -298,7 +297,7 @@ fn main() {
         let total = total_requests(&base, &token);
         let list = load(&base, &token, connections, LIST_PATH, None, 200);
         let pgbench = registry_store::reference::pgbench_tps(
-            "127.0.0.1",
+            &socket,
             port.parse().unwrap_or_else(|e| panic!("port {port}: {e}")),
             registry_store::embedded::REGISTRY_DATABASE,
             connections,

@@ -141,10 +141,11 @@ impl Server {
     /// psql against the embedded cluster's target database.
     fn target_sql(&self, sql: &str) -> String {
         let pid_file = std::fs::read_to_string(self.data_dir.join("postgres/postmaster.pid")).unwrap();
+        let socket = pid_file.lines().nth(4).unwrap().trim().to_owned();
         let port = pid_file.lines().nth(3).unwrap().trim().to_owned();
-        let bin = registry_store::cluster::find_bin_dir().unwrap();
+        let bin = pg_cluster::find_bin_dir().unwrap();
         let output = Command::new(bin.join("psql"))
-            .args(["-X", "-A", "-t", "-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-d", "target", "-c", sql])
+            .args(["-X", "-A", "-t", "-h", &socket, "-p", &port, "-U", "postgres", "-d", "target", "-c", sql])
             .output()
             .unwrap();
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));

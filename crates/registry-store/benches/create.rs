@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use registry_store::cluster::test_server;
+use pg_cluster::test_support::test_server;
 use registry_store::store::{Store, StoreConfig};
 use schema_model::request::SchemaRequest;
 
@@ -52,7 +52,8 @@ fn main() {
     let parsed: tokio_postgres::Config = url.parse().expect("url");
     let host = match parsed.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
-        _ => "127.0.0.1".to_owned(),
+        Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => "127.0.0.1".to_owned(),
     };
     let port = parsed.get_ports().first().copied().unwrap_or(5432);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cluster::{ClusterError, LocalCluster};
+use pg_cluster::{ClusterError, LocalCluster};
 
 /// The registry's own database in the embedded cluster.
 pub const REGISTRY_DATABASE: &str = "registry";

@@ -1,16 +1,14 @@
-//! Schema Registry persistence on PostgreSQL, and the local PostgreSQL cluster helper.
+//! Schema Registry persistence on PostgreSQL.
 //!
 //! [`store::Store`] keeps requests, their migrations, the append-only audit log and the
 //! catalog in the `registry` schema ([`schema`] creates and upgrades it), and applies
 //! approved migrations to target databases exactly once ([`apply`]). [`check`] is the
-//! pure composition of policy and generator every front end shares. [`cluster`] starts a
-//! local PostgreSQL: a throw-away one for tests, a persistent one as the server's
-//! embedded default ([`embedded`]).
+//! pure composition of policy and generator every front end shares. [`embedded`] runs the
+//! server's default database on a local cluster from `pg-cluster`.
 
 pub mod apply;
 pub mod catalog;
 pub mod check;
-pub mod cluster;
 pub mod embedded;
 pub mod error;
 pub mod reference;

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::cluster::find_bin_dir;
+use pg_cluster::find_bin_dir;
 
 /// The pgbench script for one submission of `request_json` (the request as JSON).
 pub fn pgbench_script(request_json: &str) -> String {
@@ -21,7 +21,8 @@ pub fn pgbench_script(request_json: &str) -> String {
     )
 }
 
-/// Runs pgbench with `script` against `host:port/database` as `postgres` for `seconds`
+/// Runs pgbench with `script` against `host:port/database` (`host` may be a socket
+/// directory) as `postgres` for `seconds`
 /// with `clients` connections (at most 2 threads), and returns its transactions per second.
 pub fn pgbench_tps(
     host: &str,

@@ -6,7 +6,7 @@ mod support;
 
 use std::sync::Arc;
 
-use registry_store::cluster::TestServer;
+use pg_cluster::test_support::TestServer;
 use registry_store::error::StoreError;
 use registry_store::store::{Store, StoreConfig};
 use schema_model::request::SchemaRequest;

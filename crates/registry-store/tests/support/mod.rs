@@ -6,7 +6,7 @@ pub(crate) mod arbitrary;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use registry_store::cluster::{TestServer, test_server};
+use pg_cluster::test_support::{TestServer, test_server};
 use tokio_postgres::{Client, NoTls};
 
 /// A PostgreSQL server for this test binary: a throw-away local cluster, or the server
