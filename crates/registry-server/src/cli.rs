@@ -77,9 +77,22 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "REGISTRY_LISTEN")]
     pub listen: Option<SocketAddr>,
-    /// The registry's PostgreSQL; without it an embedded local PostgreSQL runs in the data directory.
+    /// The registry's PostgreSQL as the server's runtime role (neither superuser nor schema
+    /// owner); without it an embedded local PostgreSQL runs in the data directory.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
+    /// The registry's PostgreSQL as the owner of the `registry` schema, used only to migrate
+    /// it at start-up and grant the runtime role its privileges.
+    #[arg(long, env = "MIGRATION_DATABASE_URL", value_name = "URL")]
+    pub migration_database_url: Option<String>,
+    /// Run even when the runtime role is a superuser or owns the registry schema (it could
+    /// then rewrite the audit log); warns on every start.
+    #[arg(long)]
+    pub allow_superuser: bool,
+    /// Root certificates (PEM) for database URLs with sslmode=verify-ca/verify-full that
+    /// name no sslrootcert.
+    #[arg(long, value_name = "FILE")]
+    pub tls_root_cert: Option<PathBuf>,
     /// A target database, `NAME=URL` (repeatable).
     #[arg(long = "target", value_name = "NAME=URL")]
     pub targets: Vec<String>,
@@ -384,8 +397,14 @@ fn token(client: &Client, connection: &Connection, command: TokenCommand) -> Res
 pub struct ConfigFile {
     /// `listen = "127.0.0.1:8080"`.
     pub listen: Option<SocketAddr>,
-    /// `database_url = "postgresql://..."`.
+    /// `database_url = "postgresql://..."` (the runtime role).
     pub database_url: Option<String>,
+    /// `migration_database_url = "postgresql://..."` (the schema owner).
+    pub migration_database_url: Option<String>,
+    /// `allow_superuser = true` accepts a privileged runtime role.
+    pub allow_superuser: Option<bool>,
+    /// `tls_root_cert = "ca.pem"`.
+    pub tls_root_cert: Option<PathBuf>,
     /// `data_dir = ".registry"`.
     pub data_dir: Option<PathBuf>,
     /// `policy = "policy.toml"`.

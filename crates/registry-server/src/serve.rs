@@ -98,6 +98,7 @@ async fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
 
     let database_url = args.database_url.clone().or(file.database_url.clone());
+    let mut migration_url = args.migration_database_url.clone().or(file.migration_database_url.clone());
     let (embedded, url) = if let Some(url) = database_url {
         (None, url)
     } else {
@@ -109,9 +110,13 @@ async fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
         targets.entry(TARGET_NAME.to_owned()).or_insert_with(|| embedded.target_url());
         tracing::info!(port = embedded.cluster().port(), data = %embedded.cluster().data_dir().display(), "embedded PostgreSQL running");
         let url = embedded.registry_url();
+        migration_url = Some(embedded.migration_url());
         (Some(embedded), url)
     };
     let mut config = StoreConfig::new(url);
+    config.migration_url = migration_url;
+    config.allow_privileged_runtime = args.allow_superuser || file.allow_superuser.unwrap_or(false);
+    config.tls.root_cert = args.tls_root_cert.clone().or(file.tls_root_cert.clone());
     config.policy = policy;
     config.targets = targets;
     if let Some(size) = file.pool_size {
@@ -121,6 +126,9 @@ async fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
         config.statement_timeout = Duration::from_secs(seconds);
     }
     let store = Store::open(config).await.context("cannot open the registry database")?;
+    for warning in store.warnings() {
+        tracing::warn!("{warning}");
+    }
     bootstrap_admin(&store, &data_dir).await?;
 
     let mut limits = Limits::default();

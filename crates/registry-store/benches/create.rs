@@ -58,7 +58,7 @@ fn main() {
     let port = parsed.get_ports().first().copied().unwrap_or(5432);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let request = SchemaRequest::from_json(REQUEST).expect("fixture parses");
-    let mut config = StoreConfig::new(&url);
+    let mut config = StoreConfig::new(&url).allowing_privileged_runtime();
     config.pool_size = 16;
     let store = runtime.block_on(Store::open(config)).expect("store opens");
 

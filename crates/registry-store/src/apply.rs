@@ -10,12 +10,11 @@
 //! never adopted: the apply fails and says so. Several tasks or processes applying at once queue on the lock;
 //! the first runs the SQL, the others find it done.
 
-use std::time::Duration;
-
 use schema_model::status::RequestStatus;
 use serde::Serialize;
-use tokio_postgres::{Client, NoTls, Transaction};
+use tokio_postgres::Transaction;
 
+use crate::connect::Endpoint;
 use crate::error::{StoreError, describe};
 use crate::requests::{NewAudit, StoredRequest};
 use crate::store::{Store, parse_id};
@@ -24,14 +23,17 @@ use crate::store::{Store, parse_id};
 /// shows in `pg_locks` as objid/classid of this number).
 pub const APPLY_LOCK: i64 = 0x7265_6769_7374_7279;
 
-const HISTORY_DDL: &str = "CREATE SCHEMA IF NOT EXISTS schema_registry;
-CREATE TABLE IF NOT EXISTS schema_registry.applied_migrations (
+/// The target's history schema; [`ensure_history`] creates it only when it is missing, so a
+/// target role without CREATE on the database can apply once a DBA made the schema.
+pub const HISTORY_SCHEMA: &str = "schema_registry";
+
+const HISTORY_TABLE_DDL: &str = "CREATE TABLE IF NOT EXISTS schema_registry.applied_migrations (
     request_id  uuid PRIMARY KEY,
     file_name   text NOT NULL,
     checksum    text NOT NULL,
     applied_by  text NOT NULL,
     applied_at  timestamptz NOT NULL DEFAULT now()
-);";
+)";
 
 /// What an apply or rollback did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -117,7 +119,7 @@ impl Store {
         };
         let failure =
             Failure { registry: &registry, request: &request, current, action: "apply", target, by: performed_by };
-        let ran_sql = match on_target(target_url, self.inner.connect_timeout, &failure, work).await {
+        let ran_sql = match on_target(target_url, &failure, work).await {
             Ok(ran_sql) => ran_sql,
             Err(error) => {
                 // Keep the failure's audit entry.
@@ -164,7 +166,7 @@ impl Store {
         };
         let failure =
             Failure { registry: &registry, request: &request, current, action: "rollback", target, by: performed_by };
-        let ran_sql = match on_target(target_url, self.inner.connect_timeout, &failure, work).await {
+        let ran_sql = match on_target(target_url, &failure, work).await {
             Ok(ran_sql) => ran_sql,
             Err(error) => {
                 // Keep the failure's audit entry.
@@ -201,16 +203,15 @@ struct Failure<'a> {
 /// history table in place, and commits it. An error rolls it back and is audited in the
 /// registry transaction (the status is unchanged).
 async fn on_target(
-    target_url: &str,
-    timeout: Duration,
+    target: &Endpoint,
     failure: &Failure<'_>,
     work: impl AsyncFnOnce(&Transaction<'_>) -> Result<bool, StoreError>,
 ) -> Result<bool, StoreError> {
     let result: Result<bool, StoreError> = async {
-        let mut client = connect(target_url, timeout).await?;
+        let mut client = target.connect().await?;
         let transaction = client.transaction().await?;
         transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&APPLY_LOCK]).await?;
-        transaction.batch_execute(HISTORY_DDL).await?;
+        ensure_history(&transaction).await?;
         let ran_sql = work(&transaction).await?;
         transaction.commit().await?;
         Ok(ran_sql)
@@ -378,16 +379,42 @@ async fn fetch_for_update(
     status.parse().map_err(StoreError::Invalid)
 }
 
-/// A direct connection to a target (applies are rare; they do not hold pool slots).
-async fn connect(url: &str, timeout: Duration) -> Result<Client, StoreError> {
-    let mut config: tokio_postgres::Config =
-        url.parse().map_err(|e| StoreError::Invalid(format!("target URL: {e}")))?;
-    config.connect_timeout(timeout);
-    config.application_name("schema-registry-apply");
-    let (client, connection) = config.connect(NoTls).await?;
-    tokio::spawn(async move {
-        // The connection ends with the client; its error, if any, surfaces on the client.
-        let _ = connection.await;
-    });
-    Ok(client)
+/// Creates the target's history schema and table when they are missing. Creating them needs
+/// CREATE on the database (schema) and on the schema (table); a target where they exist
+/// needs neither, and the error for a missing one says what to grant.
+async fn ensure_history(transaction: &Transaction<'_>) -> Result<(), StoreError> {
+    let row = transaction
+        .query_one(
+            "SELECT to_regnamespace($1) IS NOT NULL, to_regclass($1 || '.applied_migrations') IS NOT NULL",
+            &[&HISTORY_SCHEMA],
+        )
+        .await?;
+    let (schema_exists, table_exists): (bool, bool) = (row.get(0), row.get(1));
+    if table_exists {
+        return Ok(());
+    }
+    let missing_privilege = |error: tokio_postgres::Error, what: &str| {
+        if error.as_db_error().is_some_and(|db| db.code().code() == "42501") {
+            StoreError::MigrationFailed {
+                target: String::new(),
+                message: format!(
+                    "the target role may not create {what} (the registry's history of this target); create it once \
+                     as an administrator: CREATE SCHEMA {HISTORY_SCHEMA} AUTHORIZATION <target role>"
+                ),
+            }
+        } else {
+            error.into()
+        }
+    };
+    if !schema_exists {
+        transaction
+            .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {HISTORY_SCHEMA}"))
+            .await
+            .map_err(|e| missing_privilege(e, &format!("the schema {HISTORY_SCHEMA}")))?;
+    }
+    transaction
+        .batch_execute(HISTORY_TABLE_DDL)
+        .await
+        .map_err(|e| missing_privilege(e, &format!("the table {HISTORY_SCHEMA}.applied_migrations")))?;
+    Ok(())
 }

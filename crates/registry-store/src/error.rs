@@ -59,6 +59,23 @@ pub enum StoreError {
         /// Latest version this program knows.
         supported: i32,
     },
+    /// The registry schema is older than this program and no migration URL was given.
+    #[error(
+        "the registry database is at schema version {found}, this program needs {needed}; migrate it as the \
+         schema's owner (registry-server migrate --database-url <owner URL>, or --migration-database-url)"
+    )]
+    SchemaOutdated {
+        /// Version found in the database.
+        found: i32,
+        /// Version this program needs.
+        needed: i32,
+    },
+    /// The runtime role could rewrite the audit log and that was not allowed.
+    #[error(
+        "{0}; connect as a role that is neither superuser nor owner (see `registry-server setup-roles`), or pass \
+         --allow-superuser to run anyway"
+    )]
+    PrivilegedRuntime(String),
     /// An embedded migration was changed after it was applied.
     #[error("registry schema migration {version} was changed after it was applied (checksum differs)")]
     SchemaChanged {

@@ -9,6 +9,7 @@
 pub mod apply;
 pub mod catalog;
 pub mod check;
+pub mod connect;
 pub mod embedded;
 pub mod error;
 pub mod reference;

@@ -2,6 +2,14 @@
 //! the binary. They run in one transaction under an advisory lock, so several replicas
 //! starting together apply each migration once; a changed migration or a database newer
 //! than the program is an error, not a guess.
+//!
+//! Migrations run as the schema's owner role, which is used for nothing else. The server's
+//! runtime role gets exactly the privileges it needs ([`RUNTIME_GRANTS`]), granted by the
+//! owner after every migration: SELECT and INSERT on the audit log and nothing more there,
+//! no ownership of anything (so it can neither disable the audit log's triggers nor change
+//! its rows).
+
+use std::fmt::Write as _;
 
 use tokio_postgres::Client;
 
@@ -12,6 +20,25 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "registry", include_str!("../migr
 
 /// Advisory lock key for schema migrations ("schema-registry" in ASCII, truncated).
 const MIGRATION_LOCK: i64 = 0x7363_6865_6d61_7265;
+
+/// What the runtime role may do on each table of the registry schema. Anything not listed is
+/// revoked. UPDATE and DELETE on `audit_log` are never granted; `migrations` is
+/// insert-only, so stored SQL cannot be edited through the runtime role.
+pub const RUNTIME_GRANTS: &[(&str, &str)] = &[
+    ("schema_migrations", "SELECT"),
+    ("principals", "SELECT, INSERT, DELETE"),
+    ("api_tokens", "SELECT, INSERT, UPDATE"),
+    ("schema_requests", "SELECT, INSERT, UPDATE"),
+    ("migrations", "SELECT, INSERT"),
+    ("databases", "SELECT, INSERT, UPDATE"),
+    ("migration_applications", "SELECT, INSERT, UPDATE"),
+    ("audit_log", "SELECT, INSERT"),
+    ("tables", "SELECT, INSERT, UPDATE"),
+    ("table_versions", "SELECT, INSERT"),
+    ("columns", "SELECT, INSERT"),
+    ("indexes", "SELECT, INSERT"),
+    ("constraints", "SELECT, INSERT"),
+];
 
 /// The newest schema version this program knows.
 pub fn latest_version() -> i32 {
@@ -27,14 +54,46 @@ pub struct SchemaReport {
     pub version: i32,
 }
 
+/// The schema version the database is at (0 when the registry schema does not exist yet).
+pub async fn current_version(client: &Client) -> Result<i32, StoreError> {
+    let exists: bool =
+        client.query_one("SELECT to_regclass('registry.schema_migrations') IS NOT NULL", &[]).await?.get(0);
+    if !exists {
+        return Ok(0);
+    }
+    let row = client.query_one("SELECT coalesce(max(version), 0) FROM registry.schema_migrations", &[]).await?;
+    Ok(row.get(0))
+}
+
+/// Gives `role` (the server's runtime role) exactly [`RUNTIME_GRANTS`]; run by the owner.
+pub async fn grant_runtime(client: &Client, role: &str) -> Result<(), StoreError> {
+    let role = schema_model::expr::quote_identifier(role);
+    let mut sql = format!(
+        "GRANT USAGE ON SCHEMA registry TO {role};\n\
+         REVOKE ALL ON ALL TABLES IN SCHEMA registry FROM {role};\n\
+         GRANT USAGE ON ALL SEQUENCES IN SCHEMA registry TO {role};\n"
+    );
+    for (table, privileges) in RUNTIME_GRANTS {
+        let _ = writeln!(sql, "GRANT {privileges} ON registry.{table} TO {role};");
+    }
+    client.batch_execute(&sql).await?;
+    Ok(())
+}
+
 /// Brings the `registry` schema up to [`latest_version`].
 pub async fn migrate(client: &mut Client) -> Result<SchemaReport, StoreError> {
     let transaction = client.transaction().await?;
     transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
+    // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema exists;
+    // an owner given the schema by an administrator has no such right, and needs none.
+    let schema_exists: bool =
+        transaction.query_one("SELECT to_regnamespace('registry') IS NOT NULL", &[]).await?.get(0);
+    if !schema_exists {
+        transaction.batch_execute("CREATE SCHEMA registry").await?;
+    }
     transaction
         .batch_execute(
-            "CREATE SCHEMA IF NOT EXISTS registry;
-             CREATE TABLE IF NOT EXISTS registry.schema_migrations (
+            "CREATE TABLE IF NOT EXISTS registry.schema_migrations (
                  version     integer PRIMARY KEY,
                  name        text NOT NULL,
                  checksum    text NOT NULL,

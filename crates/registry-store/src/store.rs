@@ -1,23 +1,35 @@
 //! [`Store`]: the registry's PostgreSQL persistence behind a connection pool.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use policy::config::Policy;
 use serde::Serialize;
-use tokio_postgres::NoTls;
 
+use crate::connect::{Endpoint, TlsSettings};
 use crate::error::StoreError;
-use crate::schema::{self, SchemaReport};
+use crate::schema;
 
 /// How to reach the registry database and the targets, and how patient to be.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
-    /// The registry database, `postgresql://user[:password]@host:port/database`.
+    /// The registry database as the server's runtime role,
+    /// `postgresql://user[:password]@host:port/database` (libpq's `sslmode` and
+    /// `sslrootcert` are honoured; see [`crate::connect`]).
     pub url: String,
+    /// The registry database as the owner of the `registry` schema, used only to migrate
+    /// it and to grant the runtime role its privileges. Without it the schema must already
+    /// be current (see `registry-server migrate`), unless the runtime role is privileged
+    /// and that is allowed.
+    pub migration_url: Option<String>,
+    /// Accept a runtime role that is a superuser, can create roles, or owns (or may become
+    /// the owner of) the registry schema. Such a role could rewrite the audit log; opening
+    /// refuses it unless this is set, and then reports a warning ([`Store::warnings`]).
+    pub allow_privileged_runtime: bool,
+    /// TLS defaults for every connection.
+    pub tls: TlsSettings,
     /// Most connections the pool opens.
     pub pool_size: usize,
     /// How long to wait for a new connection.
@@ -33,11 +45,15 @@ pub struct StoreConfig {
 }
 
 impl StoreConfig {
-    /// Defaults: 16 connections, 5 s connect, 30 s statements, 10 s pool wait, the
-    /// `standard` policy, no targets.
+    /// Defaults: no migration URL, a runtime role that must not be privileged, 16
+    /// connections, 5 s connect, 30 s statements, 10 s pool wait, the `standard` policy,
+    /// no targets.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            migration_url: None,
+            allow_privileged_runtime: false,
+            tls: TlsSettings::default(),
             pool_size: 16,
             connect_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(30),
@@ -53,6 +69,20 @@ impl StoreConfig {
         self.targets.insert(name.into(), url.into());
         self
     }
+
+    /// Migrates through `url` (the schema owner's connection).
+    #[must_use]
+    pub fn with_migration_url(mut self, url: impl Into<String>) -> Self {
+        self.migration_url = Some(url.into());
+        self
+    }
+
+    /// Accepts a privileged runtime role (see [`StoreConfig::allow_privileged_runtime`]).
+    #[must_use]
+    pub fn allowing_privileged_runtime(mut self) -> Self {
+        self.allow_privileged_runtime = true;
+        self
+    }
 }
 
 /// The registry's persistence. Cheap to clone; clones share the pool.
@@ -64,14 +94,51 @@ pub struct Store {
 pub(crate) struct Inner {
     pub(crate) pool: Pool,
     pub(crate) policy: Policy,
-    pub(crate) targets: BTreeMap<String, String>,
-    pub(crate) connect_timeout: Duration,
+    pub(crate) targets: BTreeMap<String, Endpoint>,
+    warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("targets", &self.inner.targets.keys().collect::<Vec<_>>()).finish_non_exhaustive()
     }
+}
+
+/// A connection's role, and what it may do that the runtime role should not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeRole {
+    /// Its name.
+    pub name: String,
+    /// Why it is privileged, if it is: superuser, CREATEROLE, or owner of (or able to act
+    /// as the owner of) the registry schema or one of its tables.
+    pub privileged: Option<String>,
+}
+
+/// Who the connection's role is and what it may do that it should not.
+pub async fn runtime_role(client: &tokio_postgres::Client) -> Result<RuntimeRole, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT current_user::text, r.rolsuper, r.rolcreaterole,
+                    EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = 'registry'
+                            AND pg_has_role(current_user, n.nspowner, 'MEMBER')),
+                    EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                            WHERE n.nspname = 'registry' AND pg_has_role(current_user, c.relowner, 'MEMBER'))
+             FROM pg_roles r WHERE r.rolname = current_user",
+            &[],
+        )
+        .await?;
+    let name: String = row.get(0);
+    let reasons: Vec<&str> = [
+        (row.get::<_, bool>(1), "is a superuser"),
+        (row.get::<_, bool>(2), "can create roles (and so grant itself any other role)"),
+        (row.get::<_, bool>(3), "owns the registry schema (or may act as its owner)"),
+        (row.get::<_, bool>(4), "owns tables of the registry schema (or may act as their owner)"),
+    ]
+    .into_iter()
+    .filter_map(|(yes, why)| yes.then_some(why))
+    .collect();
+    let privileged = (!reasons.is_empty()).then(|| reasons.join(" and "));
+    Ok(RuntimeRole { name, privileged })
 }
 
 /// A page of results with the total count.
@@ -89,19 +156,32 @@ pub struct Page<T> {
 }
 
 impl Store {
-    /// Connects, brings the registry schema up to date, and registers the targets in the
-    /// catalog.
+    /// Connects, brings the registry schema up to date (through the migration URL, as its
+    /// owner), checks that the runtime role is not privileged, and registers the targets in
+    /// the catalog.
     pub async fn open(config: StoreConfig) -> Result<Self, StoreError> {
-        let mut pg = tokio_postgres::Config::from_str(&config.url)
-            .map_err(|e| StoreError::Invalid(format!("database URL: {e}")))?;
-        pg.connect_timeout(config.connect_timeout);
+        let registry =
+            Endpoint::parse(&config.url, &config.tls, "the registry database URL")?.bounded(config.connect_timeout);
+        let mut pg = registry.config.clone();
         let statement_ms = config.statement_timeout.as_millis();
-        pg.options(format!("-c statement_timeout={statement_ms} -c lock_timeout={statement_ms}"));
+        // A transaction left idle (a stuck client, a bug) must not hold its locks forever.
+        let idle_ms = statement_ms.saturating_mul(2);
+        pg.options(format!(
+            "-c statement_timeout={statement_ms} -c lock_timeout={statement_ms} \
+             -c idle_in_transaction_session_timeout={idle_ms}"
+        ));
         pg.application_name("schema-registry");
+        let mut targets = BTreeMap::new();
+        for (name, url) in &config.targets {
+            let endpoint = Endpoint::parse(url, &config.tls, &format!("the URL of target \"{name}\""))?
+                .bounded(config.connect_timeout);
+            targets.insert(name.clone(), endpoint);
+        }
         // Fast recycling checks `is_closed` before handing out a connection: a server
         // restart closes the sockets, the connection tasks end, and the pool replaces
         // them instead of failing a call (tests/store.rs restarts the server to check).
-        let manager = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager =
+            Manager::from_config(pg, registry.tls.clone(), ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(config.pool_size.max(1))
             .wait_timeout(Some(config.wait_timeout))
@@ -110,30 +190,59 @@ impl Store {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Invalid(format!("connection pool: {e}")))?;
-        let store = Self {
-            inner: Arc::new(Inner {
-                pool,
-                policy: config.policy,
-                targets: config.targets,
-                connect_timeout: config.connect_timeout,
-            }),
-        };
-        store.migrate().await?;
-        let client = store.client().await?;
-        for name in store.inner.targets.keys() {
-            client
-                .execute("INSERT INTO registry.databases (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", &[name])
-                .await?;
+        let mut warnings = Vec::new();
+        {
+            let object = pool.get().await?;
+            let client: &tokio_postgres::Client = &object;
+            let before = runtime_role(client).await?;
+            let refusal = |role: &RuntimeRole, why: &str| {
+                format!(
+                    "the runtime role \"{}\" {why}: anyone holding its connection could rewrite the audit log",
+                    role.name
+                )
+            };
+            if let Some(why) = &before.privileged
+                && !config.allow_privileged_runtime
+            {
+                return Err(StoreError::PrivilegedRuntime(refusal(&before, why)));
+            }
+            if let Some(migration_url) = &config.migration_url {
+                let owner = Endpoint::parse(migration_url, &config.tls, "the migration database URL")?
+                    .bounded(config.connect_timeout);
+                let mut owner = owner.connect().await?;
+                schema::migrate(&mut owner).await?;
+                schema::grant_runtime(&owner, &before.name).await?;
+            } else if before.privileged.is_some() && config.allow_privileged_runtime {
+                let mut direct = registry.connect().await?;
+                schema::migrate(&mut direct).await?;
+            } else {
+                let found = schema::current_version(client).await?;
+                if found < schema::latest_version() {
+                    return Err(StoreError::SchemaOutdated { found, needed: schema::latest_version() });
+                }
+            }
+            let role = runtime_role(client).await?;
+            if let Some(why) = &role.privileged {
+                let message = refusal(&role, why);
+                if !config.allow_privileged_runtime {
+                    return Err(StoreError::PrivilegedRuntime(message));
+                }
+                warnings.push(format!("{message} (allowed by --allow-superuser)"));
+            }
+            for name in targets.keys() {
+                client
+                    .execute("INSERT INTO registry.databases (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", &[name])
+                    .await?;
+            }
         }
-        Ok(store)
+        Ok(Self { inner: Arc::new(Inner { pool, policy: config.policy, targets, warnings }) })
     }
 
-    /// Applies pending registry schema migrations (also done by [`Store::open`]).
-    pub async fn migrate(&self) -> Result<SchemaReport, StoreError> {
-        let mut client = self.client().await?;
-        schema::migrate(&mut client).await
+    /// What opening found worth a warning on every start (a privileged runtime role that
+    /// was allowed).
+    pub fn warnings(&self) -> &[String] {
+        &self.inner.warnings
     }
-
     /// The policy requests are checked against.
     pub fn policy(&self) -> &Policy {
         &self.inner.policy

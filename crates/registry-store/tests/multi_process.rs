@@ -28,8 +28,12 @@ fn child() {
     let start_at: u128 = env("START_AT_MS").parse().expect("a time");
     std::thread::sleep(Duration::from_millis(u64::try_from(start_at.saturating_sub(now_ms())).unwrap_or(0)));
     let outcome = runtime.block_on(async {
-        let store =
-            Store::open(StoreConfig::new(env("REGISTRY_URL")).with_target("default", env("TARGET_URL"))).await?;
+        let store = Store::open(
+            StoreConfig::new(env("REGISTRY_URL"))
+                .with_target("default", env("TARGET_URL"))
+                .allowing_privileged_runtime(),
+        )
+        .await?;
         store.apply(&env("REQUEST_ID"), "default", &env("PERFORMER")).await
     });
     match outcome {
@@ -49,7 +53,9 @@ fn parent() {
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/requests/01_caricatures.json");
     let request = SchemaRequest::from_json(&std::fs::read_to_string(fixture).expect("fixture")).expect("parses");
     let store = runtime
-        .block_on(Store::open(StoreConfig::new(&registry_url).with_target("default", &target_url)))
+        .block_on(Store::open(
+            StoreConfig::new(&registry_url).with_target("default", &target_url).allowing_privileged_runtime(),
+        ))
         .expect("open");
     let id = runtime.block_on(async {
         let id = store.create_request(&request, "alice").await.expect("created").request.id;

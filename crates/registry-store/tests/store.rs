@@ -32,7 +32,9 @@ async fn setup(server: &TestServer) -> Setup {
     let registry_url = server.url(&registry);
     let target_url = server.url(&target);
     let store =
-        Store::open(StoreConfig::new(&registry_url).with_target(TARGET, &target_url)).await.expect("store opens");
+        Store::open(StoreConfig::new(&registry_url).with_target(TARGET, &target_url).allowing_privileged_runtime())
+            .await
+            .expect("store opens");
     Setup { store, registry_url, target_url }
 }
 
@@ -56,18 +58,19 @@ async fn approved(setup: &Setup, fixture_name: &str) -> String {
 async fn schema_migrations_are_idempotent_and_refuse_a_newer_schema() {
     let server = support::server();
     let setup = setup(&server).await;
-    let again = setup.store.migrate().await.expect("second migrate");
+    let mut direct = connect(&setup.registry_url).await;
+    let again = registry_store::schema::migrate(&mut direct).await.expect("second migrate");
     assert!(again.applied.is_empty(), "nothing to apply the second time: {again:?}");
     assert_eq!(again.version, registry_store::schema::latest_version());
-    let reopened = Store::open(StoreConfig::new(&setup.registry_url)).await.expect("reopen");
-    assert!(reopened.migrate().await.expect("migrate").applied.is_empty());
+    Store::open(StoreConfig::new(&setup.registry_url).allowing_privileged_runtime()).await.expect("reopen");
+    assert!(registry_store::schema::migrate(&mut direct).await.expect("migrate").applied.is_empty());
 
     connect(&setup.registry_url)
         .await
         .execute("INSERT INTO registry.schema_migrations (version, name, checksum) VALUES (999, 'future', 'x')", &[])
         .await
         .expect("insert");
-    match Store::open(StoreConfig::new(&setup.registry_url)).await {
+    match Store::open(StoreConfig::new(&setup.registry_url).allowing_privileged_runtime()).await {
         Err(StoreError::SchemaTooNew { found: 999, .. }) => {}
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }
@@ -370,7 +373,7 @@ async fn an_unreachable_database_is_unavailable_not_a_panic() {
 async fn the_statement_timeout_comes_from_the_configuration() {
     let server = support::server();
     let registry = server.create_unique_database("registry").expect("database");
-    let mut config = StoreConfig::new(server.url(&registry));
+    let mut config = StoreConfig::new(server.url(&registry)).allowing_privileged_runtime();
     config.statement_timeout = std::time::Duration::from_millis(1234);
     config.pool_size = 2;
     let store = Store::open(config).await.expect("open");
