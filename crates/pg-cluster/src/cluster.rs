@@ -386,6 +386,25 @@ impl LocalCluster {
         run_psql(command, database, sql)
     }
 
+    /// Runs the script file at `path` (psql meta-commands such as `\connect` included) as
+    /// the superuser, starting on `database`, stopping at the first error. The file must be
+    /// readable by the cluster's OS user.
+    pub fn psql_file(&self, database: &str, path: &Path) -> Result<String, ClusterError> {
+        validate_name("database", database)?;
+        if self.server.is_none() {
+            return Err(ClusterError::NotRunning { data_dir: self.data_dir.clone() });
+        }
+        let mut command = local_command(&tool(&self.bin_dir, "psql"), self.run_as);
+        command
+            .args(PSQL_FLAGS)
+            .arg("-h")
+            .arg(&self.socket_dir)
+            .args(["-p", &self.port.to_string(), "-U", SUPERUSER, "-d", database])
+            .arg("-f")
+            .arg(path);
+        run_psql(command, database, &format!("\\i {}", path.display()))
+    }
+
     /// Lets `role` log in by OS identity from now on: rewrites the authentication files and
     /// has the running server reload them.
     pub fn allow_peer_role(&mut self, role: &str) -> Result<(), ClusterError> {

@@ -60,6 +60,18 @@ pub enum Command {
         #[command(subcommand)]
         command: RequestCommand,
     },
+    /// The audit log's hash chain.
+    Audit {
+        /// The audit command.
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Migrate the registry schema as its owner and grant the runtime role its privileges
+    /// (for a PostgreSQL the registry does not run itself).
+    Migrate(crate::admin::MigrateArgs),
+    /// Print the SQL that creates least-privilege roles on a PostgreSQL the registry does
+    /// not run itself (managed services), with fresh random passwords.
+    SetupRoles(crate::admin::SetupRolesArgs),
     /// Manage API tokens on a running server (admin).
     Token {
         /// Server and credentials.
@@ -93,6 +105,10 @@ pub struct ServeArgs {
     /// name no sslrootcert.
     #[arg(long, value_name = "FILE")]
     pub tls_root_cert: Option<PathBuf>,
+    /// The key of the audit chain's HMACs (64 hex digits; created when missing)
+    /// [default: <data-dir>/audit.key]. Replicas must share it.
+    #[arg(long, value_name = "FILE")]
+    pub audit_key_file: Option<PathBuf>,
     /// A target database, `NAME=URL` (repeatable).
     #[arg(long = "target", value_name = "NAME=URL")]
     pub targets: Vec<String>,
@@ -205,6 +221,21 @@ pub enum TokenCommand {
     },
 }
 
+/// Audit commands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the audit log's hash chain: exit 0 when intact, 1 when an entry was edited,
+    /// deleted or inserted out of band (the first such entry is named), 2 on errors.
+    Verify {
+        /// Where the registry and its audit key are.
+        #[command(flatten)]
+        database: crate::admin::DatabaseArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
 /// How results are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -240,6 +271,11 @@ pub fn main() -> ExitCode {
         Some(Command::Request { connection, command }) => {
             client_command(&connection, |client| request(client, &connection, command))
         }
+        Some(Command::Audit { command: AuditCommand::Verify { database, format } }) => {
+            crate::admin::audit_verify(&database, format)
+        }
+        Some(Command::Migrate(args)) => crate::admin::migrate(&args),
+        Some(Command::SetupRoles(args)) => crate::admin::setup_roles(&args),
         Some(Command::Token { connection, command }) => {
             client_command(&connection, |client| token(client, &connection, command))
         }
@@ -405,6 +441,8 @@ pub struct ConfigFile {
     pub allow_superuser: Option<bool>,
     /// `tls_root_cert = "ca.pem"`.
     pub tls_root_cert: Option<PathBuf>,
+    /// `audit_key_file = "audit.key"`.
+    pub audit_key_file: Option<PathBuf>,
     /// `data_dir = ".registry"`.
     pub data_dir: Option<PathBuf>,
     /// `policy = "policy.toml"`.

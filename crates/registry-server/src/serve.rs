@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use registry_store::audit::AuditKey;
 use registry_store::embedded::{Embedded, TARGET_NAME};
 use registry_store::store::{Store, StoreConfig};
 use registry_store::tokens::Role;
@@ -16,6 +17,33 @@ use crate::server::{self, AppState, Limits};
 
 /// The file the first admin token is written to, inside the data directory.
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+/// The file the audit chain's key is kept in, inside the data directory.
+pub const AUDIT_KEY_FILE: &str = "audit.key";
+
+/// Creates the data directory with mode 0700 (it holds the admin token, the audit key and
+/// the embedded cluster). An existing one is left as it is, with a warning when others can
+/// read it.
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
+    match std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(error) => {
+            return Err(
+                anyhow::Error::new(error).context(format!("cannot create the data directory {}", dir.display()))
+            );
+        }
+    }
+    if let Ok(meta) = std::fs::metadata(dir)
+        && meta.mode() & 0o077 != 0
+    {
+        tracing::warn!(
+            "the data directory {} can be read by other users (mode {:o}); it holds the admin token and the audit key",
+            dir.display(),
+            meta.mode() & 0o777
+        );
+    }
+    Ok(())
+}
 
 /// Runs the server; the exit code is 0 after a clean shutdown.
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -91,8 +119,10 @@ async fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
         let (name, url) = parse_target(target).map_err(anyhow::Error::msg)?;
         targets.insert(name, url);
     }
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    create_private_dir(&data_dir)?;
+    let key_path =
+        args.audit_key_file.clone().or(file.audit_key_file.clone()).unwrap_or_else(|| data_dir.join(AUDIT_KEY_FILE));
+    let audit_key = AuditKey::load_or_create(&key_path, true).map_err(anyhow::Error::msg)?;
 
     // Bind first: a taken port should fail before a database is started.
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
@@ -113,7 +143,7 @@ async fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
         migration_url = Some(embedded.migration_url());
         (Some(embedded), url)
     };
-    let mut config = StoreConfig::new(url);
+    let mut config = StoreConfig::new(url).with_audit_key(audit_key);
     config.migration_url = migration_url;
     config.allow_privileged_runtime = args.allow_superuser || file.allow_superuser.unwrap_or(false);
     config.tls.root_cert = args.tls_root_cert.clone().or(file.tls_root_cert.clone());

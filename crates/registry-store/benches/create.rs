@@ -58,7 +58,9 @@ fn main() {
     let port = parsed.get_ports().first().copied().unwrap_or(5432);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let request = SchemaRequest::from_json(REQUEST).expect("fixture parses");
-    let mut config = StoreConfig::new(&url).allowing_privileged_runtime();
+    let mut config = StoreConfig::new(&url)
+        .allowing_privileged_runtime()
+        .with_audit_key(registry_store::audit::AuditKey::from_bytes([42; 32]));
     config.pool_size = 16;
     let store = runtime.block_on(Store::open(config)).expect("store opens");
 

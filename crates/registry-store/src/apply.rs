@@ -14,9 +14,10 @@ use schema_model::status::RequestStatus;
 use serde::Serialize;
 use tokio_postgres::Transaction;
 
+use crate::audit::{AuditKey, NewAudit};
 use crate::connect::Endpoint;
 use crate::error::{StoreError, describe};
-use crate::requests::{NewAudit, StoredRequest};
+use crate::requests::StoredRequest;
 use crate::store::{Store, parse_id};
 
 /// Advisory lock key the registry takes on a target while it applies or rolls back (it
@@ -117,8 +118,15 @@ impl Store {
                 .await?;
             Ok(true)
         };
-        let failure =
-            Failure { registry: &registry, request: &request, current, action: "apply", target, by: performed_by };
+        let failure = Failure {
+            registry: &registry,
+            key: &self.inner.audit_key,
+            request: &request,
+            current,
+            action: "apply",
+            target,
+            by: performed_by,
+        };
         let ran_sql = match on_target(target_url, &failure, work).await {
             Ok(ran_sql) => ran_sql,
             Err(error) => {
@@ -127,8 +135,7 @@ impl Store {
                 return Err(error);
             }
         };
-        let outcome =
-            record_applied(&registry, &request, current, target, performed_by, ran_sql, &self.policy().naming).await?;
+        let outcome = record_applied(&registry, &request, current, target, performed_by, ran_sql, &self.inner).await?;
         registry.commit().await?;
         Ok(outcome)
     }
@@ -164,8 +171,15 @@ impl Store {
             }
             Ok(true)
         };
-        let failure =
-            Failure { registry: &registry, request: &request, current, action: "rollback", target, by: performed_by };
+        let failure = Failure {
+            registry: &registry,
+            key: &self.inner.audit_key,
+            request: &request,
+            current,
+            action: "rollback",
+            target,
+            by: performed_by,
+        };
         let ran_sql = match on_target(target_url, &failure, work).await {
             Ok(ran_sql) => ran_sql,
             Err(error) => {
@@ -174,7 +188,9 @@ impl Store {
                 return Err(error);
             }
         };
-        let outcome = record_rolled_back(&registry, &request, current, target, performed_by, ran_sql).await?;
+        let outcome =
+            record_rolled_back(&registry, &request, current, target, performed_by, ran_sql, &self.inner.audit_key)
+                .await?;
         registry.commit().await?;
         Ok(outcome)
     }
@@ -192,6 +208,7 @@ impl Store {
 /// request's row, and what was attempted by whom.
 struct Failure<'a> {
     registry: &'a Transaction<'a>,
+    key: &'a AuditKey,
     request: &'a StoredRequest,
     current: RequestStatus,
     action: &'a str,
@@ -232,7 +249,7 @@ async fn on_target(
             error: Some(&message),
             ..NewAudit::default()
         }
-        .insert(failure.registry)
+        .insert(failure.registry, failure.key)
         .await?;
     }
     result
@@ -245,8 +262,9 @@ async fn record_applied(
     target: &str,
     by: &str,
     ran_sql: bool,
-    naming: &schema_model::naming::NamingOptions,
+    store: &crate::store::Inner,
 ) -> Result<ApplyOutcome, StoreError> {
+    let (naming, key) = (&store.policy.naming, &store.audit_key);
     let outcome = |status| ApplyOutcome { request_id: request.id.clone(), target: target.to_owned(), ran_sql, status };
     let audit = |note: Option<&'static str>| NewAudit {
         request_id: Some(&request.id),
@@ -259,6 +277,7 @@ async fn record_applied(
         justification: note,
         target: Some(target),
         sql_executed: ran_sql.then_some(request.migration.up_sql.as_str()),
+        checksum: Some(&request.checksum),
         success: true,
         ..NewAudit::default()
     };
@@ -266,7 +285,7 @@ async fn record_applied(
         if ran_sql {
             // The registry already had it applied there, yet the target did not (an
             // interrupted rollback): it has been applied again.
-            audit(Some("applied again: the target had lost this migration")).insert(registry).await?;
+            audit(Some("applied again: the target had lost this migration")).insert(registry, key).await?;
         }
         return Ok(outcome(current));
     }
@@ -296,7 +315,7 @@ async fn record_applied(
     }
     crate::catalog::record_version(registry, database_id, request, naming).await?;
     let note = (!ran_sql).then_some("completed after an interrupted apply: the target already had this migration");
-    audit(note).insert(registry).await?;
+    audit(note).insert(registry, key).await?;
     Ok(outcome(RequestStatus::Migrated))
 }
 
@@ -307,6 +326,7 @@ async fn record_rolled_back(
     target: &str,
     by: &str,
     ran_sql: bool,
+    key: &AuditKey,
 ) -> Result<ApplyOutcome, StoreError> {
     registry
         .execute(
@@ -348,7 +368,7 @@ async fn record_rolled_back(
         success: true,
         ..NewAudit::default()
     }
-    .insert(registry)
+    .insert(registry, key)
     .await?;
     Ok(ApplyOutcome { request_id: request.id.clone(), target: target.to_owned(), ran_sql, status })
 }

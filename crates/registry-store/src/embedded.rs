@@ -85,6 +85,26 @@ END $$";
 const TARGET_SCHEMAS: &str = "ARRAY(SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' \
                               AND nspname <> 'information_schema')::text[]";
 
+/// The URL for `role` on `database` of the embedded cluster a server runs in `data_dir`
+/// right now, if one does (its `postmaster.pid` names a live process, its socket directory
+/// and its port); `None` when no server runs there.
+pub fn running_url(data_dir: &Path, role: &str, database: &str) -> Option<String> {
+    let text = std::fs::read_to_string(data_dir.join("postgres").join("postmaster.pid")).ok()?;
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let pid: u32 = lines.first()?.parse().ok()?;
+    let port: u16 = lines.get(3)?.parse().ok()?;
+    let socket = lines.get(4).filter(|s| !s.is_empty())?;
+    if !Path::new("/proc").join(pid.to_string()).exists() {
+        return None;
+    }
+    Some(format!(
+        "postgresql://{}@{}:{port}/{}",
+        pg_cluster::percent_encode(role),
+        pg_cluster::percent_encode(socket),
+        pg_cluster::percent_encode(database)
+    ))
+}
+
 /// A running embedded cluster. Dropping it stops PostgreSQL; the data stays.
 #[derive(Debug)]
 pub struct Embedded {

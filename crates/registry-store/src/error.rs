@@ -76,6 +76,18 @@ pub enum StoreError {
          --allow-superuser to run anyway"
     )]
     PrivilegedRuntime(String),
+    /// The audit key differs from the one the chain was sealed with.
+    #[error(
+        "the audit key (fingerprint {given}) is not the key the audit log was sealed with (fingerprint {recorded}); \
+         restore the original key file (audit.key in the data directory, or --audit-key-file), or the chain cannot \
+         be verified"
+    )]
+    AuditKeyMismatch {
+        /// The recorded key's fingerprint.
+        recorded: String,
+        /// The given key's fingerprint.
+        given: String,
+    },
     /// An embedded migration was changed after it was applied.
     #[error("registry schema migration {version} was changed after it was applied (checksum differs)")]
     SchemaChanged {

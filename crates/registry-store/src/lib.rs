@@ -7,6 +7,7 @@
 //! server's default database on a local cluster from `pg-cluster`.
 
 pub mod apply;
+pub mod audit;
 pub mod catalog;
 pub mod check;
 pub mod connect;
@@ -15,5 +16,6 @@ pub mod error;
 pub mod reference;
 pub mod requests;
 pub mod schema;
+pub mod secrets;
 pub mod store;
 pub mod tokens;

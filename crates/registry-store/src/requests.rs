@@ -8,6 +8,7 @@ use serde::Serialize;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
+use crate::audit::NewAudit;
 use crate::error::StoreError;
 use crate::store::{Page, Store, parse_id};
 
@@ -35,6 +36,9 @@ pub struct StoredRequest {
     pub violations: Vec<Violation>,
     /// The generated migration.
     pub migration: MigrationPreview,
+    /// SHA-256 (hex) of the up and down SQL together: what a reviewer approves and what an
+    /// apply must run.
+    pub checksum: String,
     /// When it was stored (RFC 3339, UTC).
     pub created_at: String,
     /// When its status last changed (RFC 3339, UTC).
@@ -55,42 +59,6 @@ pub struct RequestSummary {
     pub created_at: String,
 }
 
-/// One audit log entry.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditEntry {
-    /// Position in the log.
-    pub id: i64,
-    /// The request concerned, if any.
-    pub request_id: Option<String>,
-    /// Schema of the table concerned.
-    pub table_schema: Option<String>,
-    /// Table concerned.
-    pub table_name: Option<String>,
-    /// `create`, `status`, `apply`, `rollback`.
-    pub action: String,
-    /// The principal who did it.
-    pub performed_by: String,
-    /// Status before.
-    pub from_status: Option<String>,
-    /// Status after.
-    pub to_status: Option<String>,
-    /// Why (the request's justification, or a reviewer's note).
-    pub justification: Option<String>,
-    /// The related issue.
-    pub related_issue: Option<String>,
-    /// Target database name for apply and rollback.
-    pub target: Option<String>,
-    /// SQL that ran, when some did.
-    pub sql_executed: Option<String>,
-    /// Whether it succeeded.
-    pub success: bool,
-    /// The error, when it failed.
-    pub error: Option<String>,
-    /// When (RFC 3339, UTC).
-    pub created_at: String,
-}
-
 /// The request was stored: its id and the answer (violations and preview).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Created {
@@ -100,50 +68,12 @@ pub struct Created {
     pub answer: CheckAnswer,
 }
 
-/// An audit entry to write.
-#[derive(Debug, Default)]
-pub(crate) struct NewAudit<'a> {
-    pub(crate) request_id: Option<&'a str>,
-    pub(crate) table_schema: Option<&'a str>,
-    pub(crate) table_name: Option<&'a str>,
-    pub(crate) action: &'a str,
-    pub(crate) performed_by: &'a str,
-    pub(crate) from_status: Option<&'a str>,
-    pub(crate) to_status: Option<&'a str>,
-    pub(crate) justification: Option<&'a str>,
-    pub(crate) related_issue: Option<&'a str>,
-    pub(crate) target: Option<&'a str>,
-    pub(crate) sql_executed: Option<&'a str>,
-    pub(crate) success: bool,
-    pub(crate) error: Option<&'a str>,
-}
-
-impl NewAudit<'_> {
-    pub(crate) async fn insert(&self, client: &impl tokio_postgres::GenericClient) -> Result<(), StoreError> {
-        client
-            .execute(
-                "INSERT INTO registry.audit_log (request_id, table_schema, table_name, action, performed_by, from_status,
-                     to_status, justification, related_issue, target, sql_executed, success, error)
-                 VALUES ($1::text::uuid, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                &[
-                    &self.request_id,
-                    &self.table_schema,
-                    &self.table_name,
-                    &self.action,
-                    &self.performed_by,
-                    &self.from_status,
-                    &self.to_status,
-                    &self.justification,
-                    &self.related_issue,
-                    &self.target,
-                    &self.sql_executed,
-                    &self.success,
-                    &self.error,
-                ],
-            )
-            .await?;
-        Ok(())
-    }
+/// The checksum of a migration: SHA-256 (hex) of its up SQL followed by its down SQL.
+pub fn migration_checksum(up_sql: &str, down_sql: &str) -> String {
+    let mut text = String::with_capacity(up_sql.len() + down_sql.len());
+    text.push_str(up_sql);
+    text.push_str(down_sql);
+    crate::secrets::sha256_hex(text.as_bytes())
 }
 
 /// RFC 3339 in UTC with microseconds, from SQL.
@@ -154,7 +84,7 @@ pub(crate) fn timestamp_sql(column: &str) -> String {
 fn request_columns() -> String {
     format!(
         "r.id::text, r.table_schema, r.table_name, r.owner, r.requested_by, r.status, r.version, r.request,
-         r.violations, m.file_name, m.up_sql, m.down_sql, {}, {}",
+         r.violations, m.file_name, m.up_sql, m.down_sql, m.checksum, {}, {}",
         timestamp_sql("r.created_at"),
         timestamp_sql("r.updated_at")
     )
@@ -175,37 +105,10 @@ fn stored_request(row: &Row) -> Result<StoredRequest, StoreError> {
         violations: serde_json::from_value(violations)
             .map_err(|e| StoreError::Invalid(format!("stored violations: {e}")))?,
         migration: MigrationPreview { file_name: row.get(9), up_sql: row.get(10), down_sql: row.get(11) },
-        created_at: row.get(12),
-        updated_at: row.get(13),
+        checksum: row.get(12),
+        created_at: row.get(13),
+        updated_at: row.get(14),
     })
-}
-
-fn audit_entry(row: &Row) -> AuditEntry {
-    AuditEntry {
-        id: row.get(0),
-        request_id: row.get(1),
-        table_schema: row.get(2),
-        table_name: row.get(3),
-        action: row.get(4),
-        performed_by: row.get(5),
-        from_status: row.get(6),
-        to_status: row.get(7),
-        justification: row.get(8),
-        related_issue: row.get(9),
-        target: row.get(10),
-        sql_executed: row.get(11),
-        success: row.get(12),
-        error: row.get(13),
-        created_at: row.get(14),
-    }
-}
-
-fn audit_columns() -> String {
-    format!(
-        "id, request_id::text, table_schema, table_name, action, performed_by, from_status, to_status, justification,
-         related_issue, target, sql_executed, success, error, {}",
-        timestamp_sql("created_at")
-    )
 }
 
 impl Store {
@@ -224,32 +127,32 @@ impl Store {
         let metadata = request.request_metadata.as_ref();
         let status = RequestStatus::Requested.as_str();
 
-        // One statement: atomic without an explicit transaction, one round trip.
-        let object = self.client().await?;
+        let id = crate::secrets::uuid_v4()?;
+        let checksum = migration_checksum(&preview.up_sql, &preview.down_sql);
+        let justification = metadata.and_then(|m| m.justification.as_deref());
+        let related_issue = metadata.and_then(|m| m.related_issue.as_deref());
+
+        let mut object = self.client().await?;
         let statement = object
             .prepare_cached(&format!(
                 "WITH r AS (
-                     INSERT INTO registry.schema_requests (table_schema, table_name, owner, requested_by, request, status, violations)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, version, created_at, updated_at
+                     INSERT INTO registry.schema_requests (id, table_schema, table_name, owner, requested_by, request, status, violations)
+                     VALUES ($1::text::uuid, $2, $3, $4, $5, $6, $7, $8) RETURNING id, version, created_at, updated_at
                  ), m AS (
                      INSERT INTO registry.migrations (request_id, file_name, up_sql, down_sql, checksum)
-                     SELECT id, $8, $9, $10, encode(sha256(convert_to($9::text || $10::text, 'UTF8')), 'hex') FROM r
-                 ), a AS (
-                     INSERT INTO registry.audit_log (request_id, table_schema, table_name, action, performed_by, to_status,
-                         justification, related_issue, success)
-                     SELECT id, $1, $2, 'create', $4, $6, $11, $12, true FROM r
+                     SELECT id, $9, $10, $11, $12 FROM r
                  )
-                 SELECT id::text, version, {}, {} FROM r",
+                 SELECT version, {}, {} FROM r",
                 timestamp_sql("created_at"),
                 timestamp_sql("updated_at")
             ))
             .await?;
-        let justification = metadata.and_then(|m| m.justification.as_deref());
-        let related_issue = metadata.and_then(|m| m.related_issue.as_deref());
-        let row = object
+        let transaction = object.transaction().await?;
+        let row = transaction
             .query_one(
                 &statement,
                 &[
+                    &id,
                     &table.schema_name(),
                     &table.table_name,
                     &request.owner,
@@ -260,12 +163,26 @@ impl Store {
                     &preview.file_name,
                     &preview.up_sql,
                     &preview.down_sql,
-                    &justification,
-                    &related_issue,
+                    &checksum,
                 ],
             )
             .await?;
-        let id: String = row.get(0);
+        NewAudit {
+            request_id: Some(&id),
+            table_schema: Some(table.schema_name()),
+            table_name: Some(&table.table_name),
+            action: "create",
+            performed_by,
+            to_status: Some(status),
+            justification,
+            related_issue,
+            success: true,
+            checksum: Some(&checksum),
+            ..NewAudit::default()
+        }
+        .insert(&transaction, &self.inner.audit_key)
+        .await?;
+        transaction.commit().await?;
         let stored = StoredRequest {
             id: id.clone(),
             table_schema: table.schema_name().to_owned(),
@@ -273,12 +190,13 @@ impl Store {
             owner: request.owner.clone(),
             requested_by: performed_by.to_owned(),
             status: RequestStatus::Requested,
-            version: row.get(1),
+            version: row.get(0),
             request: request_json,
             violations: answer.violations.clone(),
             migration: preview,
-            created_at: row.get(2),
-            updated_at: row.get(3),
+            checksum,
+            created_at: row.get(1),
+            updated_at: row.get(2),
         };
         answer.registry_id = Some(id);
         Ok(Created { request: stored, answer })
@@ -391,45 +309,15 @@ impl Store {
             to_status: Some(to.as_str()),
             justification: note,
             success: true,
+            // What the reviewer saw is what an apply must run: the approval records it.
+            checksum: (to == RequestStatus::Approved).then_some(current.checksum.as_str()),
             ..NewAudit::default()
         }
-        .insert(&transaction)
+        .insert(&transaction, &self.inner.audit_key)
         .await?;
         let stored = fetch(&transaction, id).await?;
         transaction.commit().await?;
         Ok(stored)
-    }
-
-    /// A request's audit history, oldest first.
-    pub async fn request_audit(&self, id: &str) -> Result<Vec<AuditEntry>, StoreError> {
-        let id = parse_id(id)?;
-        let client = self.client().await?;
-        fetch(crate::store::raw(&client), id).await?;
-        let rows = client
-            .query(
-                &format!(
-                    "SELECT {} FROM registry.audit_log WHERE request_id = $1::text::uuid ORDER BY id",
-                    audit_columns()
-                ),
-                &[&id],
-            )
-            .await?;
-        Ok(rows.iter().map(audit_entry).collect())
-    }
-
-    /// A table's audit history across all its requests, oldest first.
-    pub async fn table_audit(&self, schema: &str, table: &str) -> Result<Vec<AuditEntry>, StoreError> {
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                &format!(
-                    "SELECT {} FROM registry.audit_log WHERE table_schema = $1 AND table_name = $2 ORDER BY id",
-                    audit_columns()
-                ),
-                &[&schema, &table],
-            )
-            .await?;
-        Ok(rows.iter().map(audit_entry).collect())
     }
 }
 

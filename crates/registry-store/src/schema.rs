@@ -13,10 +13,15 @@ use std::fmt::Write as _;
 
 use tokio_postgres::Client;
 
+use crate::audit::{self, AuditKey};
 use crate::error::StoreError;
+use crate::secrets::sha256_hex;
 
 /// Embedded migrations: (version, name, SQL). Append only; never edit a released one.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "registry", include_str!("../migrations/0001_registry.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "registry", include_str!("../migrations/0001_registry.sql")),
+    (2, "audit chain", include_str!("../migrations/0002_audit_chain.sql")),
+];
 
 /// Advisory lock key for schema migrations ("schema-registry" in ASCII, truncated).
 const MIGRATION_LOCK: i64 = 0x7363_6865_6d61_7265;
@@ -33,6 +38,7 @@ pub const RUNTIME_GRANTS: &[(&str, &str)] = &[
     ("databases", "SELECT, INSERT, UPDATE"),
     ("migration_applications", "SELECT, INSERT, UPDATE"),
     ("audit_log", "SELECT, INSERT"),
+    ("audit_key", "SELECT, INSERT"),
     ("tables", "SELECT, INSERT, UPDATE"),
     ("table_versions", "SELECT, INSERT"),
     ("columns", "SELECT, INSERT"),
@@ -52,6 +58,8 @@ pub struct SchemaReport {
     pub applied: Vec<i32>,
     /// The schema version afterwards.
     pub version: i32,
+    /// Audit entries from before the chain that were sealed into it.
+    pub sealed: u64,
 }
 
 /// The schema version the database is at (0 when the registry schema does not exist yet).
@@ -80,8 +88,9 @@ pub async fn grant_runtime(client: &Client, role: &str) -> Result<(), StoreError
     Ok(())
 }
 
-/// Brings the `registry` schema up to [`latest_version`].
-pub async fn migrate(client: &mut Client) -> Result<SchemaReport, StoreError> {
+/// Brings the `registry` schema up to [`latest_version`], seals audit entries written before
+/// the chain existed into it with `key`, and records (or checks) the key's fingerprint.
+pub async fn migrate(client: &mut Client, key: &AuditKey) -> Result<SchemaReport, StoreError> {
     let transaction = client.transaction().await?;
     transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await?;
     // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema exists;
@@ -107,10 +116,9 @@ pub async fn migrate(client: &mut Client) -> Result<SchemaReport, StoreError> {
     if let Some((found, _)) = applied.iter().find(|(version, _)| *version > latest_version()) {
         return Err(StoreError::SchemaTooNew { found: *found, supported: latest_version() });
     }
-    let mut report = SchemaReport { applied: Vec::new(), version: 0 };
+    let mut report = SchemaReport { applied: Vec::new(), version: 0, sealed: 0 };
     for (version, name, sql) in MIGRATIONS {
-        let checksum: String =
-            transaction.query_one("SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex')", &[sql]).await?.get(0);
+        let checksum = sha256_hex(sql.as_bytes());
         match applied.iter().find(|(v, _)| v == version) {
             Some((_, recorded)) if *recorded == checksum => {}
             Some(_) => return Err(StoreError::SchemaChanged { version: *version }),
@@ -127,6 +135,8 @@ pub async fn migrate(client: &mut Client) -> Result<SchemaReport, StoreError> {
         }
         report.version = *version;
     }
+    report.sealed = audit::seal_unsealed(&transaction, key).await?;
+    audit::check_key(&transaction, key).await?;
     transaction.commit().await?;
     Ok(report)
 }

@@ -8,6 +8,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, R
 use policy::config::Policy;
 use serde::Serialize;
 
+use crate::audit::AuditKey;
 use crate::connect::{Endpoint, TlsSettings};
 use crate::error::StoreError;
 use crate::schema;
@@ -30,6 +31,8 @@ pub struct StoreConfig {
     pub allow_privileged_runtime: bool,
     /// TLS defaults for every connection.
     pub tls: TlsSettings,
+    /// The key of the audit chain's HMACs (see [`crate::audit`]); required.
+    pub audit_key: Option<AuditKey>,
     /// Most connections the pool opens.
     pub pool_size: usize,
     /// How long to wait for a new connection.
@@ -54,6 +57,7 @@ impl StoreConfig {
             migration_url: None,
             allow_privileged_runtime: false,
             tls: TlsSettings::default(),
+            audit_key: None,
             pool_size: 16,
             connect_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(30),
@@ -77,6 +81,13 @@ impl StoreConfig {
         self
     }
 
+    /// Seals and verifies the audit chain with `key`.
+    #[must_use]
+    pub fn with_audit_key(mut self, key: AuditKey) -> Self {
+        self.audit_key = Some(key);
+        self
+    }
+
     /// Accepts a privileged runtime role (see [`StoreConfig::allow_privileged_runtime`]).
     #[must_use]
     pub fn allowing_privileged_runtime(mut self) -> Self {
@@ -95,6 +106,7 @@ pub(crate) struct Inner {
     pub(crate) pool: Pool,
     pub(crate) policy: Policy,
     pub(crate) targets: BTreeMap<String, Endpoint>,
+    pub(crate) audit_key: AuditKey,
     warnings: Vec<String>,
 }
 
@@ -160,6 +172,9 @@ impl Store {
     /// owner), checks that the runtime role is not privileged, and registers the targets in
     /// the catalog.
     pub async fn open(config: StoreConfig) -> Result<Self, StoreError> {
+        let audit_key = config.audit_key.clone().ok_or_else(|| {
+            StoreError::Invalid("no audit key was given; the audit chain cannot be sealed without one".to_owned())
+        })?;
         let registry =
             Endpoint::parse(&config.url, &config.tls, "the registry database URL")?.bounded(config.connect_timeout);
         let mut pg = registry.config.clone();
@@ -210,16 +225,17 @@ impl Store {
                 let owner = Endpoint::parse(migration_url, &config.tls, "the migration database URL")?
                     .bounded(config.connect_timeout);
                 let mut owner = owner.connect().await?;
-                schema::migrate(&mut owner).await?;
+                schema::migrate(&mut owner, &audit_key).await?;
                 schema::grant_runtime(&owner, &before.name).await?;
             } else if before.privileged.is_some() && config.allow_privileged_runtime {
                 let mut direct = registry.connect().await?;
-                schema::migrate(&mut direct).await?;
+                schema::migrate(&mut direct, &audit_key).await?;
             } else {
                 let found = schema::current_version(client).await?;
                 if found < schema::latest_version() {
                     return Err(StoreError::SchemaOutdated { found, needed: schema::latest_version() });
                 }
+                crate::audit::check_key(client, &audit_key).await?;
             }
             let role = runtime_role(client).await?;
             if let Some(why) = &role.privileged {
@@ -235,7 +251,7 @@ impl Store {
                     .await?;
             }
         }
-        Ok(Self { inner: Arc::new(Inner { pool, policy: config.policy, targets, warnings }) })
+        Ok(Self { inner: Arc::new(Inner { pool, policy: config.policy, targets, audit_key, warnings }) })
     }
 
     /// What opening found worth a warning on every start (a privileged runtime role that

@@ -14,7 +14,7 @@ use pg_cluster::{ClusterOptions, LocalCluster, TlsListener};
 use registry_store::connect::{Endpoint, TlsSettings};
 use registry_store::embedded::Embedded;
 use registry_store::error::StoreError;
-use registry_store::store::{Store, StoreConfig};
+use registry_store::store::Store;
 use schema_model::request::SchemaRequest;
 use schema_model::status::RequestStatus;
 
@@ -109,7 +109,7 @@ async fn the_runtime_role_cannot_rewrite_the_audit_log() {
     .await
     .expect("task")
     .unwrap_or_else(|e| panic!("embedded start: {e}"));
-    let config = StoreConfig::new(embedded.registry_url())
+    let config = support::config(embedded.registry_url())
         .with_migration_url(embedded.migration_url())
         .with_target("default", embedded.target_url());
     let store = Store::open(config).await.unwrap_or_else(|e| panic!("open: {e}"));
@@ -144,14 +144,14 @@ async fn a_privileged_runtime_role_is_refused_unless_allowed() {
     let server = support::server();
     let registry = server.create_unique_database("registry").expect("database");
     let url = server.url(&registry);
-    match Store::open(StoreConfig::new(&url)).await {
+    match Store::open(support::config(&url)).await {
         Err(StoreError::PrivilegedRuntime(message)) => {
             assert!(message.contains("superuser"), "{message}");
             assert!(StoreError::PrivilegedRuntime(message).to_string().contains("--allow-superuser"));
         }
         other => panic!("a superuser runtime must be refused, got {other:?}"),
     }
-    let store = Store::open(StoreConfig::new(&url).allowing_privileged_runtime()).await.expect("allowed");
+    let store = Store::open(support::config(&url).allowing_privileged_runtime()).await.expect("allowed");
     assert!(store.warnings().iter().any(|w| w.contains("superuser")), "{:?}", store.warnings());
 
     // The owner of the schema as the runtime role is refused too.
@@ -163,16 +163,16 @@ async fn a_privileged_runtime_role_is_refused_unless_allowed() {
     .await
     .expect("task")
     .unwrap_or_else(|e| panic!("embedded start: {e}"));
-    let owner_as_runtime = StoreConfig::new(embedded.migration_url()).with_migration_url(embedded.migration_url());
+    let owner_as_runtime = support::config(embedded.migration_url()).with_migration_url(embedded.migration_url());
     match Store::open(owner_as_runtime).await {
         Err(StoreError::PrivilegedRuntime(message)) => assert!(message.contains("owns"), "{message}"),
         other => panic!("the schema owner as runtime must be refused, got {other:?}"),
     }
     // The runtime role alone, with the schema current, needs no owner.
-    Store::open(StoreConfig::new(embedded.registry_url()).with_migration_url(embedded.migration_url()))
+    Store::open(support::config(embedded.registry_url()).with_migration_url(embedded.migration_url()))
         .await
         .expect("first open migrates");
-    Store::open(StoreConfig::new(embedded.registry_url())).await.expect("a current schema needs no migration URL");
+    Store::open(support::config(embedded.registry_url())).await.expect("a current schema needs no migration URL");
     embedded.stop();
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
@@ -191,7 +191,7 @@ async fn a_target_role_without_create_on_the_database_can_apply_and_roll_back() 
     cluster.allow_peer_role("applier").expect("peer");
     let target_url = cluster.url_as("applier", "app");
     let store = Store::open(
-        StoreConfig::new(cluster.url("registry")).allowing_privileged_runtime().with_target("default", &target_url),
+        support::config(cluster.url("registry")).allowing_privileged_runtime().with_target("default", &target_url),
     )
     .await
     .expect("open");

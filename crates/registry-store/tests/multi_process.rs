@@ -8,7 +8,7 @@ mod support;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use registry_store::store::{Store, StoreConfig};
+use registry_store::store::Store;
 use schema_model::request::SchemaRequest;
 use schema_model::status::RequestStatus;
 
@@ -29,7 +29,7 @@ fn child() {
     std::thread::sleep(Duration::from_millis(u64::try_from(start_at.saturating_sub(now_ms())).unwrap_or(0)));
     let outcome = runtime.block_on(async {
         let store = Store::open(
-            StoreConfig::new(env("REGISTRY_URL"))
+            support::config(env("REGISTRY_URL"))
                 .with_target("default", env("TARGET_URL"))
                 .allowing_privileged_runtime(),
         )
@@ -54,7 +54,7 @@ fn parent() {
     let request = SchemaRequest::from_json(&std::fs::read_to_string(fixture).expect("fixture")).expect("parses");
     let store = runtime
         .block_on(Store::open(
-            StoreConfig::new(&registry_url).with_target("default", &target_url).allowing_privileged_runtime(),
+            support::config(&registry_url).with_target("default", &target_url).allowing_privileged_runtime(),
         ))
         .expect("open");
     let id = runtime.block_on(async {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use pg_cluster::test_support::TestServer;
 use registry_store::error::StoreError;
-use registry_store::store::{Store, StoreConfig};
+use registry_store::store::Store;
 use schema_model::request::SchemaRequest;
 use schema_model::status::RequestStatus;
 use tokio_postgres::NoTls;
@@ -32,7 +32,7 @@ async fn setup(server: &TestServer) -> Setup {
     let registry_url = server.url(&registry);
     let target_url = server.url(&target);
     let store =
-        Store::open(StoreConfig::new(&registry_url).with_target(TARGET, &target_url).allowing_privileged_runtime())
+        Store::open(support::config(&registry_url).with_target(TARGET, &target_url).allowing_privileged_runtime())
             .await
             .expect("store opens");
     Setup { store, registry_url, target_url }
@@ -59,18 +59,20 @@ async fn schema_migrations_are_idempotent_and_refuse_a_newer_schema() {
     let server = support::server();
     let setup = setup(&server).await;
     let mut direct = connect(&setup.registry_url).await;
-    let again = registry_store::schema::migrate(&mut direct).await.expect("second migrate");
+    let again = registry_store::schema::migrate(&mut direct, &support::audit_key()).await.expect("second migrate");
     assert!(again.applied.is_empty(), "nothing to apply the second time: {again:?}");
     assert_eq!(again.version, registry_store::schema::latest_version());
-    Store::open(StoreConfig::new(&setup.registry_url).allowing_privileged_runtime()).await.expect("reopen");
-    assert!(registry_store::schema::migrate(&mut direct).await.expect("migrate").applied.is_empty());
+    Store::open(support::config(&setup.registry_url).allowing_privileged_runtime()).await.expect("reopen");
+    assert!(
+        registry_store::schema::migrate(&mut direct, &support::audit_key()).await.expect("migrate").applied.is_empty()
+    );
 
     connect(&setup.registry_url)
         .await
         .execute("INSERT INTO registry.schema_migrations (version, name, checksum) VALUES (999, 'future', 'x')", &[])
         .await
         .expect("insert");
-    match Store::open(StoreConfig::new(&setup.registry_url).allowing_privileged_runtime()).await {
+    match Store::open(support::config(&setup.registry_url).allowing_privileged_runtime()).await {
         Err(StoreError::SchemaTooNew { found: 999, .. }) => {}
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }
@@ -357,13 +359,13 @@ async fn the_catalog_lists_applied_fixtures_with_columns_and_indexes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_database_is_unavailable_not_a_panic() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let mut config = StoreConfig::new(format!("postgresql://postgres@127.0.0.1:{port}/registry"));
+    let mut config = support::config(format!("postgresql://postgres@127.0.0.1:{port}/registry"));
     config.connect_timeout = std::time::Duration::from_millis(500);
     match Store::open(config).await {
         Err(error) => assert!(error.is_unavailable(), "{error:?}"),
         Ok(_) => panic!("nothing listens on port {port}"),
     }
-    match Store::open(StoreConfig::new("not a url")).await {
+    match Store::open(support::config("not a url")).await {
         Err(StoreError::Invalid(message)) => assert!(message.contains("database URL"), "{message}"),
         other => panic!("expected Invalid, got {other:?}"),
     }
@@ -373,7 +375,7 @@ async fn an_unreachable_database_is_unavailable_not_a_panic() {
 async fn the_statement_timeout_comes_from_the_configuration() {
     let server = support::server();
     let registry = server.create_unique_database("registry").expect("database");
-    let mut config = StoreConfig::new(server.url(&registry)).allowing_privileged_runtime();
+    let mut config = support::config(server.url(&registry)).allowing_privileged_runtime();
     config.statement_timeout = std::time::Duration::from_millis(1234);
     config.pool_size = 2;
     let store = Store::open(config).await.expect("open");

@@ -47,6 +47,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/databases", get(databases))
         .route("/api/tokens", post(create_token).get(list_tokens))
         .route("/api/tokens/{name}", delete(revoke_token))
+        .route("/api/audit/verify", get(verify_audit))
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -395,4 +396,9 @@ async fn revoke_token(
     caller.require(ADMINS, "manage tokens")?;
     state.store.revoke_token(&name).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn verify_audit(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(ADMINS, "verify the audit log")?;
+    Ok(Json(state.store.verify_audit().await?).into_response())
 }

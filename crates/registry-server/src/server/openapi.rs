@@ -160,6 +160,15 @@ pub const ROUTES: &[Route] = &[
         errors: &[403],
     },
     Route {
+        method: "get",
+        path: "/api/audit/verify",
+        summary: "Walk the audit log's hash chain: intact, or the first entry edited, deleted or inserted out of band",
+        role: Some("admin"),
+        body: None,
+        response: (200, Some("AuditVerification")),
+        errors: &[403],
+    },
+    Route {
         method: "delete",
         path: "/api/tokens/{name}",
         summary: "Revoke a token",
@@ -313,7 +322,7 @@ fn schemas() -> Value {
             "id": string, "tableSchema": string, "tableName": string, "owner": nullable_string, "requestedBy": string,
             "status": schema_ref("Status"), "version": {"type": "integer"}, "request": schema_ref("SchemaRequest"),
             "violations": {"type": "array", "items": schema_ref("Violation")}, "migration": schema_ref("MigrationPreview"),
-            "createdAt": string, "updatedAt": string}},
+            "checksum": string, "createdAt": string, "updatedAt": string}},
         "RequestList": {"type": "object", "properties": {
             "requests": {"type": "array", "items": {"type": "object", "properties": {"id": string, "tableName": string, "status": schema_ref("Status"), "createdAt": string}}},
             "total": {"type": "integer"}, "limit": {"type": "integer"}, "offset": {"type": "integer"}}},
@@ -322,7 +331,11 @@ fn schemas() -> Value {
         "AuditHistory": {"type": "object", "properties": {"requestId": string, "audit": {"type": "array", "items": {"type": "object", "properties": {
             "id": {"type": "integer"}, "action": string, "performedBy": string, "fromStatus": nullable_string, "toStatus": nullable_string,
             "justification": nullable_string, "relatedIssue": nullable_string, "target": nullable_string, "sqlExecuted": nullable_string,
-            "success": {"type": "boolean"}, "error": nullable_string, "createdAt": string}}}}},
+            "success": {"type": "boolean"}, "error": nullable_string, "checksum": string, "details": {"type": "object"},
+            "createdAt": string}}}}},
+        "AuditVerification": {"type": "object", "required": ["intact", "entries"], "properties": {
+            "intact": {"type": "boolean"}, "entries": {"type": "integer"}, "firstBroken": {"type": "integer"},
+            "reason": string, "lastHash": string}},
         "TargetChoice": {"type": "object", "properties": {"target": string}},
         "ApplyOutcome": {"type": "object", "properties": {"requestId": string, "target": string, "ranSql": {"type": "boolean"}, "status": schema_ref("Status")}},
         "NewToken": {"type": "object", "required": ["name", "role"], "properties": {"name": string, "role": {"type": "string", "enum": ["requester", "reviewer", "operator", "admin"]}}},

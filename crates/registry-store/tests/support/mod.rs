@@ -15,6 +15,16 @@ pub(crate) fn server() -> TestServer {
     test_server().unwrap_or_else(|e| panic!("these tests need PostgreSQL and could not get one: {e}"))
 }
 
+/// The audit key every test store seals its chain with.
+pub(crate) fn audit_key() -> registry_store::audit::AuditKey {
+    registry_store::audit::AuditKey::from_bytes([42; 32])
+}
+
+/// A store configuration for `url` with the tests' audit key.
+pub(crate) fn config(url: impl Into<String>) -> registry_store::store::StoreConfig {
+    registry_store::store::StoreConfig::new(url).with_audit_key(audit_key())
+}
+
 /// A single-threaded runtime for driving the async client from sync tests.
 pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
