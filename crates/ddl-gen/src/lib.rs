@@ -15,6 +15,7 @@
 pub mod outline;
 pub mod pg;
 
+use schema_model::environment::GenerationInputs;
 use schema_model::expr::{ExprContext, parse_safe};
 use schema_model::naming::{MAX_IDENTIFIER_BYTES, NamingOptions};
 use schema_model::objects::TableObjects;
@@ -76,8 +77,21 @@ pub fn file_name(request: &SchemaRequest) -> String {
     format!("{}_create_{table}", pg::utc_stamp(seconds))
 }
 
-/// Generates the up and down migrations for a request's table.
+/// Generates the up and down migrations for a request's table, with nothing around it
+/// assumed to exist (see [`generate_with`]).
 pub fn generate(request: &SchemaRequest, naming: &NamingOptions) -> Result<MigrationPreview, GenError> {
+    generate_with(request, &GenerationInputs::with_naming(naming))
+}
+
+/// Generates the up and down migrations for a request's table.
+///
+/// Enum types in `inputs.shared_enums` exist already with the declared labels: the
+/// migration references them and never creates or drops them. The down migration drops the
+/// table (its indexes and constraints go with it; dropping them by name could hit another
+/// table's object of that name) and then its own enum types, each only if no other table
+/// uses it by then.
+pub fn generate_with(request: &SchemaRequest, inputs: &GenerationInputs) -> Result<MigrationPreview, GenError> {
+    let naming = &inputs.naming;
     let table = &request.schema_json;
     if table.columns.is_empty() {
         return Err(GenError::NoColumns);
@@ -96,7 +110,9 @@ pub fn generate(request: &SchemaRequest, naming: &NamingOptions) -> Result<Migra
     let mut up: Vec<String> = Vec::new();
     let mut down: Vec<String> = Vec::new();
 
-    for enum_type in &table.enums {
+    let own_enums: Vec<&schema_model::table::EnumType> =
+        table.enums.iter().filter(|e| !inputs.shared_enums.contains(&e.name)).collect();
+    for enum_type in &own_enums {
         up.push(pg::create_enum_guarded(schema, &enum_type.name, &enum_type.values));
     }
 
@@ -130,7 +146,6 @@ pub fn generate(request: &SchemaRequest, naming: &NamingOptions) -> Result<Migra
             statement.and_where(Expr::cust(vetted.sql));
         }
         up.push(statement.to_string(PostgresQueryBuilder));
-        down.push(format!("DROP INDEX IF EXISTS {}", pg::qualified(schema, &index.name)));
     }
 
     // PostgreSQL stores an empty comment as no comment at all.
@@ -147,10 +162,9 @@ pub fn generate(request: &SchemaRequest, naming: &NamingOptions) -> Result<Migra
         }
     }
 
-    down.reverse();
     down.push(format!("DROP TABLE IF EXISTS {table_ref}"));
-    for enum_type in table.enums.iter().rev() {
-        down.push(format!("DROP TYPE IF EXISTS {}", pg::qualified(schema, &enum_type.name)));
+    for enum_type in own_enums.iter().rev() {
+        down.push(pg::drop_enum_unless_used(schema, &enum_type.name));
     }
 
     let header = header(request, &name);

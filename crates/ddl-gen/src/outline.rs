@@ -80,13 +80,18 @@ fn statement_kind(tokens: &[Token], text: &str) -> Result<String, String> {
             let [Token::Word(_), Token::Whitespace(_), Token::DollarQuotedString(body)] = tokens else {
                 return Err(format!("unexpected DO statement: {text}"));
             };
-            let inner = body
-                .value
-                .trim()
-                .strip_prefix("BEGIN")
-                .and_then(|rest| rest.trim_end().strip_suffix("EXCEPTION WHEN duplicate_object THEN NULL;\nEND"))
-                .ok_or_else(|| format!("unexpected DO body: {}", body.value))?;
-            check_create_enum(inner)?;
+            let block = body.value.trim().strip_prefix("BEGIN").map(str::trim_end);
+            if let Some(inner) =
+                block.and_then(|rest| rest.strip_suffix("EXCEPTION WHEN duplicate_object THEN NULL;\nEND"))
+            {
+                check_create_enum(inner)?;
+            } else if let Some(inner) =
+                block.and_then(|rest| rest.strip_suffix("EXCEPTION WHEN dependent_objects_still_exist THEN NULL;\nEND"))
+            {
+                check_drop_type(inner)?;
+            } else {
+                return Err(format!("unexpected DO body: {}", body.value));
+            }
             Ok("DO".to_owned())
         }
         Some("BEGIN" | "COMMIT") => Ok(words[0].clone()),
@@ -101,6 +106,23 @@ fn statement_kind(tokens: &[Token], text: &str) -> Result<String, String> {
                 _ => kind,
             })
         }
+    }
+}
+
+/// Checks that `text` is exactly one `DROP TYPE IF EXISTS name[.name];`.
+fn check_drop_type(text: &str) -> Result<(), String> {
+    let statements = Parser::parse_sql(&PostgreSqlDialect {}, text).map_err(|e| format!("{e}: {text}"))?;
+    match statements.as_slice() {
+        [
+            sqlparser::ast::Statement::Drop {
+                object_type: sqlparser::ast::ObjectType::Type,
+                if_exists: true,
+                names,
+                cascade: false,
+                ..
+            },
+        ] if names.len() == 1 => Ok(()),
+        _ => Err(format!("unexpected statement in a type-dropping DO block: {text}")),
     }
 }
 

@@ -43,13 +43,28 @@ pub fn create_enum_guarded(schema: Option<&str>, name: &str, values: &[String]) 
     };
     statement.values(values.iter().map(|v| Alias::new(v.clone())));
     let body = statement.to_string(PostgresQueryBuilder);
+    let tag = dollar_tag(&body);
+    format!("DO {tag} BEGIN\n  {body};\nEXCEPTION WHEN duplicate_object THEN NULL;\nEND {tag}")
+}
+
+/// `DROP TYPE` inside a `DO` block that keeps the type when another table still uses it
+/// (`dependent_objects_still_exist`): a rollback must never fail forever, nor drop what
+/// another table needs.
+pub fn drop_enum_unless_used(schema: Option<&str>, name: &str) -> String {
+    let body = format!("DROP TYPE IF EXISTS {}", qualified(schema, name));
+    let tag = dollar_tag(&body);
+    format!("DO {tag} BEGIN\n  {body};\nEXCEPTION WHEN dependent_objects_still_exist THEN NULL;\nEND {tag}")
+}
+
+/// A dollar-quote tag that does not occur in `body`.
+fn dollar_tag(body: &str) -> String {
     let mut tag = "$registry$".to_owned();
     let mut n = 0u32;
     while body.contains(&tag) {
         n += 1;
         tag = format!("$registry{n}$");
     }
-    format!("DO {tag} BEGIN\n  {body};\nEXCEPTION WHEN duplicate_object THEN NULL;\nEND {tag}")
+    tag
 }
 
 /// Wraps statements in `BEGIN; SET LOCAL lock_timeout ...; ...; COMMIT;` under a header.
@@ -75,14 +90,23 @@ pub fn transaction_body(script: &str) -> Option<&str> {
     script[start..].strip_suffix("COMMIT;\n")
 }
 
-/// Lays `CREATE TABLE name (a, b, c)` out one column or constraint per line. Commas are
-/// split only outside quotes and nested parentheses.
+/// Lays `CREATE TABLE name (a, b, c)` out one column or constraint per line. The column
+/// list starts at the first parenthesis outside quotes (a quoted table name may hold one),
+/// and commas are split only outside quotes and nested parentheses.
 pub fn pretty_create_table(sql: &str) -> String {
-    let Some(open) = sql.find(" ( ").or_else(|| sql.find(" (")) else {
+    let mut in_quotes = false;
+    let Some(open) = sql.char_indices().find_map(|(i, c)| {
+        match c {
+            '"' => in_quotes = !in_quotes,
+            '(' if !in_quotes => return Some(i),
+            _ => {}
+        }
+        None
+    }) else {
         return sql.to_owned();
     };
-    let head = &sql[..open];
-    let body = sql[open..].trim_start().strip_prefix('(').unwrap_or(&sql[open..]);
+    let head = sql[..open].trim_end();
+    let body = &sql[open + 1..];
     let Some(body) = body.trim_end().strip_suffix(')') else {
         return sql.to_owned();
     };
@@ -164,6 +188,15 @@ mod tests {
     fn enum_guard_tag_avoids_the_body() {
         let sql = create_enum_guarded(None, "mood", &["$registry$".to_owned()]);
         assert!(sql.starts_with("DO $registry1$ BEGIN"), "{sql}");
+    }
+
+    #[test]
+    fn layout_never_splits_inside_a_quoted_name() {
+        let sql = r#"CREATE TABLE "a ( b"."t ( x" ( "c ( d" integer, "e" text )"#;
+        assert_eq!(
+            pretty_create_table(sql),
+            "CREATE TABLE \"a ( b\".\"t ( x\" (\n  \"c ( d\" integer,\n  \"e\" text\n)"
+        );
     }
 
     #[test]

@@ -37,20 +37,39 @@ fn long_and_nul_identifiers_are_refused() {
 }
 
 #[test]
-fn down_reverses_up() {
+fn down_reverses_up_without_naming_what_another_table_may_own() {
     let r = request(
-        r#"{"tableName": "t", "columns": [{"name": "id", "type": "int", "primaryKey": true}, {"name": "m", "type": "mood"}], "indexes": [{"columns": ["m"]}, {"columns": ["id", "m"]}], "enums": [{"name": "mood", "values": ["a"]}]}"#,
+        r#"{"tableName": "t", "columns": [{"name": "id", "type": "int", "primaryKey": true}, {"name": "m", "type": "mood"}, {"name": "k", "type": "kind"}], "indexes": [{"columns": ["m"]}, {"columns": ["id", "m"]}], "enums": [{"name": "mood", "values": ["a"]}, {"name": "kind", "values": ["x"]}]}"#,
     );
     let migration = generate(&r, &NamingOptions::default()).unwrap();
     let down = migration.down_sql;
+    // Indexes go with their table: a DROP INDEX by name could hit another table's index.
+    assert!(!down.contains("DROP INDEX"), "{down}");
     let positions: Vec<usize> = [
-        "DROP INDEX IF EXISTS \"public\".\"idx_t_id_m\"",
-        "DROP INDEX IF EXISTS \"public\".\"idx_t_m\"",
         "DROP TABLE IF EXISTS \"public\".\"t\"",
+        "DROP TYPE IF EXISTS \"public\".\"kind\"",
         "DROP TYPE IF EXISTS \"public\".\"mood\"",
     ]
     .iter()
     .map(|s| down.find(s).unwrap_or_else(|| panic!("{s} missing in\n{down}")))
     .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{down}");
+    assert_eq!(down.matches("EXCEPTION WHEN dependent_objects_still_exist").count(), 2, "{down}");
+}
+
+#[test]
+fn shared_enums_are_referenced_never_created_or_dropped() {
+    let r = request(
+        r#"{"tableName": "t", "columns": [{"name": "id", "type": "int", "primaryKey": true}, {"name": "m", "type": "mood"}, {"name": "k", "type": "kind"}], "enums": [{"name": "mood", "values": ["a"]}, {"name": "kind", "values": ["x"]}]}"#,
+    );
+    let inputs = schema_model::environment::GenerationInputs {
+        naming: NamingOptions::default(),
+        shared_enums: std::iter::once("mood".to_owned()).collect(),
+    };
+    let migration = crate::generate_with(&r, &inputs).unwrap();
+    assert!(!migration.up_sql.contains("AS ENUM ('a')"), "{}", migration.up_sql);
+    assert!(migration.up_sql.contains("AS ENUM ('x')"), "{}", migration.up_sql);
+    assert!(migration.up_sql.contains("\"public\".\"mood\""), "the column still uses it: {}", migration.up_sql);
+    assert!(!migration.down_sql.contains("\"mood\""), "{}", migration.down_sql);
+    assert!(migration.down_sql.contains("DROP TYPE IF EXISTS \"public\".\"kind\""), "{}", migration.down_sql);
 }

@@ -58,10 +58,19 @@ pub enum ExprError {
     /// A construct outside the safe subset.
     #[error("{0} is not allowed here")]
     NotAllowed(String),
+    /// More tokens or deeper nesting than an expression in a table definition needs.
+    #[error("the expression is too complex: {0}")]
+    TooComplex(String),
 }
 
 /// The longest expression accepted, in bytes.
 pub const MAX_EXPRESSION_LEN: usize = 2048;
+/// Most tokens an expression may have. Checked before parsing: sqlparser builds operator
+/// chains (`1+1+…`) in a loop, out of reach of its recursion limit, and the tree it builds
+/// is walked, printed and dropped recursively.
+pub const MAX_EXPRESSION_TOKENS: usize = 512;
+/// Deepest nesting of an expression's tree.
+pub const MAX_EXPRESSION_DEPTH: usize = 64;
 
 /// Functions allowed in defaults: value generators and clock readings.
 const DEFAULT_FUNCTIONS: &[&str] = &[
@@ -113,6 +122,15 @@ pub fn parse_safe(text: &str, context: ExprContext) -> Result<SafeExpression, Ex
         return Err(ExprError::NotAllowed("a NUL character".to_owned()));
     }
     let dialect = PostgreSqlDialect {};
+    let tokens = sqlparser::tokenizer::Tokenizer::new(&dialect, text)
+        .tokenize()
+        .map_err(|e| ExprError::Syntax(e.to_string()))?;
+    let significant = tokens.iter().filter(|t| !matches!(t, Token::Whitespace(_))).count();
+    if significant > MAX_EXPRESSION_TOKENS {
+        return Err(ExprError::TooComplex(format!(
+            "{significant} tokens, at most {MAX_EXPRESSION_TOKENS} are accepted"
+        )));
+    }
     let mut parser = Parser::new(&dialect)
         .with_recursion_limit(32)
         .try_with_sql(text)
@@ -122,7 +140,7 @@ pub fn parse_safe(text: &str, context: ExprContext) -> Result<SafeExpression, Ex
     if next.token != Token::EOF {
         return Err(ExprError::Trailing(next.token.to_string()));
     }
-    let mut walker = Walker { context, columns: Vec::new() };
+    let mut walker = Walker { context, columns: Vec::new(), depth: 0 };
     walker.check(&expr)?;
     let mut sql = String::new();
     print(&expr, &mut sql);
@@ -302,10 +320,22 @@ fn postfix(inner: &Expr, suffix: &str, out: &mut String) {
 struct Walker {
     context: ExprContext,
     columns: Vec<String>,
+    /// How deep the node being checked is; the printer recurses only as deep.
+    depth: usize,
 }
 
 impl Walker {
     fn check(&mut self, expr: &Expr) -> Result<(), ExprError> {
+        if self.depth >= MAX_EXPRESSION_DEPTH {
+            return Err(ExprError::TooComplex(format!("nested more than {MAX_EXPRESSION_DEPTH} levels deep")));
+        }
+        self.depth += 1;
+        let result = self.check_node(expr);
+        self.depth -= 1;
+        result
+    }
+
+    fn check_node(&mut self, expr: &Expr) -> Result<(), ExprError> {
         match expr {
             Expr::Identifier(ident) => {
                 if self.context == ExprContext::Default {
@@ -412,9 +442,33 @@ impl Walker {
 
 fn check_value(value: &Value) -> Result<(), ExprError> {
     match value {
+        Value::Number(text, _) if !is_decimal_literal(text) => Err(ExprError::NotAllowed(format!(
+            "the number `{text}` (write plain decimal digits, with an optional fraction and exponent; PostgreSQL \
+             before 16 reads `1_000` as 1 followed by a name)"
+        ))),
         Value::Number(..) | Value::SingleQuotedString(_) | Value::Boolean(_) | Value::Null => Ok(()),
         other => Err(ExprError::NotAllowed(format!("the literal `{other}` (use a plain 'quoted' string or a number)"))),
     }
+}
+
+/// `digits[.digits][e[+-]digits]` or `.digits[...]`: a numeric literal every PostgreSQL
+/// version reads the same way.
+fn is_decimal_literal(text: &str) -> bool {
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(at) => (&text[..at], Some(&text[at + 1..])),
+        None => (text, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((whole, fraction)) => {
+            (digits(whole) || whole.is_empty())
+                && (digits(fraction) || fraction.is_empty())
+                && !(whole.is_empty() && fraction.is_empty())
+        }
+        None => digits(mantissa),
+    };
+    let exponent_ok = exponent.is_none_or(|e| digits(e.strip_prefix(['+', '-']).unwrap_or(e)));
+    mantissa_ok && exponent_ok
 }
 
 fn check_operator(op: &BinaryOperator) -> Result<(), ExprError> {
@@ -462,6 +516,8 @@ mod tests {
         assert_eq!(ok("'{}'::jsonb", ExprContext::Default).sql, "CAST('{}' AS jsonb)");
         assert_eq!(ok("'it''s'", ExprContext::Default).sql, "'it''s'");
         assert_eq!(ok("-1.5", ExprContext::Default).sql, "-1.5");
+        assert_eq!(ok("'abc'::bpchar", ExprContext::Default).sql, "CAST('abc' AS bpchar)");
+        assert_eq!(ok("'abc'::char(3)", ExprContext::Default).sql, "CAST('abc' AS character(3))");
         let check = ok("amount > 0 AND Currency IN ('EUR', 'USD')", ExprContext::Check);
         assert_eq!(check.columns, ["amount", "currency"]);
         assert_eq!(check.sql, "(\"amount\" > 0) AND (\"currency\" IN ('EUR', 'USD'))");
@@ -496,6 +552,26 @@ mod tests {
     }
 
     #[test]
+    fn depth_and_size_are_bounded_before_anything_recurses() {
+        let chain = vec!["1"; 1000].join("+");
+        assert!(chain.len() < MAX_EXPRESSION_LEN);
+        assert!(matches!(parse_safe(&chain, ExprContext::Default), Err(ExprError::TooComplex(_))));
+        let nested = format!("{}1{}", "-(".repeat(70), ")".repeat(70));
+        assert!(parse_safe(&nested, ExprContext::Default).is_err());
+        let deep = vec!["1"; 100].join("+");
+        assert!(
+            matches!(parse_safe(&deep, ExprContext::Default), Err(ExprError::TooComplex(m)) if m.contains("nested"))
+        );
+        ok(&vec!["1"; 40].join(" + "), ExprContext::Default);
+        for number in ["1", "1.5", ".5", "5.", "1e10", "1.5E-3"] {
+            assert!(is_decimal_literal(number), "{number}");
+        }
+        for number in ["1_000", "0x1F", "1e", ".", "1e+-2"] {
+            assert!(!is_decimal_literal(number), "{number}");
+        }
+    }
+
+    #[test]
     fn refuses_everything_else() {
         let refused = [
             ("1; DROP TABLE users", ExprContext::Default),
@@ -511,6 +587,8 @@ mod tests {
             ("a IN (SELECT b FROM t)", ExprContext::Check),
             ("", ExprContext::Default),
             ("x::regclass", ExprContext::Check),
+            ("1_000", ExprContext::Default),
+            ("0x10", ExprContext::Default),
         ];
         for (text, context) in refused {
             assert!(parse_safe(text, context).is_err(), "{text:?} must be refused in {context:?}");

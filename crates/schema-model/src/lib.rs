@@ -10,6 +10,7 @@
 //!
 //! This crate does no I/O.
 
+pub mod environment;
 pub mod error;
 pub mod expr;
 pub mod naming;

@@ -41,7 +41,8 @@ pub enum ColumnType {
     Text,
     /// `character varying(n)` (`varchar`).
     Varchar(Option<u32>),
-    /// `character(n)` (`char`, `bpchar`).
+    /// `character(n)` (`char`); `char` alone is `character(1)`, as in PostgreSQL. `None` is
+    /// `bpchar`, blank-padded text of any length (what a cast to `bpchar` means).
     Char(Option<u32>),
     /// `boolean` (`bool`).
     Boolean,
@@ -274,7 +275,8 @@ impl ColumnType {
             Self::Varchar(Some(n)) => format!("character varying({n})"),
             Self::Varchar(None) => "character varying".to_owned(),
             Self::Char(Some(n)) => format!("character({n})"),
-            Self::Char(None) => "character".to_owned(),
+            // Not `character`: PostgreSQL reads that as character(1), in a cast too.
+            Self::Char(None) => "bpchar".to_owned(),
             Self::Boolean => "boolean".to_owned(),
             Self::Date => "date".to_owned(),
             Self::Time { with_time_zone, precision } => with_precision("time", *precision, *with_time_zone),
@@ -295,14 +297,13 @@ impl ColumnType {
     }
 
     /// The name PostgreSQL's `format_type()` reports for a column of this type once it
-    /// exists: serial types become their integer type, `character(n)` without length is
-    /// `character(1)`. Used to compare the live catalog with the model.
+    /// exists: serial types become their integer type. Used to compare the live catalog with
+    /// the model.
     pub fn catalog_name(&self) -> String {
         match self {
             Self::SmallSerial => Self::SmallInt.catalog_name(),
             Self::Serial => Self::Integer.catalog_name(),
             Self::BigSerial => Self::BigInt.catalog_name(),
-            Self::Char(None) => "character(1)".to_owned(),
             Self::Numeric { precision: Some(p), scale: None } => format!("numeric({p},0)"),
             Self::Array(inner) => format!("{}[]", inner.catalog_name()),
             other => other.sql(),
@@ -446,7 +447,8 @@ fn parse_scalar(name: &str, modifiers: Option<&str>, original: &str) -> Result<O
         "money" => return no_modifiers(ColumnType::Money),
         "text" => return no_modifiers(ColumnType::Text),
         "varchar" | "character varying" => ColumnType::Varchar(length(10_485_760)?),
-        "char" | "character" | "bpchar" => ColumnType::Char(length(10_485_760)?),
+        "char" | "character" => ColumnType::Char(Some(length(10_485_760)?.unwrap_or(1))),
+        "bpchar" => ColumnType::Char(length(10_485_760)?),
         "boolean" | "bool" => return no_modifiers(ColumnType::Boolean),
         "date" => return no_modifiers(ColumnType::Date),
         "time" | "time without time zone" => ColumnType::Time { with_time_zone: false, precision: precision()? },
@@ -532,6 +534,12 @@ mod tests {
         assert_eq!(parse("mood"), ColumnType::Named("mood".to_owned()));
         assert_eq!(parse("bigserial").catalog_name(), "bigint");
         assert_eq!(parse("timestamptz").sql(), "timestamp with time zone");
+        // `char` alone is character(1); only bpchar is unbounded (a cast to `character`
+        // would cut 'abc' to 'a').
+        assert_eq!(parse("char"), ColumnType::Char(Some(1)));
+        assert_eq!(parse("character(3)").sql(), "character(3)");
+        assert_eq!(parse("bpchar").sql(), "bpchar");
+        assert_eq!(parse("bpchar(4)"), ColumnType::Char(Some(4)));
     }
 
     #[test]
