@@ -13,8 +13,9 @@ mod tests {
         ("policy", &["schema-model"]),
         ("ddl-gen", &["schema-model"]),
         ("pg-cluster", &[]),
-        ("registry-store", &["schema-model", "policy", "ddl-gen", "pg-cluster"]),
-        ("registry-server", &["schema-model", "policy", "ddl-gen", "pg-cluster", "registry-store"]),
+        ("pg-introspect", &["schema-model"]),
+        ("registry-store", &["schema-model", "policy", "ddl-gen", "pg-cluster", "pg-introspect"]),
+        ("registry-server", &["schema-model", "policy", "ddl-gen", "pg-cluster", "pg-introspect", "registry-store"]),
     ];
     /// Crates that do no I/O.
     const PURE: &[&str] = &["schema-model", "policy", "ddl-gen"];

@@ -148,6 +148,97 @@ pub fn parse_safe(text: &str, context: ExprContext) -> Result<SafeExpression, Ex
     Ok(SafeExpression { sql, columns: walker.columns })
 }
 
+/// An expression as PostgreSQL prints it back (`pg_get_expr`), brought into the form a
+/// request would write: `x = ANY (ARRAY[a, b])` becomes `x IN (a, b)` (and `<> ALL` becomes
+/// `NOT IN`), and a literal cast to one of `own_types` (the table's enum types, whose casts
+/// PostgreSQL adds itself) loses the cast. The result is the vetted, re-printed expression;
+/// when the text is outside the safe subset even so, it is returned as it was.
+pub fn from_catalog(text: &str, context: ExprContext, own_types: &[&str]) -> String {
+    let dialect = PostgreSqlDialect {};
+    let parsed =
+        Parser::new(&dialect).with_recursion_limit(32).try_with_sql(text).and_then(|mut parser| parser.parse_expr());
+    let Ok(mut expr) = parsed else {
+        return text.to_owned();
+    };
+    if !rewrite_catalog_forms(&mut expr, own_types, 0) {
+        return text.to_owned();
+    }
+    let mut printed = String::new();
+    print(&expr, &mut printed);
+    match parse_safe(&printed, context) {
+        Ok(vetted) => vetted.sql,
+        Err(_) => text.to_owned(),
+    }
+}
+
+/// The rewrite of [`from_catalog`]; false when the tree is deeper than expressions get.
+fn rewrite_catalog_forms(expr: &mut Expr, own_types: &[&str], depth: usize) -> bool {
+    if depth > MAX_EXPRESSION_DEPTH {
+        return false;
+    }
+    let quantified = match expr {
+        Expr::AnyOp { left, compare_op: BinaryOperator::Eq, right, is_some: false } => Some((left, right, false)),
+        Expr::AllOp { left, compare_op: BinaryOperator::NotEq, right } => Some((left, right, true)),
+        _ => None,
+    };
+    if let Some((left, right, negated)) = quantified
+        && let Expr::Array(array) = &**right
+    {
+        let list = array.elem.clone();
+        *expr = Expr::InList { expr: left.clone(), list, negated };
+    }
+    if let Expr::Cast { expr: inner, data_type, .. } = expr
+        && let sqlparser::ast::DataType::Custom(name, modifiers) = data_type
+        && modifiers.is_empty()
+        && let Some(ObjectNamePart::Identifier(last)) = name.0.last()
+        && own_types.contains(&last.value.as_str())
+        && matches!(&**inner, Expr::Value(_))
+    {
+        let literal = (**inner).clone();
+        *expr = literal;
+    }
+    let deeper = depth + 1;
+    match expr {
+        Expr::Nested(inner)
+        | Expr::IsNull(inner)
+        | Expr::IsNotNull(inner)
+        | Expr::IsTrue(inner)
+        | Expr::IsNotTrue(inner)
+        | Expr::IsFalse(inner)
+        | Expr::IsNotFalse(inner)
+        | Expr::UnaryOp { expr: inner, .. }
+        | Expr::Cast { expr: inner, .. } => rewrite_catalog_forms(inner, own_types, deeper),
+        Expr::BinaryOp { left, right, .. }
+        | Expr::IsDistinctFrom(left, right)
+        | Expr::IsNotDistinctFrom(left, right)
+        | Expr::AnyOp { left, right, .. }
+        | Expr::AllOp { left, right, .. } => {
+            rewrite_catalog_forms(left, own_types, deeper) && rewrite_catalog_forms(right, own_types, deeper)
+        }
+        Expr::InList { expr, list, .. } => {
+            rewrite_catalog_forms(expr, own_types, deeper)
+                && list.iter_mut().all(|item| rewrite_catalog_forms(item, own_types, deeper))
+        }
+        Expr::Between { expr, low, high, .. } => {
+            rewrite_catalog_forms(expr, own_types, deeper)
+                && rewrite_catalog_forms(low, own_types, deeper)
+                && rewrite_catalog_forms(high, own_types, deeper)
+        }
+        Expr::Like { expr, pattern, .. } | Expr::ILike { expr, pattern, .. } => {
+            rewrite_catalog_forms(expr, own_types, deeper) && rewrite_catalog_forms(pattern, own_types, deeper)
+        }
+        Expr::Array(array) => array.elem.iter_mut().all(|item| rewrite_catalog_forms(item, own_types, deeper)),
+        Expr::Function(function) => match &mut function.args {
+            FunctionArguments::List(list) => list.args.iter_mut().all(|arg| match arg {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(inner)) => rewrite_catalog_forms(inner, own_types, deeper),
+                _ => true,
+            }),
+            _ => true,
+        },
+        _ => true,
+    }
+}
+
 /// A second, independent look at the printed text: read back by the tokenizer, it must
 /// hold no comment and no statement separator, whatever the printer did.
 fn check_printed(sql: &str) -> Result<(), ExprError> {
@@ -257,6 +348,18 @@ fn print(expr: &Expr, out: &mut String) {
         Expr::Like { negated, expr, pattern, .. } => {
             infix(expr, if *negated { " NOT LIKE " } else { " LIKE " }, pattern, out);
         }
+        Expr::AnyOp { left, compare_op, right, .. } => quantified(left, compare_op, "ANY", right, out),
+        Expr::AllOp { left, compare_op, right } => quantified(left, compare_op, "ALL", right, out),
+        Expr::Array(array) => {
+            out.push_str("ARRAY[");
+            for (i, element) in array.elem.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                operand(element, out);
+            }
+            out.push(']');
+        }
         Expr::ILike { negated, expr, pattern, .. } => {
             infix(expr, if *negated { " NOT ILIKE " } else { " ILIKE " }, pattern, out);
         }
@@ -310,6 +413,18 @@ fn infix(left: &Expr, op: &str, right: &Expr, out: &mut String) {
     operand(left, out);
     out.push_str(op);
     operand(right, out);
+}
+
+/// `left op ANY (ARRAY[...])`: how PostgreSQL prints `left IN (...)` back.
+fn quantified(left: &Expr, op: &BinaryOperator, quantifier: &str, right: &Expr, out: &mut String) {
+    operand(left, out);
+    out.push(' ');
+    out.push_str(&op.to_string());
+    out.push(' ');
+    out.push_str(quantifier);
+    out.push_str(" (");
+    print(right, out);
+    out.push(')');
 }
 
 fn postfix(inner: &Expr, suffix: &str, out: &mut String) {
@@ -384,6 +499,17 @@ impl Walker {
                 self.check(expr)?;
                 self.check(pattern)
             }
+            Expr::AnyOp { left, compare_op, right, is_some: false } | Expr::AllOp { left, compare_op, right } => {
+                check_comparison(compare_op)?;
+                self.check(left)?;
+                match &**right {
+                    Expr::Array(_) => self.check(right),
+                    other => {
+                        Err(ExprError::NotAllowed(format!("`{other}` after ANY or ALL (only an ARRAY[...] of values)")))
+                    }
+                }
+            }
+            Expr::Array(array) => array.elem.iter().try_for_each(|element| self.check(element)),
             Expr::Cast { kind: CastKind::Cast | CastKind::DoubleColon, expr, data_type, format: None, .. } => {
                 let type_text = data_type.to_string();
                 match ColumnType::parse(&type_text) {
@@ -471,6 +597,15 @@ fn is_decimal_literal(text: &str) -> bool {
     mantissa_ok && exponent_ok
 }
 
+/// The comparisons `ANY` and `ALL` may use.
+fn check_comparison(op: &BinaryOperator) -> Result<(), ExprError> {
+    use BinaryOperator as B;
+    match op {
+        B::Eq | B::NotEq | B::Lt | B::LtEq | B::Gt | B::GtEq => Ok(()),
+        other => Err(ExprError::NotAllowed(format!("the operator `{other}` with ANY or ALL"))),
+    }
+}
+
 fn check_operator(op: &BinaryOperator) -> Result<(), ExprError> {
     use BinaryOperator as B;
     match op {
@@ -525,6 +660,12 @@ mod tests {
         assert_eq!(regex.columns, ["email"]);
         ok("length(name) BETWEEN 2 AND 255", ExprContext::Check);
         ok("deleted_at IS NULL", ExprContext::IndexPredicate);
+        // What PostgreSQL prints back for an IN list reads again.
+        let any = ok("(status = ANY (ARRAY['a'::text, 'b'::text]))", ExprContext::Check);
+        assert_eq!(any.sql, "(\"status\" = ANY (ARRAY[CAST('a' AS text), CAST('b' AS text)]))");
+        assert_eq!(any.columns, ["status"]);
+        assert!(parse_safe("x = ANY (SELECT y FROM t)", ExprContext::Check).is_err());
+        assert!(parse_safe("x ~ ANY (ARRAY['a'])", ExprContext::Check).is_err());
     }
 
     #[test]
@@ -549,6 +690,30 @@ mod tests {
         assert_eq!(ok("NOT NOT done", ExprContext::Check).sql, "NOT (NOT (\"done\"))");
         assert!(super::check_printed("1 -- x").is_err());
         assert!(super::check_printed("1; 2").is_err());
+    }
+
+    #[test]
+    fn catalog_forms_read_back_as_request_forms() {
+        let own = ["ticket_status"];
+        assert_eq!(
+            from_catalog(
+                "((resolution IS NULL) OR (status = ANY (ARRAY['resolved'::ticket_status, 'closed'::ticket_status])))",
+                ExprContext::Check,
+                &own
+            ),
+            "((\"resolution\" IS NULL) OR (\"status\" IN ('resolved', 'closed')))"
+        );
+        assert_eq!(
+            from_catalog("(code <> ALL (ARRAY['a'::text, 'b'::text]))", ExprContext::Check, &own),
+            "(\"code\" NOT IN (CAST('a' AS text), CAST('b' AS text)))"
+        );
+        assert_eq!(from_catalog("'open'::ticket_status", ExprContext::Default, &own), "'open'");
+        // Another schema's type keeps its cast, and stays what it was (not in the subset).
+        assert_eq!(from_catalog("'x'::other_type", ExprContext::Default, &own), "'x'::other_type");
+        assert_eq!(
+            from_catalog("nextval('t_id_seq'::regclass)", ExprContext::Default, &own),
+            "nextval('t_id_seq'::regclass)"
+        );
     }
 
     #[test]
