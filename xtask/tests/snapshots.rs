@@ -8,6 +8,7 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use policy::config::Policy;
+use schema_model::environment::{ExistingObjects, GenerationInputs};
 use schema_model::request::SchemaRequest;
 
 fn fixtures_dir() -> PathBuf {
@@ -24,19 +25,38 @@ fn fixtures() -> Vec<PathBuf> {
     paths
 }
 
+/// What exists around a fixture's table, from `environments/<stem>.json` when there is one
+/// (for the rules about names taken, shared types and existing tables).
+fn environment(path: &Path) -> Option<ExistingObjects> {
+    let stem = path.file_name()?;
+    let file = fixtures_dir().join("environments").join(stem);
+    let text = std::fs::read_to_string(&file).ok()?;
+    Some(serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display())))
+}
+
 fn render(path: &Path) -> String {
     let text = std::fs::read_to_string(path).expect("readable fixture");
     let request = SchemaRequest::from_json(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let existing = environment(path);
     let mut out = String::new();
+    if existing.is_some() {
+        let _ =
+            writeln!(out, "# environment: environments/{}\n", path.file_name().and_then(|n| n.to_str()).unwrap_or(""));
+    }
     for (name, policy) in [("standard", Policy::standard()), ("strict", Policy::strict())] {
-        let violations = policy::check(&request, &policy);
+        let violations = policy::check_in(&request, &policy, existing.as_ref());
         let _ = writeln!(out, "# violations ({name}): {}", violations.len());
         for v in violations {
             let _ = writeln!(out, "{:<7} {} at {}: {}", v.severity.as_str(), v.rule, v.path, v.message);
         }
         out.push('\n');
     }
-    match ddl_gen::generate(&request, &Policy::standard().naming) {
+    let mut inputs = GenerationInputs::with_naming(&Policy::standard().naming);
+    if let Some(existing) = &existing {
+        inputs.shared_enums =
+            existing.shared_enums(request.schema_json.enums.iter().map(|e| (e.name.as_str(), e.values.as_slice())));
+    }
+    match ddl_gen::generate_with(&request, &inputs) {
         Ok(migration) => {
             let _ = writeln!(out, "# file: {}\n", migration.file_name);
             out.push_str(&migration.up_sql);
@@ -94,8 +114,9 @@ fn fixtures_cover_every_rule() {
     let mut fired = BTreeSet::new();
     for path in fixtures() {
         let request = SchemaRequest::from_json(&std::fs::read_to_string(&path).expect("fixture")).expect("parses");
+        let existing = environment(&path);
         for policy in [Policy::standard(), Policy::strict(), prefixed.clone()] {
-            fired.extend(policy::check(&request, &policy).into_iter().map(|v| v.rule));
+            fired.extend(policy::check_in(&request, &policy, existing.as_ref()).into_iter().map(|v| v.rule));
         }
     }
     let silent: Vec<&str> = policy::registry::all().iter().map(|r| r.id).filter(|id| !fired.contains(*id)).collect();

@@ -10,6 +10,10 @@ pub mod registry;
 pub mod rule;
 mod rules;
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use schema_model::environment::ExistingObjects;
 use schema_model::naming::NamingOptions;
 use schema_model::objects::TableObjects;
 use schema_model::request::SchemaRequest;
@@ -18,16 +22,26 @@ use schema_model::violation::{Severity, Violation};
 use crate::config::Policy;
 use crate::rule::{Context, RuleDef};
 
-/// Checks a request against a policy. Violations are ordered errors first, then
-/// warnings, then infos, each group in rule order.
+/// Most violations one rule reports for one request; beyond that, one more says how many
+/// were left out. A request can hold tens of thousands of mistakes; the answer stays small.
+pub const MAX_VIOLATIONS_PER_RULE: usize = 100;
+
+/// Checks a request against a policy, knowing nothing of what exists around it. Violations
+/// are ordered errors first, then warnings, then infos, each group in rule order.
 pub fn check(request: &SchemaRequest, policy: &Policy) -> Vec<Violation> {
+    check_in(request, policy, None)
+}
+
+/// [`check`], with what already exists in the table's schema (the registry's catalog and
+/// the live target), for the rules about names taken, shared types and existing tables.
+pub fn check_in(request: &SchemaRequest, policy: &Policy, existing: Option<&ExistingObjects>) -> Vec<Violation> {
     let objects = TableObjects::of(request, &policy.naming);
     let mut out = Vec::new();
     for rule in registry::all() {
         let Some(severity) = policy.severity_of(rule.id) else {
             continue;
         };
-        run(rule, severity, request, &objects, &policy.naming, &mut out);
+        run(rule, severity, request, &objects, &policy.naming, existing, &mut out);
     }
     out.sort_by_key(|v| std::cmp::Reverse(v.severity));
     out
@@ -39,10 +53,11 @@ pub fn check_rule(
     rule: &RuleDef,
     severity: Severity,
     naming: &NamingOptions,
+    existing: Option<&ExistingObjects>,
 ) -> Vec<Violation> {
     let objects = TableObjects::of(request, naming);
     let mut out = Vec::new();
-    run(rule, severity, request, &objects, naming, &mut out);
+    run(rule, severity, request, &objects, naming, existing, &mut out);
     out
 }
 
@@ -57,10 +72,39 @@ fn run(
     request: &SchemaRequest,
     objects: &TableObjects,
     naming: &NamingOptions,
+    existing: Option<&ExistingObjects>,
     out: &mut Vec<Violation>,
 ) {
-    let mut ctx = Context { request, table: &request.schema_json, objects, naming, rule: rule.id, severity, out };
+    let table = &request.schema_json;
+    let columns: BTreeMap<&str, usize> =
+        table.columns.iter().enumerate().rev().map(|(i, c)| (c.name.as_str(), i)).collect();
+    let suggestions = RefCell::new(BTreeMap::new());
+    let mut found = Vec::new();
+    let mut ctx = Context {
+        request,
+        table,
+        objects,
+        naming,
+        existing,
+        columns: &columns,
+        suggestions: &suggestions,
+        rule: rule.id,
+        severity,
+        out: &mut found,
+    };
     (rule.check)(&mut ctx);
+    if found.len() > MAX_VIOLATIONS_PER_RULE {
+        let left_out = found.len() - MAX_VIOLATIONS_PER_RULE;
+        found.truncate(MAX_VIOLATIONS_PER_RULE);
+        found.push(Violation {
+            severity,
+            message: format!("… and {left_out} more violations of {} like the ones above", rule.id),
+            suggestion: "Fix the ones listed, then check again to see the rest".to_owned(),
+            rule: rule.id.to_owned(),
+            path: request.table_path().to_owned(),
+        });
+    }
+    out.append(&mut found);
 }
 
 #[cfg(test)]

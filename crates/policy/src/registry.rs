@@ -31,7 +31,10 @@ mod tests {
     fn run(rule: &RuleDef, input: &str) -> Vec<schema_model::violation::Violation> {
         let request = SchemaRequest::from_json(input)
             .unwrap_or_else(|e| panic!("{}: fixture does not parse: {e}\n{input}", rule.id));
-        crate::check_rule(&request, rule, rule.default_severity, &fixture_naming())
+        let existing: Option<schema_model::environment::ExistingObjects> = rule.environment.map(|json| {
+            serde_json::from_str(json).unwrap_or_else(|e| panic!("{}: environment fixture: {e}\n{json}", rule.id))
+        });
+        crate::check_rule(&request, rule, rule.default_severity, &fixture_naming(), existing.as_ref())
     }
 
     /// Resolves `a.b[2].c` in a JSON value.

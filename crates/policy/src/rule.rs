@@ -1,5 +1,9 @@
 //! What a rule is and what it sees while it runs.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use schema_model::environment::ExistingObjects;
 use schema_model::naming::NamingOptions;
 use schema_model::objects::TableObjects;
 use schema_model::request::{SchemaRequest, join_path};
@@ -28,6 +32,9 @@ pub struct RuleDef {
     pub fires: &'static [&'static str],
     /// Inputs on which the rule must stay silent.
     pub passes: &'static [&'static str],
+    /// For rules about what already exists: the [`ExistingObjects`] (JSON) the fixtures are
+    /// checked against.
+    pub environment: Option<&'static str>,
     /// The source file, for "view source" links in the docs.
     pub source: &'static str,
     pub(crate) check: fn(&mut Context<'_>),
@@ -70,12 +77,24 @@ pub(crate) struct Context<'a> {
     pub(crate) objects: &'a TableObjects,
     /// Naming options from the policy.
     pub(crate) naming: &'a NamingOptions,
+    /// What already exists in the table's schema, when the caller knows.
+    pub(crate) existing: Option<&'a ExistingObjects>,
+    /// Column positions by name (rules look columns up often; tables can be wide).
+    pub(crate) columns: &'a BTreeMap<&'a str, usize>,
+    /// Suggestions for unknown column names, computed once per name and capped.
+    pub(crate) suggestions: &'a RefCell<BTreeMap<String, String>>,
     pub(crate) rule: &'static str,
     pub(crate) severity: Severity,
     pub(crate) out: &'a mut Vec<Violation>,
 }
 
-impl Context<'_> {
+/// Most distinct unknown names that get a computed suggestion in one check; the rest get a
+/// plain one (each computation compares the name with every column).
+const MAX_SUGGESTIONS: usize = 64;
+/// Most columns a suggestion lists.
+const MAX_LISTED_COLUMNS: usize = 20;
+
+impl<'a> Context<'a> {
     /// Records a violation of the running rule.
     pub(crate) fn report(&mut self, path: String, message: String, suggestion: String) {
         self.out.push(Violation { severity: self.severity, message, suggestion, rule: self.rule.to_owned(), path });
@@ -114,18 +133,34 @@ impl Context<'_> {
         }
     }
 
+    /// The table's column of that name.
+    pub(crate) fn column(&self, name: &str) -> Option<&'a schema_model::table::Column> {
+        self.columns.get(name).and_then(|i| self.table.columns.get(*i))
+    }
+
     /// The suggestion for a reference to a column the table does not have: the closest
-    /// column name, or the list of columns.
+    /// column name, or (some of) the columns. Computed once per distinct name, for at most
+    /// [`MAX_SUGGESTIONS`] names.
     pub(crate) fn unknown_column_suggestion(&self, column: &str) -> String {
-        let names = self.table.columns.iter().map(|c| c.name.as_str());
-        match schema_model::types::closest(column, names.clone()) {
-            Some(close) => format!("Did you mean \"{close}\"? Use an existing column of \"{}\"", self.table.table_name),
-            None => format!(
-                "Use one of the columns of \"{}\" ({}) or add a column \"{column}\"",
-                self.table.table_name,
-                names.collect::<Vec<_>>().join(", ")
-            ),
+        if let Some(known) = self.suggestions.borrow().get(column) {
+            return known.clone();
         }
+        let table = &self.table.table_name;
+        if self.suggestions.borrow().len() >= MAX_SUGGESTIONS {
+            return format!("Use an existing column of \"{table}\" or add a column \"{column}\"");
+        }
+        let names = self.table.columns.iter().map(|c| c.name.as_str());
+        let suggestion = if let Some(close) = schema_model::types::closest(column, names.clone()) {
+            format!("Did you mean \"{close}\"? Use an existing column of \"{table}\"")
+        } else {
+            let mut listed: Vec<&str> = names.take(MAX_LISTED_COLUMNS).collect();
+            let more = self.table.columns.len().saturating_sub(MAX_LISTED_COLUMNS);
+            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+            listed.sort_unstable();
+            format!("Use one of the columns of \"{table}\" ({}{more}) or add a column \"{column}\"", listed.join(", "))
+        };
+        self.suggestions.borrow_mut().insert(column.to_owned(), suggestion.clone());
+        suggestion
     }
 
     /// Whether some index (or the primary key or a unique constraint) starts with `columns`.

@@ -53,3 +53,30 @@ fn policy_files() {
         Some(&Level::Off)
     );
 }
+
+/// The widest request the model accepts, with tens of thousands of references to columns
+/// that do not exist, gets a bounded answer: each rule reports at most
+/// `MAX_VIOLATIONS_PER_RULE` violations plus one that says how many more, and suggestions
+/// list a few columns, not all.
+#[test]
+fn tens_of_thousands_of_unknown_references_get_a_bounded_answer() {
+    use schema_model::request::{MAX_COLUMNS, MAX_KEY_COLUMNS};
+    let columns: Vec<String> =
+        (0..MAX_COLUMNS).map(|i| format!(r#"{{"name": "column_{i}", "type": "int"}}"#)).collect();
+    let uniques: Vec<String> = (0..MAX_COLUMNS)
+        .map(|u| {
+            let names: Vec<String> = (0..MAX_KEY_COLUMNS).map(|k| format!(r#""missing_{u}_{k}""#)).collect();
+            format!(r#"{{"columns": [{}]}}"#, names.join(","))
+        })
+        .collect();
+    let json =
+        format!(r#"{{"tableName": "wide", "columns": [{}], "uniques": [{}]}}"#, columns.join(","), uniques.join(","));
+    let request = SchemaRequest::from_json(&json).unwrap();
+    let violations = crate::check(&request, &Policy::standard());
+    let unknown: Vec<_> = violations.iter().filter(|v| v.rule == "constraint.unknown-column").collect();
+    assert_eq!(unknown.len(), crate::MAX_VIOLATIONS_PER_RULE + 1);
+    assert!(unknown.last().unwrap().message.contains("51100 more"), "{}", unknown.last().unwrap().message);
+    assert!(unknown.iter().all(|v| v.suggestion.len() < 1_000), "suggestions list a few columns, not 1600");
+    let total: usize = violations.iter().map(|v| v.message.len() + v.suggestion.len()).sum();
+    assert!(total < 1_000_000, "the answer stays small: {total} bytes");
+}

@@ -148,6 +148,70 @@ pub fn parse_safe(text: &str, context: ExprContext) -> Result<SafeExpression, Ex
     Ok(SafeExpression { sql, columns: walker.columns })
 }
 
+/// A constant an expression consists of, for checks that a default fits its column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Literal {
+    /// A number as written, with its sign (`-12.5`, `1e3`).
+    Number(String),
+    /// A quoted string's text.
+    Text(String),
+    /// `TRUE` or `FALSE`.
+    Boolean(bool),
+    /// `NULL`.
+    Null,
+}
+
+/// A default that is a constant, possibly cast: `'abc'`, `-1`, `'{}'::jsonb`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConstantExpression {
+    /// The constant.
+    pub value: Literal,
+    /// The type it is cast to, innermost cast first, when it is cast.
+    pub casts: Vec<ColumnType>,
+}
+
+/// The constant `text` consists of, when it is one (in parentheses, signed, or cast to
+/// built-in types); `None` for anything else (function calls, operators, ...).
+pub fn constant(text: &str) -> Option<ConstantExpression> {
+    let dialect = PostgreSqlDialect {};
+    let mut parser = Parser::new(&dialect).with_recursion_limit(16).try_with_sql(text).ok()?;
+    let expr = parser.parse_expr().ok()?;
+    if parser.peek_token().token != Token::EOF {
+        return None;
+    }
+    let mut casts = Vec::new();
+    let mut current = &expr;
+    let mut negative = false;
+    loop {
+        match current {
+            Expr::Nested(inner) => current = inner,
+            Expr::Cast { expr: inner, data_type, format: None, .. } => {
+                casts.push(ColumnType::parse(&data_type.to_string()).ok()?);
+                current = inner;
+            }
+            Expr::UnaryOp { op: UnaryOperator::Minus, expr: inner } if !negative => {
+                negative = true;
+                current = inner;
+            }
+            Expr::Value(value) => {
+                let value = match &value.value {
+                    Value::Number(number, _) => {
+                        Literal::Number(if negative { format!("-{number}") } else { number.clone() })
+                    }
+                    _ if negative => return None,
+                    Value::SingleQuotedString(text) => Literal::Text(text.clone()),
+                    Value::Boolean(b) => Literal::Boolean(*b),
+                    Value::Null => Literal::Null,
+                    _ => return None,
+                };
+                casts.reverse();
+                return Some(ConstantExpression { value, casts });
+            }
+            _ => return None,
+        }
+    }
+}
+
 /// An expression as PostgreSQL prints it back (`pg_get_expr`), brought into the form a
 /// request would write: `x = ANY (ARRAY[a, b])` becomes `x IN (a, b)` (and `<> ALL` becomes
 /// `NOT IN`), and a literal cast to one of `own_types` (the table's enum types, whose casts
@@ -690,6 +754,18 @@ mod tests {
         assert_eq!(ok("NOT NOT done", ExprContext::Check).sql, "NOT (NOT (\"done\"))");
         assert!(super::check_printed("1 -- x").is_err());
         assert!(super::check_printed("1; 2").is_err());
+    }
+
+    #[test]
+    fn constants_are_recognised_with_their_casts() {
+        assert_eq!(constant("'abc'"), Some(ConstantExpression { value: Literal::Text("abc".into()), casts: vec![] }));
+        assert_eq!(constant("(-12.5)").map(|c| c.value), Some(Literal::Number("-12.5".into())));
+        let cast = constant("'abc'::bpchar").unwrap();
+        assert_eq!(cast.casts, vec![ColumnType::Char(None)]);
+        assert_eq!(constant("CAST(CAST(1 AS text) AS varchar(3))").unwrap().casts.len(), 2);
+        assert_eq!(constant("now()"), None);
+        assert_eq!(constant("1 + 1"), None);
+        assert_eq!(constant("-'x'"), None);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The request envelope of seed 001 (`POST /api/schema-requests`) and its parsing.
 
+use std::fmt::Write as _;
+
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
@@ -98,6 +100,7 @@ impl SchemaRequest {
 
     /// Like [`SchemaRequest::from_json`] for an already parsed JSON value.
     pub fn from_value(value: Value) -> Result<Self, ModelError> {
+        reject_nul(&value, &mut String::new())?;
         let Value::Object(object) = &value else {
             return Err(ModelError::Shape {
                 path: String::new(),
@@ -117,8 +120,66 @@ impl SchemaRequest {
         } else {
             deserialize_at(value, "")?
         };
+        request.check_limits()?;
         request.resolve_types()?;
         Ok(request)
+    }
+
+    /// Refuses counts beyond what PostgreSQL allows, before any rule does work
+    /// proportional to them: 1,600 columns, 32 columns in a key or index (INCLUDE columns
+    /// count), and at most 1,600 of each kind of index and constraint.
+    fn check_limits(&self) -> Result<(), ModelError> {
+        let table = &self.schema_json;
+        let at = |rest: &str, message: String| ModelError::Shape { path: join_path(self.table_path(), rest), message };
+        if table.columns.len() > MAX_COLUMNS {
+            return Err(at(
+                "columns",
+                format!("{} columns; PostgreSQL allows at most {MAX_COLUMNS} in a table", table.columns.len()),
+            ));
+        }
+        let counts = [
+            ("indexes", table.indexes.len()),
+            ("uniques", table.uniques.len()),
+            ("checks", table.checks.len()),
+            ("foreignKeys", table.foreign_keys.len()),
+            ("enums", table.enums.len()),
+        ];
+        for (what, count) in counts {
+            if count > MAX_OBJECTS {
+                return Err(at(what, format!("{count} entries; at most {MAX_OBJECTS} are accepted")));
+            }
+        }
+        let keys = table
+            .indexes
+            .iter()
+            .enumerate()
+            .map(|(i, index)| (format!("indexes[{i}].columns"), index.columns.len() + index.include.len()))
+            .chain(table.uniques.iter().enumerate().map(|(i, u)| (format!("uniques[{i}].columns"), u.columns.len())))
+            .chain(
+                table
+                    .foreign_keys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| (format!("foreignKeys[{i}].columns"), f.columns.len())),
+            )
+            .chain(std::iter::once(("primaryKey".to_owned(), table.primary_key.len())));
+        for (path, count) in keys {
+            if count > MAX_KEY_COLUMNS {
+                return Err(at(
+                    &path,
+                    format!("{count} columns; PostgreSQL allows at most {MAX_KEY_COLUMNS} in a key or index"),
+                ));
+            }
+        }
+        for (i, enum_type) in table.enums.iter().enumerate() {
+            if enum_type.values.len() > MAX_OBJECTS {
+                return Err(at(
+                    &format!("enums[{i}].values"),
+                    format!("{} values; at most {MAX_OBJECTS} are accepted", enum_type.values.len()),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Where the table definition sits in this input, as a JSON path prefix.
@@ -150,6 +211,50 @@ impl SchemaRequest {
             }
         }
         Ok(())
+    }
+}
+
+/// Most columns a table can have in PostgreSQL (MaxHeapAttributeNumber).
+pub const MAX_COLUMNS: usize = 1600;
+/// Most columns in an index or key in PostgreSQL (INDEX_MAX_KEYS, INCLUDE columns counted).
+pub const MAX_KEY_COLUMNS: usize = 32;
+/// Most indexes, constraints of one kind, enums or enum labels a request may hold.
+pub const MAX_OBJECTS: usize = 1600;
+
+/// Refuses text PostgreSQL cannot store (a NUL character) anywhere in the input, keys
+/// included, naming where it is.
+fn reject_nul(value: &Value, path: &mut String) -> Result<(), ModelError> {
+    let found = |path: &str, what: &str| ModelError::Shape {
+        path: path.to_owned(),
+        message: format!("{what} contains a NUL character, which PostgreSQL cannot store"),
+    };
+    match value {
+        Value::String(text) if text.contains('\0') => Err(found(path, "the text")),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let length = path.len();
+                let _ = write!(path, "[{i}]");
+                reject_nul(item, path)?;
+                path.truncate(length);
+            }
+            Ok(())
+        }
+        Value::Object(fields) => {
+            for (key, item) in fields {
+                if key.contains('\0') {
+                    return Err(found(path, "a key"));
+                }
+                let length = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+                reject_nul(item, path)?;
+                path.truncate(length);
+            }
+            Ok(())
+        }
+        _ => Ok(()),
     }
 }
 

@@ -106,3 +106,31 @@ fn serializes_back_to_camel_case() {
     let again = SchemaRequest::from_value(json).unwrap();
     assert_eq!(again, request);
 }
+
+#[test]
+fn nul_characters_are_refused_with_their_path() {
+    let err = SchemaRequest::from_json(
+        r#"{"tableName": "t", "owner": "te\u0000am", "schemaJson": {"tableName": "t", "columns": [{"name": "id", "type": "uuid"}]}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "at owner: the text contains a NUL character, which PostgreSQL cannot store");
+    let err = SchemaRequest::from_json(r#"{"tableName": "t", "columns": [{"name": "a\u0000", "type": "uuid"}]}"#)
+        .unwrap_err();
+    assert!(err.to_string().starts_with("at columns[0].name:"), "{err}");
+}
+
+#[test]
+fn counts_beyond_what_postgresql_allows_are_refused_before_any_rule_runs() {
+    let columns: Vec<String> = (0..1601).map(|i| format!(r#"{{"name": "c{i}", "type": "int"}}"#)).collect();
+    let json = format!(r#"{{"tableName": "t", "columns": [{}]}}"#, columns.join(","));
+    let err = SchemaRequest::from_json(&json).unwrap_err();
+    assert_eq!(err.to_string(), "at columns: 1601 columns; PostgreSQL allows at most 1600 in a table");
+    let keys: Vec<String> = (0..33).map(|i| format!(r#""c{i}""#)).collect();
+    let json = format!(
+        r#"{{"tableName": "t", "columns": [{}], "uniques": [{{"columns": [{}]}}]}}"#,
+        columns[..40].join(","),
+        keys.join(",")
+    );
+    let err = SchemaRequest::from_json(&json).unwrap_err();
+    assert!(err.to_string().starts_with("at uniques[0].columns: 33 columns"), "{err}");
+}

@@ -16,17 +16,18 @@ macro_rules! rules {
 
 rules! {
     table {
-        name_mismatch, require_audit_user_columns, require_columns, require_comment, require_created_at,
-        require_primary_key, require_soft_delete, require_updated_at, require_version_column, single_primary_key,
+        already_exists, missing_schema, name_mismatch, require_audit_user_columns, require_columns, require_comment, require_created_at,
+        require_primary_key, require_soft_delete, require_updated_at, require_version_column, reserved_schema,
+        single_primary_key,
     }
     column {
         audit_timestamp_shape, ban_char, ban_float_for_money, ban_money_type, bigint_javascript_unsafe,
-        boolean_prefix, conflicting_default, duplicate_name, external_id_as_text, prefer_identity, prefer_jsonb,
+        boolean_prefix, conflicting_default, default_fits_type, duplicate_name, external_id_as_text, prefer_identity, prefer_jsonb,
         prefer_text, primary_key_not_null, timestamp_with_time_zone, uuid_primary_key_default,
     }
     naming {
-        column_snake_case, duplicate_object_name, identifier_valid, object_prefix, reserved_word, table_plural,
-        table_prefix, table_snake_case,
+        column_snake_case, duplicate_object_name, identifier_valid, name_taken, object_prefix, reserved_word,
+        table_plural, table_prefix, table_snake_case,
     }
     index {
         duplicate, foreign_key_covered, jsonb_gin, method_compatible, recommended_columns, require_columns,
@@ -34,6 +35,6 @@ rules! {
     }
     constraint { foreign_key_arity, foreign_key_on_delete, unknown_column }
     safety { unsafe_check, unsafe_default, unsafe_index_predicate }
-    enums { unused, valid_values }
+    enums { conflicting_definition, shared, unused, valid_values }
     request { require_justification, require_owner, require_requester }
 }

@@ -26,6 +26,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "created_at", "type": "timestamptz", "nullable": false, "defaultValue": "CURRENT_TIMESTAMP"}, {"name": "updated_at", "type": "timestamp with time zone", "nullable": false, "defaultValue": "now()"}]}"#,
         r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

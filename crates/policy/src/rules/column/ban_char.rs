@@ -24,6 +24,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     passes: &[
         r#"{"tableName": "addresses", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "country", "type": "text", "check": "char_length(country) = 2"}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -24,6 +24,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     passes: &[
         r#"{"tableName": "invoices", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "amount", "type": "numeric(12,2)"}, {"name": "currency", "type": "text"}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -23,6 +23,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     passes: &[
         r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "attempts", "type": "integer"}, {"name": "amount", "type": "numeric(12,2)"}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -26,6 +26,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     passes: &[
         r#"{"tableName": "t", "columns": [{"name": "id", "type": "bigint", "identity": "always", "primaryKey": true}, {"name": "n", "type": "integer", "defaultValue": "0"}, {"name": "s", "type": "serial"}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

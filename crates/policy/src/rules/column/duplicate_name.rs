@@ -23,6 +23,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     passes: &[
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

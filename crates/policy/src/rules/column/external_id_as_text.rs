@@ -24,6 +24,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "guild_members", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "discord_user_id", "type": "text"}, {"name": "login_count", "type": "bigint"}]}"#,
         r#"{"tableName": "payments", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "stripe_account_id", "type": "integer", "references": {"table": "stripe_accounts", "column": "id"}}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -24,6 +24,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     passes: &[
         r#"{"tableName": "events", "columns": [{"name": "id", "type": "bigint", "identity": "always", "primaryKey": true}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -24,6 +24,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     passes: &[
         r#"{"tableName": "webhooks", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "payload", "type": "jsonb"}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

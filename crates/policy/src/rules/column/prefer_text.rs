@@ -24,6 +24,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     passes: &[
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text", "check": "char_length(email) <= 320"}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -24,6 +24,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "nickname", "type": "text", "nullable": true}]}"#,
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true, "nullable": false}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -24,6 +24,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     passes: &[
         r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "happened_at", "type": "TIMESTAMPTZ"}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -26,6 +26,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "user_settings", "columns": [{"name": "user_id", "type": "uuid", "primaryKey": true, "references": {"table": "users", "column": "id"}}]}"#,
         r#"{"tableName": "memberships", "columns": [{"name": "user_id", "type": "uuid"}, {"name": "team_id", "type": "uuid"}], "primaryKey": ["user_id", "team_id"]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -22,6 +22,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     passes: &[
         r#"{"tableName": "order_items", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "order_id", "type": "uuid"}, {"name": "line", "type": "integer"}], "foreignKeys": [{"columns": ["order_id", "line"], "references": {"table": "order_lines", "columns": ["order_id", "line"]}}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -24,6 +24,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     passes: &[
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid", "nullable": false, "references": {"table": "users", "column": "id", "onDelete": "CASCADE"}}, {"name": "coupon_id", "type": "uuid", "references": {"table": "coupons", "column": "id", "onDelete": "SET NULL", "onUpdate": "SET NULL"}}, {"name": "region", "type": "text", "nullable": false, "defaultValue": "'eu'"}], "foreignKeys": [{"columns": ["region"], "references": {"table": "regions", "columns": ["code"]}, "onDelete": "SET DEFAULT"}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };
@@ -42,7 +43,7 @@ fn check(ctx: &mut Context<'_>) {
         for (field, action) in [("onDelete", fk.on_delete), ("onUpdate", fk.on_update)] {
             let Some(action) = action else { continue };
             for name in &fk.columns {
-                let Some(column) = table.column(name) else { continue };
+                let Some(column) = ctx.column(name) else { continue };
                 let broken = match action {
                     ReferentialAction::SetNull => true,
                     ReferentialAction::SetDefault => column.default_value.is_none(),

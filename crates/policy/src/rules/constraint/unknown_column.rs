@@ -24,6 +24,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     passes: &[
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid"}, {"name": "user_id", "type": "uuid"}, {"name": "amount", "type": "integer", "check": "Amount > 0"}], "primaryKey": ["id"], "foreignKeys": [{"columns": ["user_id"], "references": {"table": "users", "columns": ["id"]}}], "uniques": [{"columns": ["user_id", "amount"]}], "checks": [{"expression": "amount < 1000"}, {"expression": "no_such_function(x)"}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };
@@ -44,14 +45,14 @@ fn check(ctx: &mut Context<'_>) {
             unknown.push(("A unique constraint", column, ctx.path(&format!("uniques[{i}].columns[{j}]"))));
         }
     }
-    unknown.retain(|(_, column, _)| table.column(column).is_none());
+    unknown.retain(|(_, column, _)| ctx.column(column).is_none());
 
     let mut from_checks: Vec<(String, String)> = Vec::new();
     for check in &ctx.objects.checks {
         let Ok(expression) = parse_safe(&check.expression, ExprContext::Check) else { continue };
         for column in expression.columns {
             // Unquoted identifiers fold to lower case in PostgreSQL.
-            if table.column(&column).is_none() && table.column(&column.to_lowercase()).is_none() {
+            if ctx.column(&column).is_none() && ctx.column(&column.to_lowercase()).is_none() {
                 from_checks.push((column, check.path.clone()));
             }
         }

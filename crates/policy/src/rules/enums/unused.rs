@@ -24,6 +24,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     passes: &[
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "status", "type": "order_status"}, {"name": "tags", "type": "order_tag[]"}], "enums": [{"name": "order_status", "values": ["pending", "paid"]}, {"name": "order_tag", "values": ["gift"]}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -25,6 +25,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     passes: &[
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "status", "type": "order_status"}], "enums": [{"name": "order_status", "values": ["pending", "paid", "shipped"]}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -11,12 +11,12 @@ use crate::rule::{Context, RuleDef, RuleDoc};
 /// Each index costs every write; the same index twice costs twice for nothing.
 pub(crate) const RULE: RuleDef = RuleDef {
     id: "index.duplicate",
-    default_severity: Severity::Warning,
+    default_severity: Severity::Error,
     strict_severity: None,
     preset: Preset::Standard,
     doc: RuleDoc {
         what: "Flags an index with the same method, columns (in the same order), `where` predicate and `include` columns as an earlier index, and an index or unique constraint over exactly the columns of the primary key or of an earlier unique constraint.",
-        why: "PostgreSQL builds and maintains every index, identical or not: each insert and update writes to all of them, the table's cache footprint grows, and the planner gains nothing from the copy.",
+        why: "PostgreSQL builds and maintains every index, identical or not: each insert and update writes to all of them, the table's cache footprint grows, and the planner gains nothing from the copy. A duplicate is never intended, so it is refused rather than stored.",
         fix: "Remove the duplicate. To make an existing index unique, keep one index with `unique: true`; the primary key and unique constraints are already indexes.",
     },
     fires: &[
@@ -27,6 +27,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     passes: &[
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text", "unique": true}, {"name": "org_id", "type": "uuid"}], "indexes": [{"columns": ["org_id", "email"]}, {"columns": ["email", "org_id"]}, {"columns": ["org_id"], "type": "HASH"}, {"columns": ["org_id"], "where": "email IS NULL"}, {"columns": ["email"], "include": ["org_id"]}, {"columns": ["id"], "type": "BRIN"}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -24,6 +24,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid", "references": {"table": "users", "column": "id"}}, {"name": "org_id", "type": "uuid", "references": {"table": "orgs", "column": "id"}}, {"name": "parent_id", "type": "uuid", "unique": true, "references": {"table": "orders", "column": "id"}}], "indexes": [{"columns": ["user_id", "id"]}, {"columns": ["org_id"]}]}"#,
         r#"{"tableName": "memberships", "columns": [{"name": "user_id", "type": "uuid", "references": {"table": "users", "column": "id"}}, {"name": "team_id", "type": "uuid"}], "primaryKey": ["user_id", "team_id"]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -28,6 +28,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     passes: &[
         r#"{"tableName": "docs", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "body", "type": "jsonb"}, {"name": "tags", "type": "text[]"}, {"name": "search", "type": "tsvector"}, {"name": "ip", "type": "inet"}, {"name": "email", "type": "text"}, {"name": "created_at", "type": "timestamptz"}], "indexes": [{"columns": ["body"], "type": "GIN"}, {"columns": ["tags"], "type": "GIN"}, {"columns": ["search"], "type": "GIST"}, {"columns": ["email"], "unique": true, "include": ["id"]}, {"columns": ["email"], "type": "HASH"}, {"columns": ["created_at"], "type": "BRIN"}, {"columns": ["body"]}, {"columns": ["missing"], "type": "GIN"}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };
@@ -67,11 +68,10 @@ fn check(ctx: &mut Context<'_>) {
 }
 
 fn check_column_types(ctx: &mut Context<'_>, index: &IndexDef) {
-    let table = ctx.table;
     let method = index.method.sql().to_uppercase();
     for (j, name) in index.columns.iter().enumerate() {
         // Unknown columns are `index.unknown-column`'s business.
-        let Some(column) = table.column(name) else { continue };
+        let Some(column) = ctx.column(name) else { continue };
         let ty = &column.column_type;
         if has_default_operator_class(index.method, ty) {
             continue;

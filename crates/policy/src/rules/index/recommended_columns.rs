@@ -23,6 +23,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid", "references": {"table": "users", "column": "id"}}, {"name": "created_at", "type": "timestamptz"}, {"name": "updated_at", "type": "timestamptz"}], "indexes": [{"columns": ["created_at"], "type": "BRIN"}, {"columns": ["updated_at", "id"]}]}"#,
         r#"{"tableName": "profiles", "columns": [{"name": "user_id", "type": "uuid", "primaryKey": true}, {"name": "bio", "type": "text"}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

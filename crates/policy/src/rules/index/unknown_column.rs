@@ -24,21 +24,21 @@ pub(crate) const RULE: RuleDef = RuleDef {
     passes: &[
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}, {"name": "deleted_at", "type": "timestamptz"}], "indexes": [{"columns": ["email"], "include": ["id"], "where": "Deleted_At IS NULL"}, {"columns": ["email"], "where": "pg_sleep(1) IS NULL"}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };
 
 fn check(ctx: &mut Context<'_>) {
-    let table = ctx.table;
     let objects = ctx.objects;
     for index in &objects.indexes {
         for (j, column) in index.columns.iter().enumerate() {
-            if table.column(column).is_none() {
+            if ctx.column(column).is_none() {
                 report(ctx, column, format!("{}.columns[{j}]", index.path), &index.name);
             }
         }
         for (j, column) in index.include.iter().enumerate() {
-            if table.column(column).is_none() {
+            if ctx.column(column).is_none() {
                 report(ctx, column, format!("{}.include[{j}]", index.path), &index.name);
             }
         }
@@ -46,7 +46,7 @@ fn check(ctx: &mut Context<'_>) {
         let Ok(expression) = parse_safe(predicate, ExprContext::IndexPredicate) else { continue };
         for column in &expression.columns {
             // Unquoted identifiers fold to lower case in PostgreSQL.
-            if table.column(column).is_none() && table.column(&column.to_lowercase()).is_none() {
+            if ctx.column(column).is_none() && ctx.column(&column.to_lowercase()).is_none() {
                 report(ctx, column, format!("{}.where", index.path), &index.name);
             }
         }

@@ -24,6 +24,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     passes: &[
         r#"{"tableName": "Users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "created_at", "type": "timestamptz"}, {"name": "line2", "type": "text"}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -25,6 +25,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text", "unique": true}, {"name": "org_id", "type": "uuid", "references": {"table": "orgs", "column": "id"}}], "indexes": [{"columns": ["org_id"]}, {"name": "idx_users_email_lower", "columns": ["email"], "type": "HASH"}], "checks": [{"expression": "length(email) > 3"}]}"#,
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "org_id", "type": "uuid", "references": {"table": "orgs", "column": "id", "name": "users"}}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -24,6 +24,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     passes: &[
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "sort_order", "type": "integer"}, {"name": "user_id", "type": "uuid"}, {"name": "name", "type": "text"}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

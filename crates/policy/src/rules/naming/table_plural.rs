@@ -26,6 +26,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "events_2024", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
         r#"{"tableName": "People", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

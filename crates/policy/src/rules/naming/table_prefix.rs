@@ -21,6 +21,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "app_", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
     ],
     passes: &[r#"{"tableName": "app_users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#],
+    environment: None,
     source: file!(),
     check,
 };

@@ -26,6 +26,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "user_profiles", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
         r#"{"tableName": "app_users2", "columns": [{"name": "ID", "type": "uuid", "primaryKey": true}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -25,6 +25,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}, "requestMetadata": {"requestedBy": "u123", "justification": "Store product analytics events for the funnel dashboard."}}"#,
         r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -25,6 +25,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}}"#,
         r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -25,6 +25,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     passes: &[
         r#"{"tableName": "t", "columns": [{"name": "id", "type": "uuid", "primaryKey": true, "defaultValue": "gen_random_uuid()"}, {"name": "status", "type": "text", "defaultValue": "'pending'"}, {"name": "data", "type": "jsonb", "defaultValue": "'{}'::jsonb"}, {"name": "at", "type": "timestamptz", "defaultValue": "CURRENT_TIMESTAMP"}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -24,6 +24,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "user_profiles", "owner": "accounts", "schemaJson": {"tableName": "user_profiles", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}}"#,
         r#"{"tableName": "user_profiles", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -24,6 +24,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "invoices", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "created_by", "type": "uuid", "nullable": false}, {"name": "updated_by", "type": "uuid"}]}"#,
         r#"{"tableName": "invoices", "columns": []}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };
@@ -34,7 +35,7 @@ fn check(ctx: &mut Context<'_>) {
         return;
     }
     for (name, role) in [("created_by", "created each row"), ("updated_by", "last changed each row")] {
-        if ctx.table.column(name).is_none() {
+        if ctx.column(name).is_none() {
             ctx.report(
                 ctx.path("columns"),
                 format!("Table \"{}\" is missing the {name} audit column", ctx.table.table_name),

@@ -21,6 +21,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": []}}"#,
     ],
     passes: &[r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#],
+    environment: None,
     source: file!(),
     check,
 };

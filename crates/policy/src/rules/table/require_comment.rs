@@ -23,6 +23,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     passes: &[
         r#"{"tableName": "sessions", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}], "comment": "One login session per row; written by the auth service."}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

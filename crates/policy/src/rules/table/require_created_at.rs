@@ -24,13 +24,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "created_at", "type": "timestamptz", "nullable": false, "defaultValue": "CURRENT_TIMESTAMP"}]}"#,
         r#"{"tableName": "events", "columns": []}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };
 
 fn check(ctx: &mut Context<'_>) {
     // An empty table is `table.require-columns`' finding.
-    if ctx.table.columns.is_empty() || ctx.table.column("created_at").is_some() {
+    if ctx.table.columns.is_empty() || ctx.column("created_at").is_some() {
         return;
     }
     ctx.report(

@@ -21,6 +21,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
         r#"{"tableName": "memberships", "columns": [{"name": "user_id", "type": "uuid"}, {"name": "team_id", "type": "uuid"}], "primaryKey": ["user_id", "team_id"]}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -26,6 +26,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "posts", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "is_deleted", "type": "bool", "nullable": false, "defaultValue": "false"}]}"#,
         r#"{"tableName": "posts", "columns": []}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };

@@ -28,6 +28,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "version", "type": "int8", "nullable": false}]}"#,
         r#"{"tableName": "orders", "columns": []}"#,
     ],
+    environment: None,
     source: file!(),
     check,
 };
