@@ -45,7 +45,7 @@ fn parse_json(text: &str) -> serde_json::Value {
 
 fn check(text: &str, policy: &Policy) -> bool {
     let request = SchemaRequest::from_json(text).expect("benchmark input is a valid request");
-    registry_store::check::answer(&request, policy).success
+    registry_core::check::answer(&request, policy).success
 }
 
 /// Mean time per call of `f`, over the fastest of several rounds of about 300 ms.

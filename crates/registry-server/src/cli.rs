@@ -499,7 +499,7 @@ pub fn check(file: &Path, policy_file: Option<&Path>, format: Format, out: &mut 
     };
     let text = read_text(file)?;
     let request = SchemaRequest::from_json(&text).map_err(|e| format!("{}: {e}", display_name(file)))?;
-    let answer = registry_store::check::answer(&request, &policy);
+    let answer = registry_core::check::answer(&request, &policy);
     let rendered = match format {
         Format::Json => {
             let mut json =

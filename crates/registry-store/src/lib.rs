@@ -2,14 +2,12 @@
 //!
 //! [`store::Store`] keeps requests, their migrations, the append-only audit log and the
 //! catalog in the `registry` schema ([`schema`] creates and upgrades it), and applies
-//! approved migrations to target databases exactly once ([`apply`]). [`check`] is the
-//! pure composition of policy and generator every front end shares. [`embedded`] runs the
+//! approved migrations to target databases exactly once ([`apply`]). [`embedded`] runs the
 //! server's default database on a local cluster from `pg-cluster`.
 
 pub mod apply;
 pub mod audit;
 pub mod catalog;
-pub mod check;
 pub mod connect;
 pub mod embedded;
 pub mod error;

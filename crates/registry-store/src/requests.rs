@@ -116,7 +116,7 @@ impl Store {
     /// migration and an audit entry, all in one transaction. A request with an error
     /// violation is refused with [`StoreError::Rejected`] and nothing is stored.
     pub async fn create_request(&self, request: &SchemaRequest, performed_by: &str) -> Result<Created, StoreError> {
-        let mut answer = crate::check::answer(request, self.policy());
+        let mut answer = registry_core::check::answer(request, self.policy());
         let Some(preview) = answer.migration_preview.clone().filter(|_| answer.success) else {
             return Err(StoreError::Rejected(Box::new(answer)));
         };

@@ -23,6 +23,10 @@ pub struct SchemaRequest {
     /// Who asked, why, and when.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_metadata: Option<RequestMetadata>,
+    /// The target database the table is for, by the registry's name for it; the default
+    /// target when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// Whether this came as an envelope or as a bare table definition.
     #[serde(skip)]
     pub shape: InputShape,
@@ -115,6 +119,7 @@ impl SchemaRequest {
                 owner: None,
                 schema_json: table,
                 request_metadata: None,
+                target: None,
                 shape: InputShape::BareTable,
             }
         } else {

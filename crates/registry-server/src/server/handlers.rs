@@ -135,7 +135,7 @@ async fn validate(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let request = parse_request(body)?;
-    Ok(Json(registry_store::check::answer(&request, state.store.policy())).into_response())
+    Ok(Json(registry_core::check::answer(&request, state.store.policy())).into_response())
 }
 
 async fn create_request(

@@ -177,6 +177,13 @@ pub(crate) fn table() -> impl Strategy<Value = SchemaRequest> {
                 enums,
                 comment,
             };
-            SchemaRequest { table_name, owner: None, schema_json, request_metadata: None, shape: InputShape::BareTable }
+            SchemaRequest {
+                table_name,
+                owner: None,
+                schema_json,
+                request_metadata: None,
+                target: None,
+                shape: InputShape::BareTable,
+            }
         })
 }

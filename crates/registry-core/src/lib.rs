@@ -1,0 +1,5 @@
+//! The registry's operations composed from the pure crates, shared by every front end (the
+//! command line's `check`, the API's validation, the store's request creation) so they can
+//! never disagree. It does no I/O: what exists around a table is handed in.
+
+pub mod check;
