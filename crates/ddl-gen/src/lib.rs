@@ -203,15 +203,7 @@ fn create_table(request: &SchemaRequest, objects: &TableObjects) -> Result<Table
     statement.if_not_exists().table(table_iden(schema, &table.table_name));
 
     for (i, column) in table.columns.iter().enumerate() {
-        let type_sql = match &column.column_type {
-            ColumnType::Named(name) => pg::qualified(schema, name),
-            ColumnType::Array(_) if matches!(column.column_type.element(), ColumnType::Named(_)) => {
-                let ColumnType::Named(name) = column.column_type.element() else { unreachable!() };
-                let depth = column.column_type.sql().matches("[]").count();
-                format!("{}{}", pg::qualified(schema, name), "[]".repeat(depth))
-            }
-            other => other.sql(),
-        };
+        let type_sql = type_sql(table.schema_name(), &column.column_type);
         let mut def = ColumnDef::new_with_type(
             Alias::new(column.name.clone()),
             sea_query::ColumnType::custom(Alias::new(type_sql)),
@@ -279,6 +271,18 @@ fn create_table(request: &SchemaRequest, objects: &TableObjects) -> Result<Table
         statement.check((Alias::new(check.name.clone()), Expr::cust(vetted.sql)));
     }
     Ok(statement)
+}
+
+/// A column type as generated DDL writes it: enum types (and arrays of them) qualified with
+/// the table's schema, so they never resolve through a session's `search_path`.
+pub fn type_sql(schema: &str, column_type: &ColumnType) -> String {
+    match column_type.element() {
+        ColumnType::Named(name) => {
+            let depth = column_type.sql().matches("[]").count();
+            format!("{}{}", pg::qualified(Some(schema), name), "[]".repeat(depth))
+        }
+        _ => column_type.sql(),
+    }
 }
 
 fn action_of(action: ReferentialAction) -> ForeignKeyAction {

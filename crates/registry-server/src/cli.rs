@@ -105,6 +105,17 @@ pub struct ServeArgs {
     /// name no sslrootcert.
     #[arg(long, value_name = "FILE")]
     pub tls_root_cert: Option<PathBuf>,
+    /// A scratch database where submitted migrations are rehearsed (run, then rolled back)
+    /// before they are stored; the embedded cluster has one of its own.
+    #[arg(long, env = "REHEARSAL_DATABASE_URL", value_name = "URL")]
+    pub rehearsal_database_url: Option<String>,
+    /// Store submitted migrations without rehearsing them (only with --database-url and no
+    /// rehearsal database).
+    #[arg(long)]
+    pub no_rehearsal: bool,
+    /// The target of requests that name none [default: the one named `default`, or the only one].
+    #[arg(long, value_name = "NAME")]
+    pub default_target: Option<String>,
     /// The key of the audit chain's HMACs (64 hex digits; created when missing)
     /// [default: <data-dir>/audit.key]. Replicas must share it.
     #[arg(long, value_name = "FILE")]
@@ -443,6 +454,12 @@ pub struct ConfigFile {
     pub tls_root_cert: Option<PathBuf>,
     /// `audit_key_file = "audit.key"`.
     pub audit_key_file: Option<PathBuf>,
+    /// `rehearsal_database_url = "postgresql://..."`.
+    pub rehearsal_database_url: Option<String>,
+    /// `no_rehearsal = true`.
+    pub no_rehearsal: Option<bool>,
+    /// `default_target = "prod"`.
+    pub default_target: Option<String>,
     /// `data_dir = ".registry"`.
     pub data_dir: Option<PathBuf>,
     /// `policy = "policy.toml"`.

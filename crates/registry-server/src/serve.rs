@@ -129,6 +129,8 @@ async fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
 
     let database_url = args.database_url.clone().or(file.database_url.clone());
     let mut migration_url = args.migration_database_url.clone().or(file.migration_database_url.clone());
+    let mut rehearsal_url = args.rehearsal_database_url.clone().or(file.rehearsal_database_url.clone());
+    let no_rehearsal = args.no_rehearsal || file.no_rehearsal.unwrap_or(false);
     let (embedded, url) = if let Some(url) = database_url {
         (None, url)
     } else {
@@ -141,9 +143,20 @@ async fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
         tracing::info!(port = embedded.cluster().port(), data = %embedded.cluster().data_dir().display(), "embedded PostgreSQL running");
         let url = embedded.registry_url();
         migration_url = Some(embedded.migration_url());
+        if rehearsal_url.is_none() && !no_rehearsal {
+            rehearsal_url = Some(embedded.rehearsal_url());
+        }
         (Some(embedded), url)
     };
+    if rehearsal_url.is_none() && !no_rehearsal {
+        anyhow::bail!(
+            "no rehearsal database: give --rehearsal-database-url (a scratch database where submitted migrations are \
+             tried and rolled back; `registry-server setup-roles` creates one), or --no-rehearsal to store them untried"
+        );
+    }
     let mut config = StoreConfig::new(url).with_audit_key(audit_key);
+    config.rehearsal_url = rehearsal_url;
+    config.default_target = args.default_target.clone().or(file.default_target.clone());
     config.migration_url = migration_url;
     config.allow_privileged_runtime = args.allow_superuser || file.allow_superuser.unwrap_or(false);
     config.tls.root_cert = args.tls_root_cert.clone().or(file.tls_root_cert.clone());

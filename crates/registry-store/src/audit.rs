@@ -476,6 +476,59 @@ pub async fn verify(client: &tokio_postgres::Client, key: &AuditKey) -> Result<A
     })
 }
 
+/// Whether entry `id` still fits the chain where it sits: its hash is the HMAC of its
+/// content after its predecessor's hash. (A full walk is [`verify`]; this checks the one
+/// entry an apply relies on, the approval.)
+pub(crate) async fn entry_is_sealed(
+    client: &impl tokio_postgres::GenericClient,
+    key: &AuditKey,
+    id: i64,
+) -> Result<bool, StoreError> {
+    let Some(row) = client
+        .query_opt(
+            "SELECT e.seq, e.prev_hash, e.hash, e.request_id::text, e.table_schema, e.table_name, e.action,
+                    e.performed_by, e.from_status, e.to_status, e.justification, e.related_issue, e.target,
+                    e.sql_executed, e.success, e.error, e.checksum, e.details, e.created_at,
+                    (SELECT p.hash FROM registry.audit_log p WHERE p.seq = e.seq - 1)
+             FROM registry.audit_log e WHERE e.id = $1",
+            &[&id],
+        )
+        .await?
+    else {
+        return Ok(false);
+    };
+    let Some(seq) = row.get::<_, Option<i64>>(0) else {
+        return Ok(false);
+    };
+    let prev_hash: Vec<u8> = row.get::<_, Option<Vec<u8>>>(1).unwrap_or_default();
+    let predecessor: Vec<u8> = row.get::<_, Option<Vec<u8>>>(19).unwrap_or_default();
+    if prev_hash != predecessor {
+        return Ok(false);
+    }
+    let created_at: SystemTime = row.get(18);
+    let fields = EntryFields {
+        seq,
+        request_id: row.get(3),
+        table_schema: row.get(4),
+        table_name: row.get(5),
+        action: row.get(6),
+        performed_by: row.get(7),
+        from_status: row.get(8),
+        to_status: row.get(9),
+        justification: row.get(10),
+        related_issue: row.get(11),
+        target: row.get(12),
+        sql_executed: row.get(13),
+        success: row.get(14),
+        error: row.get(15),
+        checksum: row.get(16),
+        details: row.get(17),
+        created_at_micros: micros(created_at),
+    };
+    let stored: Vec<u8> = row.get::<_, Option<Vec<u8>>>(2).unwrap_or_default();
+    Ok(key.seal(&prev_hash, &fields) == stored)
+}
+
 /// Seals entries written before the chain existed (no `seq`) into it, in id order, and
 /// records the key's fingerprint. Run by the schema owner inside the migration
 /// transaction, with the log's append-only trigger lifted for exactly that update.

@@ -41,6 +41,28 @@ pub enum StoreError {
         /// PostgreSQL's message.
         message: String,
     },
+    /// What would run is not what was approved (edited SQL, an altered approval, a request
+    /// that no longer generates its SQL); nothing ran.
+    #[error("integrity: {0}; nothing was run")]
+    Integrity(String),
+    /// The table PostgreSQL made differs from the request; the target transaction was
+    /// rolled back.
+    #[error("the table on target \"{target}\" does not match the request, so nothing was committed: {}", differences.join("; "))]
+    Verification {
+        /// Target name.
+        target: String,
+        /// Every difference, in a sentence each.
+        differences: Vec<String>,
+    },
+    /// A rollback would destroy data; nothing changed. It runs after an operator confirms
+    /// the loss and another principal approves it.
+    #[error("rolling back on target \"{target}\" would destroy data ({}); nothing was changed", describe_rows(&at_risk.rows, at_risk.capped))]
+    DataLoss {
+        /// Target name.
+        target: String,
+        /// What would be lost.
+        at_risk: crate::apply::DataAtRisk,
+    },
     /// The target's history disagrees with the registry (a different checksum for this request).
     #[error("target \"{target}\" has a different migration recorded for this request: {message}")]
     Divergent {
@@ -110,6 +132,15 @@ pub enum StoreError {
     },
 }
 
+fn describe_rows(rows: &std::collections::BTreeMap<String, i64>, capped: bool) -> String {
+    let parts: Vec<String> = rows
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(table, n)| format!("{table}: {}{n} rows", if capped { "at least " } else { "" }))
+        .collect();
+    parts.join(", ")
+}
+
 impl StoreError {
     pub(crate) fn not_found(what: impl Into<String>) -> Self {
         Self::NotFound { what: what.into() }
@@ -161,5 +192,11 @@ impl From<deadpool_postgres::PoolError> for StoreError {
             deadpool_postgres::PoolError::Backend(inner) => inner.into(),
             other => Self::Unavailable(other.to_string()),
         }
+    }
+}
+
+impl From<pg_introspect::IntrospectError> for StoreError {
+    fn from(error: pg_introspect::IntrospectError) -> Self {
+        error.0.into()
     }
 }

@@ -1,6 +1,8 @@
 //! Schema requests: creation (checked and previewed), reading, listing, status changes
 //! as compare-and-set, and the audit log.
 
+use schema_model::environment::{ExistingObjects, GenerationInputs};
+use schema_model::objects::TableObjects;
 use schema_model::request::SchemaRequest;
 use schema_model::status::RequestStatus;
 use schema_model::violation::{CheckAnswer, MigrationPreview, Violation};
@@ -10,6 +12,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::audit::NewAudit;
 use crate::error::StoreError;
+use crate::rehearsal::Stage;
 use crate::store::{Page, Store, parse_id};
 
 /// A stored request with its answer and migration.
@@ -57,6 +60,18 @@ pub struct RequestSummary {
     pub status: RequestStatus,
     /// When it was stored (RFC 3339, UTC).
     pub created_at: String,
+}
+
+/// A request as examined for submission.
+struct Examined {
+    /// Violations and preview.
+    answer: CheckAnswer,
+    /// What the migration was generated with.
+    inputs: GenerationInputs,
+    /// The table the rehearsal made, when it ran.
+    expected: Option<pg_introspect::live::LiveTable>,
+    /// The target the request is for.
+    target: Option<String>,
 }
 
 /// The request was stored: its id and the answer (violations and preview).
@@ -112,14 +127,116 @@ fn stored_request(row: &Row) -> Result<StoredRequest, StoreError> {
 }
 
 impl Store {
-    /// Checks a request against the policy and stores it as `requested` with its
-    /// migration and an audit entry, all in one transaction. A request with an error
-    /// violation is refused with [`StoreError::Rejected`] and nothing is stored.
+    /// Checks a request the way a submission is checked (the policy, what exists on its
+    /// target and in the catalog, the rehearsal) and answers, storing nothing.
+    pub async fn validate(&self, request: &SchemaRequest) -> Result<CheckAnswer, StoreError> {
+        Ok(self.examine(request).await?.answer)
+    }
+
+    /// The full check of a request: its target, what exists around its table there, the
+    /// policy and generation, then (when that found no error and rehearsal is on) the
+    /// rehearsal.
+    async fn examine(&self, request: &SchemaRequest) -> Result<Examined, StoreError> {
+        let target = self.resolve_target(request.target.as_deref())?;
+        let object = self.client().await?;
+        let client: &tokio_postgres::Client = &object;
+        let schema = request.schema_json.schema_name();
+        let (existing, note) = match target.as_deref().and_then(|name| Some((name, self.inner.targets.get(name)?))) {
+            Some((name, endpoint)) => {
+                let (existing, note) = crate::environment::existing_objects(client, name, endpoint, schema).await?;
+                (Some(existing), note)
+            }
+            None => (None, None),
+        };
+        let checked = registry_core::check::check(request, self.policy(), existing.as_ref());
+        let mut answer = checked.answer;
+        answer.violations.extend(note);
+        let mut expected = None;
+        if answer.success
+            && let (Some(pool), Some(preview)) = (&self.inner.rehearsal, &answer.migration_preview)
+        {
+            let stage = self.stage(client, request, &checked.inputs, existing.as_ref(), target.as_deref()).await?;
+            let mut scratch = pool.get().await?;
+            let scratch: &mut tokio_postgres::Client = &mut scratch;
+            let rehearsal = crate::rehearsal::rehearse(scratch, request, preview, &checked.inputs, &stage).await?;
+            answer.violations.extend(rehearsal.violations);
+            answer.violations.sort_by_key(|v| std::cmp::Reverse(v.severity));
+            answer.success = !policy::has_errors(&answer.violations);
+            expected = rehearsal.expected;
+        }
+        Ok(Examined { answer, inputs: checked.inputs, expected, target })
+    }
+
+    /// What the rehearsal creates before the migration: the shared enum types, and the
+    /// tables the foreign keys reference, from the catalog, else from the live target.
+    async fn stage(
+        &self,
+        client: &tokio_postgres::Client,
+        request: &SchemaRequest,
+        inputs: &GenerationInputs,
+        existing: Option<&ExistingObjects>,
+        target: Option<&str>,
+    ) -> Result<Stage, StoreError> {
+        let table = &request.schema_json;
+        let schema = table.schema_name();
+        let mut stage = Stage { stand_ins: target.is_none(), ..Stage::default() };
+        for name in &inputs.shared_enums {
+            if let Some(labels) = existing.and_then(|e| e.types.get(name)).and_then(|t| t.enum_values.clone()) {
+                stage.shared_enums.push((schema.to_owned(), name.clone(), labels));
+            }
+        }
+        let objects = TableObjects::of(request, &inputs.naming);
+        let mut wanted: Vec<(String, String)> = objects
+            .foreign_keys
+            .iter()
+            .map(|fk| (fk.referenced_schema.clone().unwrap_or_else(|| schema.to_owned()), fk.referenced_table.clone()))
+            .filter(|(s, t)| !(s == schema && *t == table.table_name))
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return Ok(stage);
+        }
+        let managed = match target {
+            Some(name) => crate::environment::managed_tables(client, name).await?,
+            None => Vec::new(),
+        };
+        let live = match target.and_then(|name| self.inner.targets.get(name)) {
+            Some(endpoint) => endpoint.connect().await.ok(),
+            None => None,
+        };
+        for (wanted_schema, wanted_table) in wanted {
+            if let Some(found) =
+                managed.iter().find(|t| t.schema_name() == wanted_schema && t.table_name == wanted_table)
+            {
+                stage.referenced.push(found.clone());
+                continue;
+            }
+            if let Some(live) = &live
+                && let Some(found) = pg_introspect::read::table(live, &wanted_schema, &wanted_table).await?
+            {
+                stage.referenced.push(found.to_model().table);
+                continue;
+            }
+            stage.missing.push((wanted_schema, wanted_table));
+        }
+        Ok(stage)
+    }
+
+    /// Checks a request as [`Store::validate`] does and stores it as `requested` with its
+    /// migration (with the inputs it was generated with and the table the rehearsal made)
+    /// and an audit entry, all in one transaction. A request with an error violation is
+    /// refused with [`StoreError::Rejected`] and nothing is stored.
     pub async fn create_request(&self, request: &SchemaRequest, performed_by: &str) -> Result<Created, StoreError> {
-        let mut answer = registry_core::check::answer(request, self.policy());
+        let Examined { mut answer, inputs, expected, target } = self.examine(request).await?;
         let Some(preview) = answer.migration_preview.clone().filter(|_| answer.success) else {
             return Err(StoreError::Rejected(Box::new(answer)));
         };
+        let generation = serde_json::to_value(&inputs).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let expected = expected
+            .map(|table| serde_json::to_value(&table))
+            .transpose()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
         let table = &request.schema_json;
         let request_json = serde_json::to_value(request).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let violations_json =
@@ -136,11 +253,11 @@ impl Store {
         let statement = object
             .prepare_cached(&format!(
                 "WITH r AS (
-                     INSERT INTO registry.schema_requests (id, table_schema, table_name, owner, requested_by, request, status, violations)
-                     VALUES ($1::text::uuid, $2, $3, $4, $5, $6, $7, $8) RETURNING id, version, created_at, updated_at
+                     INSERT INTO registry.schema_requests (id, table_schema, table_name, owner, requested_by, request, status, violations, target)
+                     VALUES ($1::text::uuid, $2, $3, $4, $5, $6, $7, $8, $15) RETURNING id, version, created_at, updated_at
                  ), m AS (
-                     INSERT INTO registry.migrations (request_id, file_name, up_sql, down_sql, checksum)
-                     SELECT id, $9, $10, $11, $12 FROM r
+                     INSERT INTO registry.migrations (request_id, file_name, up_sql, down_sql, checksum, generation, expected)
+                     SELECT id, $9, $10, $11, $12, $13, $14 FROM r
                  )
                  SELECT version, {}, {} FROM r",
                 timestamp_sql("created_at"),
@@ -164,6 +281,9 @@ impl Store {
                     &preview.up_sql,
                     &preview.down_sql,
                     &checksum,
+                    &generation,
+                    &expected,
+                    &target,
                 ],
             )
             .await?;

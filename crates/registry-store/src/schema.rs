@@ -21,6 +21,7 @@ use crate::secrets::sha256_hex;
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "registry", include_str!("../migrations/0001_registry.sql")),
     (2, "audit chain", include_str!("../migrations/0002_audit_chain.sql")),
+    (3, "what runs is what was approved", include_str!("../migrations/0003_what_runs_is_what_was_approved.sql")),
 ];
 
 /// Advisory lock key for schema migrations ("schema-registry" in ASCII, truncated).
@@ -44,6 +45,7 @@ pub const RUNTIME_GRANTS: &[(&str, &str)] = &[
     ("columns", "SELECT, INSERT"),
     ("indexes", "SELECT, INSERT"),
     ("constraints", "SELECT, INSERT"),
+    ("rollback_approvals", "SELECT, INSERT, UPDATE"),
 ];
 
 /// The newest schema version this program knows.

@@ -45,6 +45,12 @@ pub struct StoreConfig {
     pub policy: Policy,
     /// Target databases by name.
     pub targets: BTreeMap<String, String>,
+    /// The target of requests that name none (else the one named `default`, else the only
+    /// one).
+    pub default_target: Option<String>,
+    /// A scratch database where submitted migrations are rehearsed (see
+    /// [`crate::rehearsal`]); `None` turns rehearsal off, which [`Store::warnings`] says.
+    pub rehearsal_url: Option<String>,
 }
 
 impl StoreConfig {
@@ -64,6 +70,8 @@ impl StoreConfig {
             wait_timeout: Duration::from_secs(10),
             policy: Policy::standard(),
             targets: BTreeMap::new(),
+            default_target: None,
+            rehearsal_url: None,
         }
     }
 
@@ -71,6 +79,13 @@ impl StoreConfig {
     #[must_use]
     pub fn with_target(mut self, name: impl Into<String>, url: impl Into<String>) -> Self {
         self.targets.insert(name.into(), url.into());
+        self
+    }
+
+    /// Rehearses submitted migrations in the database at `url`.
+    #[must_use]
+    pub fn with_rehearsal_url(mut self, url: impl Into<String>) -> Self {
+        self.rehearsal_url = Some(url.into());
         self
     }
 
@@ -106,6 +121,8 @@ pub(crate) struct Inner {
     pub(crate) pool: Pool,
     pub(crate) policy: Policy,
     pub(crate) targets: BTreeMap<String, Endpoint>,
+    pub(crate) default_target: Option<String>,
+    pub(crate) rehearsal: Option<Pool>,
     pub(crate) audit_key: AuditKey,
     warnings: Vec<String>,
 }
@@ -206,6 +223,38 @@ impl Store {
             .build()
             .map_err(|e| StoreError::Invalid(format!("connection pool: {e}")))?;
         let mut warnings = Vec::new();
+        if let Some(name) = &config.default_target
+            && !targets.contains_key(name)
+        {
+            return Err(StoreError::Invalid(format!("the default target \"{name}\" is not a configured target")));
+        }
+        let rehearsal = if let Some(url) = &config.rehearsal_url {
+            let endpoint =
+                Endpoint::parse(url, &config.tls, "the rehearsal database URL")?.bounded(config.connect_timeout);
+            let mut pg = endpoint.config.clone();
+            pg.application_name("schema-registry-rehearsal");
+            let manager = Manager::from_config(
+                pg,
+                endpoint.tls.clone(),
+                ManagerConfig { recycling_method: RecyclingMethod::Fast },
+            );
+            let pool = Pool::builder(manager)
+                .max_size(config.pool_size.clamp(1, 4))
+                .wait_timeout(Some(config.wait_timeout))
+                .create_timeout(Some(config.connect_timeout))
+                .recycle_timeout(Some(config.connect_timeout))
+                .runtime(Runtime::Tokio1)
+                .build()
+                .map_err(|e| StoreError::Invalid(format!("rehearsal pool: {e}")))?;
+            // Fail at start, not at the first submission.
+            pool.get().await?.simple_query("SELECT 1").await?;
+            Some(pool)
+        } else {
+            warnings.push(
+                "rehearsal is off: submitted migrations are stored without being tried on PostgreSQL first".to_owned(),
+            );
+            None
+        };
         {
             let object = pool.get().await?;
             let client: &tokio_postgres::Client = &object;
@@ -251,7 +300,17 @@ impl Store {
                     .await?;
             }
         }
-        Ok(Self { inner: Arc::new(Inner { pool, policy: config.policy, targets, audit_key, warnings }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                policy: config.policy,
+                targets,
+                default_target: config.default_target,
+                rehearsal,
+                audit_key,
+                warnings,
+            }),
+        })
     }
 
     /// What opening found worth a warning on every start (a privileged runtime role that

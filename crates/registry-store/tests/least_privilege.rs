@@ -111,7 +111,8 @@ async fn the_runtime_role_cannot_rewrite_the_audit_log() {
     .unwrap_or_else(|e| panic!("embedded start: {e}"));
     let config = support::config(embedded.registry_url())
         .with_migration_url(embedded.migration_url())
-        .with_target("default", embedded.target_url());
+        .with_target("default", embedded.target_url())
+        .with_rehearsal_url(embedded.rehearsal_url());
     let store = Store::open(config).await.unwrap_or_else(|e| panic!("open: {e}"));
     assert!(store.warnings().is_empty(), "{:?}", store.warnings());
     store.create_request(&fixture("01_caricatures.json"), "alice").await.expect("created");

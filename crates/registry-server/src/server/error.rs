@@ -93,6 +93,17 @@ impl From<StoreError> for ApiError {
             StoreError::MigrationFailed { .. } | StoreError::Divergent { .. } => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "migration_failed", message)
             }
+            StoreError::Integrity(_) => Self::new(StatusCode::CONFLICT, "integrity", message),
+            StoreError::Verification { target, differences } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "verification_failed", message)
+                    .with_details(json!({"target": target, "differences": differences}))
+            }
+            StoreError::DataLoss { target, at_risk } => Self::new(StatusCode::CONFLICT, "data_loss", message)
+                .with_details(json!({
+                    "target": target,
+                    "dataAtRisk": at_risk,
+                    "next": "confirm with {\"confirmDataLoss\": true} as an operator; another principal then approves with POST .../rollback/approve",
+                })),
             StoreError::Unavailable(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message),
             other => {
                 tracing::error!(error = %other, "store error");

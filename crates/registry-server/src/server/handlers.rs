@@ -41,6 +41,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/schema-requests/{id}/audit", get(audit))
         .route("/api/schema-requests/{id}/apply", post(apply))
         .route("/api/schema-requests/{id}/rollback", post(rollback))
+        .route("/api/schema-requests/{id}/rollback/approve", post(approve_rollback))
         .route("/api/tables", get(tables))
         .route("/api/tables/{name}", get(table))
         .route("/api/tables/{name}/audit", get(table_audit))
@@ -135,7 +136,7 @@ async fn validate(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let request = parse_request(body)?;
-    Ok(Json(registry_core::check::answer(&request, state.store.policy())).into_response())
+    Ok(Json(state.store.validate(&request).await?).into_response())
 }
 
 async fn create_request(
@@ -240,6 +241,15 @@ struct TargetBody {
     target: Option<String>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RollbackBody {
+    target: Option<String>,
+    /// The operator confirms that the rollback may destroy data.
+    #[serde(default)]
+    confirm_data_loss: bool,
+}
+
 fn target_name(state: &AppState, requested: Option<String>) -> Result<String, ApiError> {
     if let Some(name) = requested {
         return Ok(name);
@@ -258,20 +268,17 @@ fn optional_body<T: DeserializeOwned + Default>(body: Result<Bytes, BytesRejecti
     }
 }
 
-/// Apply or roll back.
-#[derive(Clone, Copy)]
-enum Migration {
-    Apply,
-    Rollback,
-}
-
 async fn apply(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    migrate(&state, caller, id, body, Migration::Apply).await
+    caller.require(OPERATORS, "apply migrations")?;
+    let target = target_name(&state, optional_body::<TargetBody>(body)?.target)?;
+    let store = state.store.clone();
+    let outcome = detached(async move { store.apply(&id, &target, &caller.0.name).await }).await?;
+    Ok(Json(outcome).into_response())
 }
 
 async fn rollback(
@@ -280,30 +287,33 @@ async fn rollback(
     Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    migrate(&state, caller, id, body, Migration::Rollback).await
+    caller.require(OPERATORS, "roll back migrations")?;
+    let body: RollbackBody = optional_body(body)?;
+    let target = target_name(&state, body.target)?;
+    let store = state.store.clone();
+    if !body.confirm_data_loss {
+        let outcome = detached(async move { store.rollback(&id, &target, &caller.0.name).await }).await?;
+        return Ok(Json(outcome).into_response());
+    }
+    match detached(async move { store.confirm_rollback(&id, &target, &caller.0.name).await }).await? {
+        step @ registry_store::apply::RollbackStep::AwaitingApproval(_) => {
+            Ok((StatusCode::ACCEPTED, Json(step)).into_response())
+        }
+        step @ registry_store::apply::RollbackStep::Done(_) => Ok(Json(step).into_response()),
+    }
 }
 
-async fn migrate(
-    state: &AppState,
+/// A reviewer approves a rollback an operator confirmed would destroy data; it runs now.
+async fn approve_rollback(
+    State(state): State<AppState>,
     caller: Caller,
-    id: String,
+    Path(id): Path<String>,
     body: Result<Bytes, BytesRejection>,
-    migration: Migration,
 ) -> Result<Response, ApiError> {
-    let action = match migration {
-        Migration::Apply => "apply migrations",
-        Migration::Rollback => "roll back migrations",
-    };
-    caller.require(OPERATORS, action)?;
-    let target = target_name(state, optional_body::<TargetBody>(body)?.target)?;
+    caller.require(REVIEWERS, "approve a rollback that destroys data")?;
+    let target = target_name(&state, optional_body::<TargetBody>(body)?.target)?;
     let store = state.store.clone();
-    let outcome = detached(async move {
-        match migration {
-            Migration::Apply => store.apply(&id, &target, &caller.0.name).await,
-            Migration::Rollback => store.rollback(&id, &target, &caller.0.name).await,
-        }
-    })
-    .await?;
+    let outcome = detached(async move { store.approve_rollback(&id, &target, &caller.0.name).await }).await?;
     Ok(Json(outcome).into_response())
 }
 

@@ -81,7 +81,7 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "post",
         path: "/api/schema-requests/{id}/apply",
-        summary: "Apply an approved request to a target, exactly once",
+        summary: "Apply an approved request to a target, exactly once (409 integrity when the SQL is not what was approved, 422 when the table does not come out as requested)",
         role: Some("operator"),
         body: Some("TargetChoice"),
         response: (200, Some("ApplyOutcome")),
@@ -90,8 +90,17 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "post",
         path: "/api/schema-requests/{id}/rollback",
-        summary: "Roll a migrated request back on a target",
+        summary: "Roll a migrated request back on a target; 409 data_loss when rows would be lost, then confirmDataLoss (202, awaiting a second principal's approval)",
         role: Some("operator"),
+        body: Some("RollbackChoice"),
+        response: (200, Some("ApplyOutcome")),
+        errors: &[400, 403, 404, 409, 422],
+    },
+    Route {
+        method: "post",
+        path: "/api/schema-requests/{id}/rollback/approve",
+        summary: "Approve (as a second principal) a rollback an operator confirmed would destroy data; it runs now",
+        role: Some("reviewer"),
         body: Some("TargetChoice"),
         response: (200, Some("ApplyOutcome")),
         errors: &[400, 403, 404, 409, 422],
@@ -216,7 +225,9 @@ fn error_response(status: u16) -> Value {
         401 => "No valid bearer token",
         403 => "The token's role does not allow this, or a reviewer's own request",
         404 => "Not found",
-        409 => "Conflict: someone changed it first, or the status change is not allowed",
+        409 => {
+            "Conflict: someone changed it first, the status change is not allowed, the SQL is not what was approved (integrity), or a rollback would lose data (data_loss)"
+        }
         413 => "Body too large",
         422 => "Policy violations (nothing stored) or a migration that failed on the target",
         429 => "Rate limited; see Retry-After",
@@ -337,6 +348,7 @@ fn schemas() -> Value {
             "intact": {"type": "boolean"}, "entries": {"type": "integer"}, "firstBroken": {"type": "integer"},
             "reason": string, "lastHash": string}},
         "TargetChoice": {"type": "object", "properties": {"target": string}},
+        "RollbackChoice": {"type": "object", "properties": {"target": string, "confirmDataLoss": {"type": "boolean"}}},
         "ApplyOutcome": {"type": "object", "properties": {"requestId": string, "target": string, "ranSql": {"type": "boolean"}, "status": schema_ref("Status")}},
         "NewToken": {"type": "object", "required": ["name", "role"], "properties": {"name": string, "role": {"type": "string", "enum": ["requester", "reviewer", "operator", "admin"]}}},
         "Token": {"type": "object", "properties": {"name": string, "role": string, "token": string}},

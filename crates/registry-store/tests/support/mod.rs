@@ -25,6 +25,19 @@ pub(crate) fn config(url: impl Into<String>) -> registry_store::store::StoreConf
     registry_store::store::StoreConfig::new(url).with_audit_key(audit_key())
 }
 
+/// Whether a request fixture is one the registry accepts as it stands: clean under the
+/// standard policy, and not one of the fixtures that are bad only because of what exists
+/// around them (those come with `environments/<name>.json`).
+pub(crate) fn is_clean_fixture(path: &std::path::Path) -> bool {
+    let environment = path.parent().map(|dir| dir.join("environments").join(path.file_name().unwrap_or_default()));
+    if environment.is_some_and(|file| file.is_file()) {
+        return false;
+    }
+    let Ok(text) = std::fs::read_to_string(path) else { return false };
+    let Ok(request) = schema_model::request::SchemaRequest::from_json(&text) else { return false };
+    !policy::has_errors(&policy::check(&request, &policy::config::Policy::standard()))
+}
+
 /// A single-threaded runtime for driving the async client from sync tests.
 pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime")
