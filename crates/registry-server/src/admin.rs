@@ -267,6 +267,38 @@ GRANT USAGE, CREATE ON SCHEMA public TO registry_target;
     Ok(script)
 }
 
+/// Rehearses a checked request's migration for `check --rehearse`: on the scratch database
+/// at `url`, or on a throw-away local cluster. Foreign keys reference stand-ins (nothing is
+/// known of the target's tables here), which the answer notes.
+pub fn rehearse_locally(
+    request: &schema_model::request::SchemaRequest,
+    preview: &schema_model::violation::MigrationPreview,
+    inputs: &schema_model::environment::GenerationInputs,
+    url: Option<&str>,
+) -> Result<Vec<schema_model::violation::Violation>, String> {
+    let cluster;
+    let url = if let Some(url) = url {
+        url.to_owned()
+    } else {
+        cluster = pg_cluster::LocalCluster::start_temporary()
+            .map_err(|e| format!("cannot start a local PostgreSQL to rehearse on: {e}"))?;
+        cluster.create_database("rehearsal").map_err(|e| e.to_string())?;
+        cluster.url("rehearsal")
+    };
+    let stage = registry_store::rehearsal::Stage::with_stand_ins(request, inputs);
+    runtime()?.block_on(async {
+        let mut client = Endpoint::parse(&url, &TlsSettings::default(), "the rehearsal database URL")
+            .map_err(|e| e.to_string())?
+            .connect()
+            .await
+            .map_err(|e| format!("cannot connect to the rehearsal database: {e}"))?;
+        registry_store::rehearsal::rehearse(&mut client, request, preview, inputs, &stage)
+            .await
+            .map(|rehearsal| rehearsal.violations)
+            .map_err(|e| e.to_string())
+    })
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| format!("no async runtime: {e}"))
 }

@@ -50,6 +50,14 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Also rehearse the migration on PostgreSQL (up, then down, in a transaction that
+        /// is rolled back): on a throw-away local cluster, or on the scratch database given
+        /// with --rehearsal-database-url.
+        #[arg(long)]
+        rehearse: bool,
+        /// The scratch database for --rehearse.
+        #[arg(long, value_name = "URL", requires = "rehearse")]
+        rehearsal_database_url: Option<String>,
     },
     /// Work with schema requests on a running server.
     Request {
@@ -267,10 +275,11 @@ pub fn main() -> ExitCode {
     match cli.command {
         None => crate::serve::run(cli.serve),
         Some(Command::Serve(args)) => crate::serve::run(args),
-        Some(Command::Check { file, policy, format }) => {
+        Some(Command::Check { file, policy, format, rehearse, rehearsal_database_url }) => {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
-            match check(&file, policy.as_deref(), format, &mut out) {
+            let rehearsal = rehearse.then_some(rehearsal_database_url.as_deref());
+            match check_with(&file, policy.as_deref(), format, rehearsal, &mut out) {
                 Ok(code) => ExitCode::from(code),
                 Err(message) => {
                     let _ = out.flush();
@@ -479,6 +488,10 @@ pub struct ConfigFile {
     pub max_page_size: Option<i64>,
     /// Statement timeout on the registry database, in seconds.
     pub statement_timeout_seconds: Option<u64>,
+    /// Most client connections at once (1024).
+    pub max_connections: Option<usize>,
+    /// Seconds a client may take to send a request's headers (10).
+    pub header_timeout_seconds: Option<u64>,
 }
 
 impl ConfigFile {
@@ -510,13 +523,32 @@ pub fn read_policy(path: &Path) -> Result<Policy, String> {
 
 /// Runs `check`: returns the exit code, or the message for unreadable input (exit 2).
 pub fn check(file: &Path, policy_file: Option<&Path>, format: Format, out: &mut impl Write) -> Result<u8, String> {
+    check_with(file, policy_file, format, None, out)
+}
+
+/// [`check`], rehearsing the migration when `rehearsal` is given: `Some(None)` on a
+/// throw-away local cluster, `Some(Some(url))` on that scratch database.
+pub fn check_with(
+    file: &Path,
+    policy_file: Option<&Path>,
+    format: Format,
+    rehearsal: Option<Option<&str>>,
+    out: &mut impl Write,
+) -> Result<u8, String> {
     let policy = match policy_file {
         Some(path) => read_policy(path)?,
         None => Policy::standard(),
     };
     let text = read_text(file)?;
     let request = SchemaRequest::from_json(&text).map_err(|e| format!("{}: {e}", display_name(file)))?;
-    let answer = registry_core::check::answer(&request, &policy);
+    let checked = registry_core::check::check(&request, &policy, None);
+    let mut answer = checked.answer;
+    if let (Some(url), true, Some(preview)) = (rehearsal, answer.success, answer.migration_preview.clone()) {
+        let found = crate::admin::rehearse_locally(&request, &preview, &checked.inputs, url)?;
+        answer.violations.extend(found);
+        answer.violations.sort_by_key(|v| std::cmp::Reverse(v.severity));
+        answer.success = !policy::has_errors(&answer.violations);
+    }
     let rendered = match format {
         Format::Json => {
             let mut json =

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -83,15 +84,64 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     println!("schema registry listening on http://{address}");
     tracing::info!(%address, targets = ?store.target_names(), "listening");
+    let embedded = embedded.map(|embedded| Arc::new(Mutex::new(embedded)));
+    let supervisor = embedded.clone().map(|embedded| tokio::spawn(supervise(embedded, stop.clone())));
     let shutdown = async move {
         let _ = stop.wait_for(|stopping| *stopping).await;
     };
     server::serve(listener, AppState::new(store, limits), shutdown).await.context("the server failed")?;
+    if let Some(supervisor) = supervisor {
+        let _ = supervisor.await;
+    }
     if let Some(embedded) = embedded {
-        tokio::task::spawn_blocking(move || embedded.stop()).await.context("stopping the embedded PostgreSQL")?;
+        tokio::task::spawn_blocking(move || {
+            let embedded = Arc::try_unwrap(embedded).map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner));
+            if let Ok(embedded) = embedded {
+                embedded.stop();
+            }
+        })
+        .await
+        .context("stopping the embedded PostgreSQL")?;
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How often the embedded PostgreSQL is looked at.
+const SUPERVISION_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Watches the embedded PostgreSQL until the server stops: when its postmaster dies (killed,
+/// crashed), says so at ERROR and starts it again on the same data; the connection pool
+/// replaces its broken connections by itself. `/health` answers 503 meanwhile.
+async fn supervise(embedded: Arc<Mutex<Embedded>>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(SUPERVISION_INTERVAL) => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+        let embedded = embedded.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            let mut embedded = embedded.lock().unwrap_or_else(PoisonError::into_inner);
+            if embedded.is_running() {
+                return None;
+            }
+            tracing::error!(
+                "the embedded PostgreSQL stopped running (see {}); restarting it",
+                embedded.cluster().log_path().display()
+            );
+            Some(embedded.restart())
+        })
+        .await;
+        match checked {
+            Ok(None) => {}
+            Ok(Some(Ok(()))) => tracing::info!("the embedded PostgreSQL runs again"),
+            Ok(Some(Err(error))) => tracing::error!(%error, "the embedded PostgreSQL could not be restarted; retrying"),
+            Err(error) => tracing::error!(%error, "the supervision task failed"),
+        }
+    }
 }
 
 /// Everything the server needs, ready to serve.
@@ -187,6 +237,13 @@ async fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
     if let Some(size) = file.max_page_size {
         limits.max_page_size = size.max(1);
     }
+    if let Some(count) = file.max_connections {
+        limits.connections.max_connections = count.max(1);
+    }
+    if let Some(seconds) = file.header_timeout_seconds {
+        limits.connections.header_timeout = Duration::from_secs(seconds.max(1));
+    }
+    limits.connections.drain_timeout = limits.request_timeout + Duration::from_secs(5);
     Ok(Prepared { listener, store, embedded, limits })
 }
 

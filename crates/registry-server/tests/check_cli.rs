@@ -153,3 +153,18 @@ fn policy_files_change_the_answer_and_bad_ones_exit_2() {
         assert!(stderr.contains(&expected), "{}: expected `{expected}` in `{stderr}`", path.display());
     }
 }
+
+#[test]
+fn check_rehearse_asks_postgresql_itself() {
+    // The policy cannot know that lower() takes text; PostgreSQL does.
+    let request = r#"{"tableName": "meters", "columns": [{"name": "id", "type": "uuid", "primaryKey": true, "defaultValue": "gen_random_uuid()"}, {"name": "reading", "type": "integer", "check": "lower(reading) <> ''"}]}"#;
+    let plain = run(&["check", "-", "--format", "json"], Some(request));
+    assert_eq!(plain.status.code(), Some(0), "{}", String::from_utf8_lossy(&plain.stdout));
+    let rehearsed = run(&["check", "-", "--format", "json", "--rehearse"], Some(request));
+    assert_eq!(rehearsed.status.code(), Some(1), "{}", String::from_utf8_lossy(&rehearsed.stderr));
+    let answer: Value = serde_json::from_slice(&rehearsed.stdout).unwrap();
+    let refusal = answer["violations"].as_array().unwrap().iter().find(|v| v["rule"] == "postgres.refused").unwrap();
+    assert!(refusal["message"].as_str().unwrap().contains("SQLSTATE 42883"), "{refusal}");
+    let clean = run(&["check", "fixtures/requests/01_caricatures.json", "--rehearse"], None);
+    assert_eq!(clean.status.code(), Some(0), "{}", String::from_utf8_lossy(&clean.stdout));
+}

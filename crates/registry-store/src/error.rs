@@ -179,6 +179,8 @@ impl From<tokio_postgres::Error> for StoreError {
         let code = db.code().code();
         match code {
             "23505" | "40001" | "40P01" => Self::Conflict(describe(&error)),
+            // Text the database cannot store or a value beyond its limits: the caller's input.
+            "22021" | "22P05" | "54000" | "22001" | "22003" => Self::Invalid(describe(&error)),
             // Connection exceptions, shutdown, too many connections, starting up.
             c if c.starts_with("08") || c.starts_with("57P") || c == "53300" => Self::Unavailable(describe(&error)),
             _ => Self::Database { code: code.to_owned(), message: describe(&error) },

@@ -44,6 +44,24 @@ pub struct Stage {
     pub stand_ins: bool,
 }
 
+impl Stage {
+    /// A stage for a request checked without a registry: every table its foreign keys
+    /// reference is a stand-in.
+    pub fn with_stand_ins(request: &SchemaRequest, inputs: &GenerationInputs) -> Self {
+        let table = &request.schema_json;
+        let schema = table.schema_name();
+        let mut missing: Vec<(String, String)> = TableObjects::of(request, &inputs.naming)
+            .foreign_keys
+            .iter()
+            .map(|fk| (fk.referenced_schema.clone().unwrap_or_else(|| schema.to_owned()), fk.referenced_table.clone()))
+            .filter(|(s, t)| !(s == schema && *t == table.table_name))
+            .collect();
+        missing.sort();
+        missing.dedup();
+        Self { missing, stand_ins: true, ..Self::default() }
+    }
+}
+
 /// What the rehearsal found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rehearsal {
@@ -350,7 +368,7 @@ fn refusal(error: &tokio_postgres::Error, what: &str, script: &str, request: &Sc
             _ => None,
         })
         .and_then(|at| statement_at(script, at.saturating_sub(1)))
-        .map(|s| format!("; in: {}", shorten(&s, 300)))
+        .map(|s| format!("; in: {}", shorten(&s.split_whitespace().collect::<Vec<_>>().join(" "), 300)))
         .unwrap_or_default();
     let table = &request.schema_json;
     let path = table.columns.iter().position(|c| message.contains(&format!("column \"{}\"", c.name))).map_or_else(

@@ -2,7 +2,6 @@
 //! as compare-and-set, and the audit log.
 
 use schema_model::environment::{ExistingObjects, GenerationInputs};
-use schema_model::objects::TableObjects;
 use schema_model::request::SchemaRequest;
 use schema_model::status::RequestStatus;
 use schema_model::violation::{CheckAnswer, MigrationPreview, Violation};
@@ -185,15 +184,7 @@ impl Store {
                 stage.shared_enums.push((schema.to_owned(), name.clone(), labels));
             }
         }
-        let objects = TableObjects::of(request, &inputs.naming);
-        let mut wanted: Vec<(String, String)> = objects
-            .foreign_keys
-            .iter()
-            .map(|fk| (fk.referenced_schema.clone().unwrap_or_else(|| schema.to_owned()), fk.referenced_table.clone()))
-            .filter(|(s, t)| !(s == schema && *t == table.table_name))
-            .collect();
-        wanted.sort();
-        wanted.dedup();
+        let wanted = Stage::with_stand_ins(request, inputs).missing;
         if wanted.is_empty() {
             return Ok(stage);
         }

@@ -29,7 +29,7 @@ pub(crate) fn uuid_v4() -> Result<String, StoreError> {
 }
 
 /// SHA-256 of `bytes`.
-pub(crate) fn sha256(bytes: &[u8]) -> Vec<u8> {
+pub fn sha256(bytes: &[u8]) -> Vec<u8> {
     Sha256::digest(bytes).to_vec()
 }
 

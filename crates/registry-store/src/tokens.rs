@@ -89,6 +89,20 @@ pub struct NewToken {
     pub token: String,
 }
 
+/// Every token starts with this.
+pub const TOKEN_PREFIX: &str = "sr_";
+
+/// Whether `text` has a token's form (`sr_` and 64 hex digits); anything else is refused
+/// without a lookup.
+pub fn is_token_shaped(text: &str) -> bool {
+    text.strip_prefix(TOKEN_PREFIX).is_some_and(|rest| rest.len() == 64 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The SHA-256 of a token, what the registry stores and looks up.
+pub fn hash_token(token: &str) -> Vec<u8> {
+    crate::secrets::sha256(token.as_bytes())
+}
+
 fn valid_name(name: &str) -> Result<(), StoreError> {
     let ok = !name.is_empty()
         && name.len() <= 64
@@ -124,36 +138,37 @@ impl Store {
             .await?
             .ok_or_else(|| StoreError::Conflict(format!("a principal named \"{name}\" already exists")))?;
         let principal_id: i64 = principal.get(0);
-        // 244 random bits from two version-4 UUIDs, from PostgreSQL's strong random source.
-        let token: String = transaction
-            .query_one(
-                "SELECT 'sr_' || replace(gen_random_uuid()::text, '-', '') || replace(gen_random_uuid()::text, '-', '')",
-                &[],
-            )
-            .await?
-            .get(0);
+        // 256 random bits from the operating system, made and hashed here: the token itself
+        // never reaches PostgreSQL (nor its logs).
+        let token = format!("{TOKEN_PREFIX}{}", crate::secrets::random_hex::<32>()?);
         transaction
             .execute(
-                "INSERT INTO registry.api_tokens (principal_id, name, token_hash) VALUES ($1, $2, sha256(convert_to($3, 'UTF8')))",
-                &[&principal_id, &name, &token],
+                "INSERT INTO registry.api_tokens (principal_id, name, token_hash) VALUES ($1, $2, $3)",
+                &[&principal_id, &name, &hash_token(&token)],
             )
             .await?;
         transaction.commit().await?;
         Ok(NewToken { name: name.to_owned(), role, token })
     }
 
-    /// The principal behind a bearer token, or `None` for an unknown or revoked token.
+    /// The principal behind a bearer token, or `None` for an unknown or revoked token (or
+    /// for text that cannot be a token, without asking the database).
     pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>, StoreError> {
-        if token.len() > 200 {
+        if !is_token_shaped(token) {
             return Ok(None);
         }
+        self.authenticate_hash(&hash_token(token)).await
+    }
+
+    /// The principal behind a token's hash ([`hash_token`]), or `None`.
+    pub async fn authenticate_hash(&self, hash: &[u8]) -> Result<Option<Principal>, StoreError> {
         let row = self
             .client()
             .await?
             .query_opt(
                 "SELECT p.name, p.role FROM registry.api_tokens t JOIN registry.principals p ON p.id = t.principal_id
-                 WHERE t.token_hash = sha256(convert_to($1, 'UTF8')) AND t.revoked_at IS NULL",
-                &[&token],
+                 WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+                &[&hash],
             )
             .await?;
         row.map(|row| {

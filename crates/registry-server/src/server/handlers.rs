@@ -82,6 +82,9 @@ fn parse_request(body: Result<Bytes, BytesRejection>) -> Result<SchemaRequest, A
 
 fn parse_json<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
     let text = body_text(body)?;
+    if text.contains('\0') || text.contains("\\u0000") {
+        return Err(ApiError::bad_request("the body contains a NUL character, which PostgreSQL cannot store"));
+    }
     serde_json::from_str(&text).map_err(|e| {
         let (code, status) = if e.is_syntax() || e.is_eof() {
             ("malformed_json", StatusCode::BAD_REQUEST)
@@ -405,6 +408,7 @@ async fn revoke_token(
 ) -> Result<Response, ApiError> {
     caller.require(ADMINS, "manage tokens")?;
     state.store.revoke_token(&name).await?;
+    state.token_cache.forget(&name);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod error;
 pub mod handlers;
+pub mod listen;
 pub mod metrics;
 pub mod openapi;
 
@@ -38,6 +39,11 @@ pub struct Limits {
     pub rate_per_second: f64,
     /// Longest a request may take.
     pub request_timeout: Duration,
+    /// Connections at once, header read timeout.
+    pub connections: listen::ConnectionLimits,
+    /// Failed authentications per second a client address may make (with a burst of
+    /// twenty) before its attempts are refused without a database lookup.
+    pub failed_auth_per_second: f64,
 }
 
 impl Default for Limits {
@@ -47,6 +53,8 @@ impl Default for Limits {
             max_page_size: 200,
             rate_per_second: 50.0,
             request_timeout: Duration::from_secs(30),
+            connections: listen::ConnectionLimits::default(),
+            failed_auth_per_second: 1.0,
         }
     }
 }
@@ -60,6 +68,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Per-principal rate limiting.
     pub limiter: Arc<RateLimiter>,
+    /// Failed authentications per client address, checked before any database lookup.
+    pub failures: Arc<RateLimiter>,
+    /// Recently authenticated tokens, by hash: valid tokens cost no lookup for a moment.
+    pub token_cache: Arc<auth::TokenCache>,
     /// The limits.
     pub limits: Arc<Limits>,
 }
@@ -71,6 +83,8 @@ impl AppState {
             store,
             metrics: Arc::new(Metrics::default()),
             limiter: Arc::new(RateLimiter::new(limits.rate_per_second, limits.rate_per_second * 10.0)),
+            failures: Arc::new(RateLimiter::new(limits.failed_auth_per_second, 20.0)),
+            token_cache: Arc::new(auth::TokenCache::default()),
             limits: Arc::new(limits),
         }
     }
@@ -81,12 +95,25 @@ pub fn app(state: AppState) -> Router {
     let body_limit = state.limits.body_bytes;
     handlers::router()
         .fallback(|| async { ApiError::not_found("no such endpoint; see GET /api/openapi.json") })
+        .layer(middleware::from_fn(refuse_nul))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
 
 static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// Refuses a path or query that decodes to text PostgreSQL cannot store (a NUL character)
+/// before any handler sees it.
+async fn refuse_nul(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    let raw = uri.path_and_query().map_or("", |p| p.as_str());
+    if raw.contains('\0') || raw.to_ascii_lowercase().contains("%00") {
+        return ApiError::bad_request("the path or query contains a NUL character, which PostgreSQL cannot store")
+            .into_response();
+    }
+    next.run(request).await
+}
 
 /// Request id, tracing span, timeout and metrics around every request.
 async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -97,7 +124,9 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 64)
         .map_or_else(|| format!("req-{}", REQUEST_IDS.fetch_add(1, Ordering::Relaxed)), str::to_owned);
-    let method = request.method().to_string();
+    // Label values stay a small, fixed set: any other method is `other`, and an unmatched
+    // path is `unmatched`, so no client can grow the metrics.
+    let method = metrics::method_label(request.method()).to_owned();
     let route =
         request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let span = tracing::info_span!("request", id = %id, method = %method, path = %request.uri().path());
@@ -122,13 +151,14 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
 }
 
 /// Serves the API on a bound listener until `shutdown` completes; requests in flight
-/// finish first.
+/// finish first. Connections are bounded (see [`listen`]).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    let limits = state.limits.connections.clone();
+    listen::serve_connections(listener, app(state), limits, shutdown).await
 }
 
 /// Completes on SIGINT or SIGTERM.

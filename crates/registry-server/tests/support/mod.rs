@@ -53,7 +53,7 @@ impl Server {
             .arg(&config_path)
             .env_remove("DATABASE_URL")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(data_dir.join("server.log")).map_or_else(|_| Stdio::null(), Stdio::from))
             .spawn()
             .expect("the binary starts");
         let stdout = child.stdout.take().unwrap();
@@ -136,6 +136,11 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         self.data_dir.clone()
+    }
+
+    /// What the server logged so far (its stderr).
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
     }
 
     /// psql against the embedded cluster's target database.
