@@ -370,19 +370,8 @@ impl LocalCluster {
 
     /// [`LocalCluster::psql`] as `role` (a peer role).
     pub fn psql_as(&self, role: &str, database: &str, sql: &str) -> Result<String, ClusterError> {
-        validate_name("database", database)?;
-        validate_name("role", role)?;
-        if self.server.is_none() {
-            return Err(ClusterError::NotRunning { data_dir: self.data_dir.clone() });
-        }
-        let mut command = local_command(&tool(&self.bin_dir, "psql"), self.run_as);
-        command
-            .args(PSQL_FLAGS)
-            .arg("-h")
-            .arg(&self.socket_dir)
-            .args(["-p", &self.port.to_string(), "-U", role, "-d", database])
-            .arg("-c")
-            .arg(sql);
+        let mut command = self.psql_command(role, database)?;
+        command.arg("-c").arg(sql);
         run_psql(command, database, sql)
     }
 
@@ -390,19 +379,28 @@ impl LocalCluster {
     /// the superuser, starting on `database`, stopping at the first error. The file must be
     /// readable by the cluster's OS user.
     pub fn psql_file(&self, database: &str, path: &Path) -> Result<String, ClusterError> {
+        let mut command = self.psql_command(SUPERUSER, database)?;
+        command.arg("-f").arg(path);
+        run_psql(command, database, &format!("\\i {}", path.display()))
+    }
+
+    /// psql on `database` as `role` through the socket, ready for `-c` or `-f`.
+    fn psql_command(&self, role: &str, database: &str) -> Result<std::process::Command, ClusterError> {
         validate_name("database", database)?;
+        validate_name("role", role)?;
         if self.server.is_none() {
             return Err(ClusterError::NotRunning { data_dir: self.data_dir.clone() });
         }
         let mut command = local_command(&tool(&self.bin_dir, "psql"), self.run_as);
-        command
-            .args(PSQL_FLAGS)
-            .arg("-h")
-            .arg(&self.socket_dir)
-            .args(["-p", &self.port.to_string(), "-U", SUPERUSER, "-d", database])
-            .arg("-f")
-            .arg(path);
-        run_psql(command, database, &format!("\\i {}", path.display()))
+        command.args(PSQL_FLAGS).arg("-h").arg(&self.socket_dir).args([
+            "-p",
+            &self.port.to_string(),
+            "-U",
+            role,
+            "-d",
+            database,
+        ]);
+        Ok(command)
     }
 
     /// Lets `role` log in by OS identity from now on: rewrites the authentication files and

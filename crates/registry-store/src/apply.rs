@@ -137,13 +137,9 @@ impl Store {
     /// docs for what is checked on the way).
     pub async fn apply(&self, id: &str, target: &str, performed_by: &str) -> Result<ApplyOutcome, StoreError> {
         let id = parse_id(id)?;
-        let endpoint =
-            self.inner.targets.get(target).ok_or_else(|| StoreError::not_found(format!("target \"{target}\"")))?;
-        let request = self.get_request(id).await?;
-        let model = stored_model(&request)?;
+        let (endpoint, request, model, stored) = self.prepare(id, target).await?;
         let mut object = self.client().await?;
         let client: &mut tokio_postgres::Client = &mut object;
-        let stored = stored_extras(client, id, &self.inner).await?;
         let registry = client.transaction().await?;
         let current = fetch_for_update(&registry, id).await?;
         if !matches!(current, RequestStatus::Approved | RequestStatus::Migrated) {
@@ -158,12 +154,9 @@ impl Store {
             target,
             by: performed_by,
         };
-        if let Err(reason) = check_integrity(&registry, &self.inner.audit_key, &request, &model, &stored.inputs).await?
-        {
-            let error = StoreError::Integrity(reason);
-            failure.audit(&error).await?;
+        if let Some(refusal) = failure.refuse_unless_intact(&model, &stored.inputs).await? {
             registry.commit().await?;
-            return Err(error);
+            return Err(refusal);
         }
         let body = ddl_gen::pg::transaction_body(&request.migration.up_sql)
             .ok_or_else(|| StoreError::Internal("the stored up migration is not a registry transaction".to_owned()))?;
@@ -360,13 +353,9 @@ impl Store {
         data: DataPolicy,
     ) -> Result<ApplyOutcome, StoreError> {
         let id = parse_id(id)?;
-        let endpoint =
-            self.inner.targets.get(target).ok_or_else(|| StoreError::not_found(format!("target \"{target}\"")))?;
-        let request = self.get_request(id).await?;
-        let model = stored_model(&request)?;
+        let (endpoint, request, model, stored) = self.prepare(id, target).await?;
         let mut object = self.client().await?;
         let client: &mut tokio_postgres::Client = &mut object;
-        let stored = stored_extras(client, id, &self.inner).await?;
         let registry = client.transaction().await?;
         let current = fetch_for_update(&registry, id).await?;
         if current != RequestStatus::Migrated || !is_live(&registry, id, target).await? {
@@ -381,12 +370,9 @@ impl Store {
             target,
             by: performed_by,
         };
-        if let Err(reason) = check_integrity(&registry, &self.inner.audit_key, &request, &model, &stored.inputs).await?
-        {
-            let error = StoreError::Integrity(reason);
-            failure.audit(&error).await?;
+        if let Some(refusal) = failure.refuse_unless_intact(&model, &stored.inputs).await? {
             registry.commit().await?;
-            return Err(error);
+            return Err(refusal);
         }
         let body = ddl_gen::pg::transaction_body(&request.migration.down_sql).ok_or_else(|| {
             StoreError::Internal("the stored down migration is not a registry transaction".to_owned())
@@ -452,6 +438,24 @@ impl Store {
         .await?;
         registry.commit().await?;
         Ok(outcome)
+    }
+}
+
+impl Store {
+    /// What an apply or rollback reads before it starts: the target, the stored request (as
+    /// stored and as a model) and its migration's stored inputs and snapshot.
+    async fn prepare(
+        &self,
+        id: &str,
+        target: &str,
+    ) -> Result<(&Endpoint, StoredRequest, SchemaRequest, Stored), StoreError> {
+        let endpoint =
+            self.inner.targets.get(target).ok_or_else(|| StoreError::not_found(format!("target \"{target}\"")))?;
+        let request = self.get_request(id).await?;
+        let model = stored_model(&request)?;
+        let client = self.client().await?;
+        let stored = stored_extras(&client, id, &self.inner).await?;
+        Ok((endpoint, request, model, stored))
     }
 }
 
@@ -625,6 +629,23 @@ struct Failure<'a> {
 }
 
 impl Failure<'_> {
+    /// The integrity refusal, audited in the registry transaction, when what would run is
+    /// not what was approved; `None` when it is.
+    async fn refuse_unless_intact(
+        &self,
+        model: &SchemaRequest,
+        inputs: &GenerationInputs,
+    ) -> Result<Option<StoreError>, StoreError> {
+        match check_integrity(self.registry, self.key, self.request, model, inputs).await? {
+            Ok(()) => Ok(None),
+            Err(reason) => {
+                let error = StoreError::Integrity(reason);
+                self.audit(&error).await?;
+                Ok(Some(error))
+            }
+        }
+    }
+
     /// Audits `error` as this attempt's failure (the status is unchanged).
     async fn audit(&self, error: &StoreError) -> Result<(), StoreError> {
         let message = error.to_string();

@@ -204,6 +204,36 @@ impl EntryFields<'_> {
     }
 }
 
+/// The columns an entry's hash covers besides its position, in [`EntryFields`] order.
+const SEALED_COLUMNS: &str = "request_id::text, table_schema, table_name, action, performed_by, from_status, \
+                              to_status, justification, related_issue, target, sql_executed, success, error, \
+                              checksum, details, created_at";
+
+/// The fields of the entry at position `seq` from a row holding [`SEALED_COLUMNS`] from
+/// column `at` on.
+fn entry_fields(row: &Row, at: usize, seq: i64) -> EntryFields<'_> {
+    let created_at: SystemTime = row.get(at + 15);
+    EntryFields {
+        seq,
+        request_id: row.get(at),
+        table_schema: row.get(at + 1),
+        table_name: row.get(at + 2),
+        action: row.get(at + 3),
+        performed_by: row.get(at + 4),
+        from_status: row.get(at + 5),
+        to_status: row.get(at + 6),
+        justification: row.get(at + 7),
+        related_issue: row.get(at + 8),
+        target: row.get(at + 9),
+        sql_executed: row.get(at + 10),
+        success: row.get(at + 11),
+        error: row.get(at + 12),
+        checksum: row.get(at + 13),
+        details: row.get(at + 14),
+        created_at_micros: micros(created_at),
+    }
+}
+
 /// An audit entry to append.
 #[derive(Debug, Default)]
 pub(crate) struct NewAudit<'a> {
@@ -409,10 +439,10 @@ pub async fn verify(client: &tokio_postgres::Client, key: &AuditKey) -> Result<A
     loop {
         let rows = client
             .query(
-                "SELECT id, seq, prev_hash, hash, request_id::text, table_schema, table_name, action, performed_by,
-                        from_status, to_status, justification, related_issue, target, sql_executed, success, error,
-                        checksum, details, created_at
-                 FROM registry.audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2",
+                &format!(
+                    "SELECT id, seq, prev_hash, hash, {SEALED_COLUMNS}
+                     FROM registry.audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2"
+                ),
                 &[&expected_seq, &VERIFY_BATCH],
             )
             .await?;
@@ -435,26 +465,7 @@ pub async fn verify(client: &tokio_postgres::Client, key: &AuditKey) -> Result<A
             if stored_prev.unwrap_or_default() != prev_hash {
                 return Ok(broken(id, format!("entry {id} does not follow the entry before it in the chain")));
             }
-            let created_at: SystemTime = row.get(19);
-            let fields = EntryFields {
-                seq,
-                request_id: row.get(4),
-                table_schema: row.get(5),
-                table_name: row.get(6),
-                action: row.get(7),
-                performed_by: row.get(8),
-                from_status: row.get(9),
-                to_status: row.get(10),
-                justification: row.get(11),
-                related_issue: row.get(12),
-                target: row.get(13),
-                sql_executed: row.get(14),
-                success: row.get(15),
-                error: row.get(16),
-                checksum: row.get(17),
-                details: row.get(18),
-                created_at_micros: micros(created_at),
-            };
+            let fields = entry_fields(row, 4, seq);
             let stored: Option<Vec<u8>> = row.get(3);
             let stored = stored.unwrap_or_default();
             if key.seal(&prev_hash, &fields) != stored {
@@ -486,11 +497,11 @@ pub(crate) async fn entry_is_sealed(
 ) -> Result<bool, StoreError> {
     let Some(row) = client
         .query_opt(
-            "SELECT e.seq, e.prev_hash, e.hash, e.request_id::text, e.table_schema, e.table_name, e.action,
-                    e.performed_by, e.from_status, e.to_status, e.justification, e.related_issue, e.target,
-                    e.sql_executed, e.success, e.error, e.checksum, e.details, e.created_at,
-                    (SELECT p.hash FROM registry.audit_log p WHERE p.seq = e.seq - 1)
-             FROM registry.audit_log e WHERE e.id = $1",
+            &format!(
+                "SELECT e.seq, e.prev_hash, e.hash, (SELECT p.hash FROM registry.audit_log p WHERE p.seq = e.seq - 1),
+                        {SEALED_COLUMNS}
+                 FROM registry.audit_log e WHERE e.id = $1"
+            ),
             &[&id],
         )
         .await?
@@ -501,30 +512,11 @@ pub(crate) async fn entry_is_sealed(
         return Ok(false);
     };
     let prev_hash: Vec<u8> = row.get::<_, Option<Vec<u8>>>(1).unwrap_or_default();
-    let predecessor: Vec<u8> = row.get::<_, Option<Vec<u8>>>(19).unwrap_or_default();
+    let predecessor: Vec<u8> = row.get::<_, Option<Vec<u8>>>(3).unwrap_or_default();
     if prev_hash != predecessor {
         return Ok(false);
     }
-    let created_at: SystemTime = row.get(18);
-    let fields = EntryFields {
-        seq,
-        request_id: row.get(3),
-        table_schema: row.get(4),
-        table_name: row.get(5),
-        action: row.get(6),
-        performed_by: row.get(7),
-        from_status: row.get(8),
-        to_status: row.get(9),
-        justification: row.get(10),
-        related_issue: row.get(11),
-        target: row.get(12),
-        sql_executed: row.get(13),
-        success: row.get(14),
-        error: row.get(15),
-        checksum: row.get(16),
-        details: row.get(17),
-        created_at_micros: micros(created_at),
-    };
+    let fields = entry_fields(&row, 4, seq);
     let stored: Vec<u8> = row.get::<_, Option<Vec<u8>>>(2).unwrap_or_default();
     Ok(key.seal(&prev_hash, &fields) == stored)
 }
@@ -550,37 +542,12 @@ pub(crate) async fn seal_unsealed(
     }
     transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK]).await?;
     transaction.batch_execute("ALTER TABLE registry.audit_log DISABLE TRIGGER audit_log_no_update_or_delete").await?;
-    let rows = transaction
-        .query(
-            "SELECT id, request_id::text, table_schema, table_name, action, performed_by, from_status, to_status,
-                    justification, related_issue, target, sql_executed, success, error, checksum, details, created_at
-             FROM registry.audit_log ORDER BY id",
-            &[],
-        )
-        .await?;
+    let rows =
+        transaction.query(&format!("SELECT id, {SEALED_COLUMNS} FROM registry.audit_log ORDER BY id"), &[]).await?;
     let mut prev_hash: Vec<u8> = Vec::new();
     let mut count = 0;
     for (seq, row) in (1i64..).zip(&rows) {
-        let created_at: SystemTime = row.get(16);
-        let fields = EntryFields {
-            seq,
-            request_id: row.get(1),
-            table_schema: row.get(2),
-            table_name: row.get(3),
-            action: row.get(4),
-            performed_by: row.get(5),
-            from_status: row.get(6),
-            to_status: row.get(7),
-            justification: row.get(8),
-            related_issue: row.get(9),
-            target: row.get(10),
-            sql_executed: row.get(11),
-            success: row.get(12),
-            error: row.get(13),
-            checksum: row.get(14),
-            details: row.get(15),
-            created_at_micros: micros(created_at),
-        };
+        let fields = entry_fields(row, 1, seq);
         let hash = key.seal(&prev_hash, &fields);
         let id: i64 = row.get(0);
         let prev: Option<&[u8]> = (!prev_hash.is_empty()).then_some(prev_hash.as_slice());

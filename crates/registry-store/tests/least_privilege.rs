@@ -59,6 +59,15 @@ async fn refused(client: &tokio_postgres::Client, sql: &str) -> String {
     }
 }
 
+/// Starts the embedded cluster in `dir` off the async runtime's threads.
+async fn start_embedded(dir: &Path) -> Embedded {
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || Embedded::start(&dir))
+        .await
+        .expect("task")
+        .unwrap_or_else(|e| panic!("embedded start: {e}"))
+}
+
 #[test]
 fn another_os_user_cannot_reach_the_embedded_cluster() {
     let dir = temp_dir("reach");
@@ -102,13 +111,7 @@ fn another_os_user_cannot_reach_the_embedded_cluster() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runtime_role_cannot_rewrite_the_audit_log() {
     let dir = temp_dir("runtime-role");
-    let embedded = tokio::task::spawn_blocking({
-        let dir = dir.clone();
-        move || Embedded::start(&dir)
-    })
-    .await
-    .expect("task")
-    .unwrap_or_else(|e| panic!("embedded start: {e}"));
+    let embedded = start_embedded(&dir).await;
     let config = support::config(embedded.registry_url())
         .with_migration_url(embedded.migration_url())
         .with_target("default", embedded.target_url())
@@ -157,13 +160,7 @@ async fn a_privileged_runtime_role_is_refused_unless_allowed() {
 
     // The owner of the schema as the runtime role is refused too.
     let dir = temp_dir("owner-runtime");
-    let embedded = tokio::task::spawn_blocking({
-        let dir = dir.clone();
-        move || Embedded::start(&dir)
-    })
-    .await
-    .expect("task")
-    .unwrap_or_else(|e| panic!("embedded start: {e}"));
+    let embedded = start_embedded(&dir).await;
     let owner_as_runtime = support::config(embedded.migration_url()).with_migration_url(embedded.migration_url());
     match Store::open(owner_as_runtime).await {
         Err(StoreError::PrivilegedRuntime(message)) => assert!(message.contains("owns"), "{message}"),

@@ -4,8 +4,6 @@
 
 pub(crate) mod arbitrary;
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use pg_cluster::test_support::{TestServer, test_server};
 use tokio_postgres::{Client, NoTls};
 
@@ -59,27 +57,6 @@ pub(crate) async fn fresh_database(server: &TestServer, prefix: &str) -> Db {
     db
 }
 
-/// One column as the catalog sees it.
-#[derive(Debug)]
-pub(crate) struct LiveColumn {
-    pub(crate) name: String,
-    pub(crate) type_name: String,
-    pub(crate) not_null: bool,
-    pub(crate) has_default: bool,
-    pub(crate) identity: String,
-    pub(crate) comment: Option<String>,
-}
-
-/// One index as the catalog sees it.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct IndexInfo {
-    pub(crate) method: String,
-    pub(crate) unique: bool,
-    pub(crate) partial: bool,
-    pub(crate) key_columns: usize,
-    pub(crate) all_columns: usize,
-}
-
 fn describe(error: &tokio_postgres::Error) -> String {
     match error.as_db_error() {
         Some(db) => format!(
@@ -93,6 +70,11 @@ fn describe(error: &tokio_postgres::Error) -> String {
 }
 
 impl Db {
+    /// The connection.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// Runs a script (several statements, simple query protocol).
     pub(crate) async fn execute(&self, sql: &str) -> Result<(), String> {
         self.client.batch_execute(sql).await.map_err(|e| describe(&e))
@@ -100,81 +82,6 @@ impl Db {
 
     async fn rows(&self, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Vec<tokio_postgres::Row> {
         self.client.query(sql, params).await.unwrap_or_else(|e| panic!("{}: {sql}", describe(&e)))
-    }
-
-    pub(crate) async fn columns(&self, schema: &str, table: &str) -> Vec<LiveColumn> {
-        self.rows(
-            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atthasdef, a.attidentity::text,
-                    col_description(a.attrelid, a.attnum)
-             FROM pg_attribute a
-             WHERE a.attrelid = format('%I.%I', $1::text, $2::text)::regclass AND a.attnum > 0 AND NOT a.attisdropped
-             ORDER BY a.attnum",
-            &[&schema, &table],
-        )
-        .await
-        .iter()
-        .map(|row| LiveColumn {
-            name: row.get(0),
-            type_name: row.get(1),
-            not_null: row.get(2),
-            has_default: row.get(3),
-            identity: row.get(4),
-            comment: row.get(5),
-        })
-        .collect()
-    }
-
-    pub(crate) async fn table_comment(&self, schema: &str, table: &str) -> Option<String> {
-        self.rows(
-            "SELECT obj_description(format('%I.%I', $1::text, $2::text)::regclass, 'pg_class')",
-            &[&schema, &table],
-        )
-        .await[0]
-            .get(0)
-    }
-
-    pub(crate) async fn constraints(&self, schema: &str, table: &str) -> BTreeSet<(String, char)> {
-        self.rows(
-            "SELECT conname::text, contype::text FROM pg_constraint WHERE conrelid = format('%I.%I', $1::text, $2::text)::regclass",
-            &[&schema, &table],
-        )
-        .await
-        .iter()
-        .map(|row| (row.get::<_, String>(0), row.get::<_, String>(1).chars().next().unwrap_or('?')))
-        .collect()
-    }
-
-    /// Indexes that back no constraint, by name.
-    pub(crate) async fn indexes(&self, schema: &str, table: &str) -> BTreeMap<String, IndexInfo> {
-        self.rows(
-            "SELECT ic.relname::text, am.amname::text, i.indisunique, i.indpred IS NOT NULL, i.indnkeyatts::int4, i.indnatts::int4
-             FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
-             WHERE i.indrelid = format('%I.%I', $1::text, $2::text)::regclass
-               AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)",
-            &[&schema, &table],
-        )
-        .await
-        .iter()
-        .map(|row| {
-            let count = |i: usize| usize::try_from(row.get::<_, i32>(i)).unwrap_or_default();
-            (
-                row.get(0),
-                IndexInfo { method: row.get(1), unique: row.get(2), partial: row.get(3), key_columns: count(4), all_columns: count(5) },
-            )
-        })
-        .collect()
-    }
-
-    pub(crate) async fn enum_labels(&self, schema: &str, name: &str) -> Vec<String> {
-        self.rows(
-            "SELECT e.enumlabel::text FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid
-             JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = $1 AND t.typname = $2 ORDER BY e.enumsortorder",
-            &[&schema, &name],
-        )
-        .await
-        .iter()
-        .map(|row| row.get(0))
-        .collect()
     }
 
     /// Every user object in the database (relations, types, constraints, comments),
