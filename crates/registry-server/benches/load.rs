@@ -1,5 +1,6 @@
 //! HTTP load on the real server: requests created (`POST /api/schema-requests` with seed
-//! 001's caricatures request) and listed (`GET /api/schema-requests?limit=50`) per second,
+//! 001's caricatures request, each under a table name of its own; every submission is
+//! checked against the target and the catalog and rehearsed on PostgreSQL) and listed (`GET /api/schema-requests?limit=50`) per second,
 //! with p50/p99 latency, at 1, 16 and 64 keep-alive connections; and, as the reference in
 //! the same run, pgbench on the server's own embedded registry database running the store
 //! benchmark's script (request row + audit row in one transaction) at 1, 16 and 64 clients.
@@ -211,7 +212,7 @@ fn load(base: &str, token: &str, connections: usize, path: &str, body: Option<&s
     let start = Instant::now();
     let deadline = start + Duration::from_secs(SECONDS);
     let workers: Vec<_> = (0..connections)
-        .map(|_| {
+        .map(|worker| {
             let (url, auth, started) = (url.clone(), auth.clone(), started.clone());
             let body = body.map(str::to_owned);
             std::thread::spawn(move || {
@@ -219,7 +220,14 @@ fn load(base: &str, token: &str, connections: usize, path: &str, body: Option<&s
                 let mut micros = Vec::new();
                 let mut failures = 0;
                 let mut first_failure = None;
+                let mut sent_count = 0usize;
                 while Instant::now() < deadline && started.fetch_add(1, Ordering::Relaxed) < MAX_REQUESTS {
+                    // Every submission names a table of its own, as real ones do: two
+                    // submissions of one table name rehearse one after the other.
+                    sent_count += 1;
+                    let body = body
+                        .as_deref()
+                        .map(|b| b.replace("\"caricatures\"", &format!("\"caricatures_{worker}_{sent_count}\"")));
                     let sent = Instant::now();
                     let outcome = call(&agent, &url, &auth, body.as_deref());
                     let elapsed = u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX);

@@ -28,7 +28,7 @@ use crate::error::StoreError;
 use crate::store::{Store, parse_id};
 
 /// Advisory lock key serializing appends to the chain ("audit-ch" in ASCII).
-const AUDIT_LOCK: i64 = 0x6175_6469_742d_6368;
+pub const AUDIT_LOCK: i64 = 0x6175_6469_742d_6368;
 /// Entries read per query while verifying.
 const VERIFY_BATCH: i64 = 2_000;
 /// Marks what is hashed, so the format can change under a new tag.

@@ -1,7 +1,8 @@
-//! The reference workload the benchmarks compare against: pgbench running the two
-//! essential INSERTs of a request submission (the request row and its audit row) in one
-//! transaction, on the same server. Shared by the store and HTTP benchmarks so both
-//! measure against the same thing.
+//! The reference workload the benchmarks compare against: pgbench running the essential
+//! database work of a request submission in one transaction, on the same server: the request
+//! row, then the audit entry appended to the chain (the chain's advisory lock, the next
+//! position, the entry with a hash). Shared by the store and HTTP benchmarks so both measure
+//! against the same thing.
 
 use std::path::Path;
 use std::process::Command;
@@ -11,12 +12,15 @@ use pg_cluster::find_bin_dir;
 /// The pgbench script for one submission of `request_json` (the request as JSON).
 pub fn pgbench_script(request_json: &str) -> String {
     let request = request_json.replace('\'', "''");
+    let lock = crate::audit::AUDIT_LOCK;
     format!(
         "BEGIN;\n\
          INSERT INTO registry.schema_requests (table_schema, table_name, owner, requested_by, request, status, violations) \
          VALUES ('public', 'caricatures', 'omega-bot', 'pgbench', '{request}'::jsonb, 'requested', '[]'::jsonb);\n\
-         INSERT INTO registry.audit_log (table_schema, table_name, action, performed_by, to_status, justification, related_issue, success) \
-         VALUES ('public', 'caricatures', 'create', 'pgbench', 'requested', 'Store user caricature images', '676', true);\n\
+         SELECT pg_advisory_xact_lock({lock});\n\
+         SELECT coalesce(max(seq), 0) + 1 AS next FROM registry.audit_log \\gset\n\
+         INSERT INTO registry.audit_log (table_schema, table_name, action, performed_by, to_status, justification, related_issue, success, created_at, seq, hash) \
+         VALUES ('public', 'caricatures', 'create', 'pgbench', 'requested', 'Store user caricature images', '676', true, clock_timestamp(), :next, sha256('entry'::bytea));\n\
          END;\n"
     )
 }

@@ -156,3 +156,26 @@ fn random_tables_are_accepted_by_postgres_and_leave_nothing_behind() {
         panic!("{error}");
     }
 }
+
+/// Names with the layout's own characters in them (`" ( "`) round-trip: up creates them and
+/// down drops the very same objects.
+#[test]
+fn quoted_names_with_parentheses_round_trip() {
+    let server = support::server();
+    let rt = runtime();
+    rt.block_on(async {
+        let db = support::fresh_database(&server, "parens").await;
+        db.execute("CREATE SCHEMA \"a ( b\"").await.expect("schema");
+        let request = SchemaRequest::from_json(
+            r#"{"tableName": "t ( x", "schema": "a ( b", "columns": [{"name": "id ( y", "type": "integer", "primaryKey": true}, {"name": "n", "type": "text"}], "indexes": [{"columns": ["n"]}]}"#,
+        )
+        .expect("request");
+        let naming = NamingOptions::default();
+        let migration = ddl_gen::generate(&request, &naming).expect("generates");
+        let before = db.fingerprint().await;
+        db.execute(&migration.up_sql).await.unwrap_or_else(|e| panic!("up: {e}\n{}", migration.up_sql));
+        assert_catalog_matches(&db, &request.schema_json, &naming, &request).await;
+        db.execute(&migration.down_sql).await.unwrap_or_else(|e| panic!("down: {e}\n{}", migration.down_sql));
+        assert_eq!(db.fingerprint().await, before, "down restores the catalog");
+    });
+}

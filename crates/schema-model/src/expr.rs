@@ -794,6 +794,9 @@ mod tests {
 
     #[test]
     fn depth_and_size_are_bounded_before_anything_recurses() {
+        // Two thousand terms are refused outright (too long), nothing parsed or walked.
+        let two_thousand = vec!["1"; 2000].join("+");
+        assert_eq!(parse_safe(&two_thousand, ExprContext::Default), Err(ExprError::TooLong));
         let chain = vec!["1"; 1000].join("+");
         assert!(chain.len() < MAX_EXPRESSION_LEN);
         assert!(matches!(parse_safe(&chain, ExprContext::Default), Err(ExprError::TooComplex(_))));
