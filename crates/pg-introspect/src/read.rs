@@ -40,7 +40,8 @@ pub async fn table(
                     a.attndims::int4,
                     (SELECT s.relname::text FROM pg_catalog.pg_depend dep
                        JOIN pg_catalog.pg_class s ON s.oid = dep.objid AND s.relkind = 'S'
-                      WHERE dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum AND dep.deptype = 'a'
+                      WHERE dep.refclassid = 'pg_catalog.pg_class'::regclass
+                        AND dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum AND dep.deptype = 'a'
                         AND dep.classid = 'pg_catalog.pg_class'::regclass LIMIT 1)
              FROM pg_catalog.pg_attribute a
              JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
@@ -241,11 +242,13 @@ pub async fn namespace(
             "SELECT t.typname::text, t.typtype::text,
                     CASE WHEN t.typtype = 'e' THEN ARRAY(SELECT e.enumlabel::text FROM pg_catalog.pg_enum e
                                                         WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder) END,
-                    ARRAY(SELECT DISTINCT c.relname::text FROM pg_catalog.pg_attribute a
-                          JOIN pg_catalog.pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-                          JOIN pg_catalog.pg_type at ON at.oid = a.atttypid
-                          WHERE a.attnum > 0 AND NOT a.attisdropped
-                            AND (a.atttypid = t.oid OR (at.typcategory = 'A' AND at.typelem = t.oid)))
+                    -- A column depends on its type (or its array type): pg_depend's index
+                    -- finds them without reading every column of the database.
+                    ARRAY(SELECT DISTINCT c.relname::text FROM pg_catalog.pg_depend dep
+                          JOIN pg_catalog.pg_class c ON c.oid = dep.objid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+                          WHERE dep.refclassid = 'pg_catalog.pg_type'::regclass
+                            AND dep.refobjid IN (t.oid, t.typarray) AND dep.refobjsubid = 0
+                            AND dep.classid = 'pg_catalog.pg_class'::regclass AND dep.objsubid > 0)
              FROM pg_catalog.pg_type t
              WHERE t.typnamespace = to_regnamespace($1) AND t.typtype IN ('e', 'd', 'r', 'm', 'b')
                 OR (t.typnamespace = to_regnamespace($1) AND t.typtype = 'c'

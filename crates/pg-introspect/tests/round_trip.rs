@@ -120,4 +120,23 @@ async fn fixtures_read_back_as_requested_and_round_trip_through_the_model() {
     assert!(objects.constraints.contains_key("pk_caricatures"));
     let (exists, _) = read::namespace(&a, "no_such_schema").await.unwrap();
     assert!(!exists);
+
+    // Which tables use a type: as a column type, as an array's element, not through a view.
+    a.batch_execute(
+        "CREATE SCHEMA moods;
+         CREATE TYPE moods.mood AS ENUM ('calm', 'tense');
+         CREATE TYPE moods.idle AS ENUM ('unused');
+         CREATE TABLE moods.plain (m moods.mood);
+         CREATE TABLE moods.many (ms moods.mood[]);
+         CREATE TABLE moods.other (n integer);
+         CREATE VIEW moods.seen AS SELECT m FROM moods.plain",
+    )
+    .await
+    .unwrap();
+    let (exists, entries) = read::namespace(&a, "moods").await.unwrap();
+    let objects = pg_introspect::live::existing_objects(exists, &entries);
+    let used_by = |name: &str| objects.types[name].used_by.iter().cloned().collect::<Vec<_>>();
+    assert_eq!(used_by("mood"), ["many", "plain", "seen"]);
+    assert!(used_by("idle").is_empty());
+    assert_eq!(objects.types["mood"].enum_values.as_deref(), Some(&["calm".to_owned(), "tense".to_owned()][..]));
 }

@@ -1,6 +1,7 @@
 //! HTTP load on the real server: requests created (`POST /api/schema-requests` with seed
-//! 001's caricatures request, each under a table name of its own; every submission is
-//! checked against the target and the catalog and rehearsed on PostgreSQL) and listed (`GET /api/schema-requests?limit=50`) per second,
+//! 001's caricatures request, each with table and index names of its own; every submission
+//! is checked against the target and the catalog and rehearsed on PostgreSQL) and listed
+//! (`GET /api/schema-requests?limit=50`) per second,
 //! with p50/p99 latency, at 1, 16 and 64 keep-alive connections; and, as the reference in
 //! the same run, pgbench on the server's own embedded registry database running the store
 //! benchmark's script (request row + audit row in one transaction) at 1, 16 and 64 clients.
@@ -222,12 +223,13 @@ fn load(base: &str, token: &str, connections: usize, path: &str, body: Option<&s
                 let mut first_failure = None;
                 let mut sent_count = 0usize;
                 while Instant::now() < deadline && started.fetch_add(1, Ordering::Relaxed) < MAX_REQUESTS {
-                    // Every submission names a table of its own, as real ones do: two
-                    // submissions of one table name rehearse one after the other.
+                    // Every submission names a table (and indexes) of its own, as real ones
+                    // do: rehearsals creating one name run one after the other.
                     sent_count += 1;
-                    let body = body
-                        .as_deref()
-                        .map(|b| b.replace("\"caricatures\"", &format!("\"caricatures_{worker}_{sent_count}\"")));
+                    let body = body.as_deref().map(|b| {
+                        b.replace("\"caricatures\"", &format!("\"caricatures_{worker}_{sent_count}\""))
+                            .replace("\"idx_caricatures_", &format!("\"idx_caricatures_{worker}_{sent_count}_"))
+                    });
                     let sent = Instant::now();
                     let outcome = call(&agent, &url, &auth, body.as_deref());
                     let elapsed = u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX);

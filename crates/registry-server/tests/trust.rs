@@ -434,6 +434,35 @@ fn what_postgresql_would_refuse_is_refused_at_submit_with_nothing_stored() {
 }
 
 #[test]
+fn a_rehearsal_held_up_by_someone_elses_lock_is_retried_not_judged() {
+    let server = Server::start(None, "");
+    let who = actors(&server);
+    std::thread::scope(|scope| {
+        // Another transaction in the scratch database creates the same table name and holds
+        // it longer than the rehearsal's lock timeout (5 s), as a stuck rehearsal would.
+        let holder = scope.spawn(|| {
+            server.sql("rehearsal", "BEGIN; CREATE TABLE public.held (id int); SELECT pg_sleep(7); ROLLBACK;")
+        });
+        let started = std::time::Instant::now();
+        while server.sql("rehearsal", "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(7)%' AND state = 'active' AND pid <> pg_backend_pid()") != "1" {
+            assert!(started.elapsed() < std::time::Duration::from_secs(10), "the holder never started");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let (status, answer) =
+            server.call("POST", "/api/schema-requests", Some(&who.requester), Some(&request_for("held", json!({}))));
+        assert_eq!(status, 503, "a lock wait is not the request's fault: {answer}");
+        assert!(answer["error"]["message"].as_str().unwrap().contains("submit again"), "{answer}");
+        assert_eq!(total_requests(&server, &who), 0, "nothing was stored");
+        holder.join().unwrap();
+    });
+    let (status, answer) =
+        server.call("POST", "/api/schema-requests", Some(&who.requester), Some(&request_for("held", json!({}))));
+    assert_eq!(status, 201, "once the lock is gone the same submission goes through: {answer}");
+    let dir = server.stop();
+    cleanup(&dir);
+}
+
+#[test]
 fn a_rollback_that_would_lose_rows_needs_a_confirmation_and_a_second_principal() {
     let server = Server::start(None, "");
     let who = actors(&server);

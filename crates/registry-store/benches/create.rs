@@ -19,16 +19,30 @@ const SECONDS: u64 = 5;
 const MAX_REQUESTS: usize = 20_000;
 const REQUEST: &str = include_str!("../../../fixtures/requests/01_caricatures.json");
 
-async fn store_rate(store: &Store, request: &SchemaRequest, tasks: usize) -> f64 {
+/// Creates requests from `tasks` tasks for [`SECONDS`] or until [`MAX_REQUESTS`]; with
+/// `distinct_tables` every request names a table and indexes of its own.
+async fn store_rate(store: &Store, request: &SchemaRequest, tasks: usize, distinct_tables: bool) -> f64 {
     let done = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + Duration::from_secs(SECONDS);
     let start = Instant::now();
     let mut handles = Vec::new();
     for task in 0..tasks {
-        let (store, request, done) = (store.clone(), request.clone(), done.clone());
+        let (store, mut request, done) = (store.clone(), request.clone(), done.clone());
         handles.push(tokio::spawn(async move {
             let performer = format!("bench-{task}");
+            let mut sent = 0_usize;
             while Instant::now() < deadline && done.load(Ordering::Relaxed) < MAX_REQUESTS {
+                if distinct_tables {
+                    // Every name of its own (the table's, the indexes'): rehearsals creating
+                    // the same name wait for each other, as PostgreSQL serializes that.
+                    let name = format!("caricatures_{task}_{sent}");
+                    request.table_name.clone_from(&name);
+                    request.schema_json.table_name.clone_from(&name);
+                    for (i, index) in request.schema_json.indexes.iter_mut().enumerate() {
+                        index.name = Some(format!("idx_{name}_{i}"));
+                    }
+                    sent += 1;
+                }
                 store.create_request(&request, &performer).await.expect("create succeeds");
                 done.fetch_add(1, Ordering::Relaxed);
             }
@@ -62,20 +76,32 @@ fn main() {
         .allowing_privileged_runtime()
         .with_audit_key(registry_store::audit::AuditKey::from_bytes([42; 32]));
     config.pool_size = 16;
-    let store = runtime.block_on(Store::open(config)).expect("store opens");
+    let store = runtime.block_on(Store::open(config.clone())).expect("store opens");
+    // The same, checked as the server checks: against a target's names and the catalog,
+    // and rehearsed in a scratch database.
+    let target = server.create_unique_database("bench_target").expect("database");
+    let rehearsal = server.create_unique_database("bench_rehearsal").expect("database");
+    let checked_database = server.create_unique_database("bench_checked").expect("database");
+    let mut checked = config.with_target("default", server.url(&target)).with_rehearsal_url(server.url(&rehearsal));
+    checked.url = server.url(&checked_database);
+    let checked = runtime.block_on(Store::open(checked)).expect("store opens");
 
     let request_json = serde_json::to_string(&request).expect("json");
     let script = std::env::temp_dir().join(format!("schema-registry-bench-{}.sql", std::process::id()));
     std::fs::write(&script, registry_store::reference::pgbench_script(&request_json)).expect("script");
 
-    println!("requests created per second, store vs pgbench (two INSERTs in one transaction), {SECONDS} s each:");
+    println!(
+        "requests created per second, store vs pgbench (request and audit rows in one transaction), {SECONDS} s each:"
+    );
     for tasks in [1, 16] {
-        let store_per_second = runtime.block_on(store_rate(&store, &request, tasks));
+        let bare = runtime.block_on(store_rate(&store, &request, tasks, false));
+        let full = runtime.block_on(store_rate(&checked, &request, tasks, true));
         let pgbench = registry_store::reference::pgbench_tps(&host, port, &database, tasks, SECONDS, &script)
             .unwrap_or_else(|e| panic!("{e}"));
         println!(
-            "  {tasks:>2} concurrent: store {store_per_second:>8.0}/s   pgbench {pgbench:>8.0}/s   ratio {:.2}",
-            store_per_second / pgbench
+            "  {tasks:>2} concurrent: store {bare:>6.0}/s (ratio {:.2})   with target and rehearsal {full:>6.0}/s (ratio {:.2})   pgbench {pgbench:>6.0}/s",
+            bare / pgbench,
+            full / pgbench
         );
     }
     let _ = std::fs::remove_file(&script);

@@ -246,8 +246,12 @@ impl Store {
     /// principal.
     pub async fn confirm_rollback(&self, id: &str, target: &str, by: &str) -> Result<RollbackStep, StoreError> {
         let id = parse_id(id)?;
-        let endpoint =
-            self.inner.targets.get(target).ok_or_else(|| StoreError::not_found(format!("target \"{target}\"")))?;
+        let endpoint = &self
+            .inner
+            .targets
+            .get(target)
+            .ok_or_else(|| StoreError::not_found(format!("target \"{target}\"")))?
+            .endpoint;
         let request = self.get_request(id).await?;
         let at_risk = {
             let client = endpoint.connect().await?;
@@ -449,8 +453,12 @@ impl Store {
         id: &str,
         target: &str,
     ) -> Result<(&Endpoint, StoredRequest, SchemaRequest, Stored), StoreError> {
-        let endpoint =
-            self.inner.targets.get(target).ok_or_else(|| StoreError::not_found(format!("target \"{target}\"")))?;
+        let endpoint = &self
+            .inner
+            .targets
+            .get(target)
+            .ok_or_else(|| StoreError::not_found(format!("target \"{target}\"")))?
+            .endpoint;
         let request = self.get_request(id).await?;
         let model = stored_model(&request)?;
         let client = self.client().await?;

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
@@ -52,6 +53,15 @@ enum Mode {
     Require,
     VerifyCa,
     VerifyFull,
+}
+
+/// How long a pool waits: to make a connection, and for a free one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolTimeouts {
+    /// To connect (and to check a pooled connection before reuse).
+    pub connect: Duration,
+    /// For a connection to come free when all are in use.
+    pub wait: Duration,
 }
 
 /// A database to connect to: the parsed settings and the TLS connector for them.
@@ -125,6 +135,35 @@ impl Endpoint {
         self.config.keepalives_interval(Duration::from_secs(10));
         self.config.keepalives_retries(3);
         self
+    }
+
+    /// A pool of up to `size` connections to this database, made on demand (none at once,
+    /// so a database that is down does not stop the caller from starting). `options` are
+    /// the server settings every connection starts with (`-c name=value ...`). A pooled
+    /// connection is checked before it is handed out: one the server closed (a restart)
+    /// is replaced instead of failing a call.
+    pub fn pool(
+        &self,
+        application_name: &str,
+        options: Option<&str>,
+        size: usize,
+        timeouts: PoolTimeouts,
+    ) -> Result<Pool, StoreError> {
+        let mut config = self.config.clone();
+        config.application_name(application_name);
+        if let Some(options) = options {
+            config.options(options);
+        }
+        let manager =
+            Manager::from_config(config, self.tls.clone(), ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        Pool::builder(manager)
+            .max_size(size.max(1))
+            .wait_timeout(Some(timeouts.wait))
+            .create_timeout(Some(timeouts.connect))
+            .recycle_timeout(Some(timeouts.connect))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Invalid(format!("{application_name} connection pool: {e}")))
     }
 
     /// Connects and drives the connection on a task of its own.

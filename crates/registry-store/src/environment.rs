@@ -11,9 +11,8 @@ use schema_model::environment::{
 use schema_model::table::TableSchema;
 use schema_model::violation::{Severity, Violation};
 
-use crate::connect::Endpoint;
 use crate::error::StoreError;
-use crate::store::Store;
+use crate::store::{Store, Target};
 
 /// The rule id of the note that the live target could not be read.
 pub const TARGET_UNREACHABLE_RULE: &str = "target.unreachable";
@@ -108,14 +107,14 @@ pub(crate) async fn from_catalog(
 pub(crate) async fn existing_objects(
     client: &impl tokio_postgres::GenericClient,
     target_name: &str,
-    target: &Endpoint,
+    target: &Target,
     schema: &str,
 ) -> Result<(ExistingObjects, Option<Violation>), StoreError> {
     let catalog = from_catalog(client, target_name, schema).await?;
     let live = async {
-        let client = target.connect().await?;
+        let reader = target.readers.get().await?;
         let (exists, entries) =
-            pg_introspect::read::namespace(&client, schema).await.map_err(|e| StoreError::from(e.0))?;
+            pg_introspect::read::namespace(&**reader, schema).await.map_err(|e| StoreError::from(e.0))?;
         Ok::<_, StoreError>(pg_introspect::live::existing_objects(exists, &entries))
     }
     .await;

@@ -152,6 +152,16 @@ impl StoreError {
     }
 }
 
+/// Whether an error says nothing about the statement that met it: no answer from the
+/// server, a lost connection, a shutdown, exhausted resources, a serialization failure or
+/// deadlock, a statement or lock wait that timed out (someone else held the lock).
+/// Retrying later may succeed; blaming the statement would be wrong.
+pub(crate) fn is_transient(error: &tokio_postgres::Error) -> bool {
+    let Some(db) = error.as_db_error() else { return true };
+    let code = db.code().code();
+    ["08", "40", "53", "57", "58"].iter().any(|class| code.starts_with(class)) || code == "55P03" || code == "55006"
+}
+
 /// PostgreSQL's message for an error, with its detail.
 pub(crate) fn describe(error: &tokio_postgres::Error) -> String {
     if let Some(db) = error.as_db_error() {

@@ -166,7 +166,7 @@ async fn run(
     let up = ddl_gen::pg::transaction_body(&preview.up_sql)
         .ok_or_else(|| StoreError::Internal("the up migration is not a registry transaction".to_owned()))?;
     if let Err(error) = transaction.batch_execute(up).await {
-        violations.push(refusal(&error, "the up migration", up, request));
+        violations.push(refusal(&error, "the up migration", up, request)?);
         return Ok(Rehearsal { violations, expected: None });
     }
     violations.extend(probe_defaults(transaction, request).await?);
@@ -195,7 +195,7 @@ async fn run(
     let down = ddl_gen::pg::transaction_body(&preview.down_sql)
         .ok_or_else(|| StoreError::Internal("the down migration is not a registry transaction".to_owned()))?;
     if let Err(error) = transaction.batch_execute(down).await {
-        violations.push(refusal(&error, "the down migration", down, request));
+        violations.push(refusal(&error, "the down migration", down, request)?);
         return Ok(Rehearsal { violations, expected: Some(expected) });
     }
     let left: bool = transaction
@@ -245,15 +245,22 @@ async fn probe_defaults(
     };
     let all: Vec<String> = probes.iter().map(|(_, sql)| sql.clone()).collect();
     transaction.batch_execute("SAVEPOINT registry_defaults").await?;
-    if transaction.batch_execute(&probe(&all)).await.is_ok() {
-        transaction.batch_execute("RELEASE SAVEPOINT registry_defaults").await?;
-        return Ok(Vec::new());
+    match transaction.batch_execute(&probe(&all)).await {
+        Ok(()) => {
+            transaction.batch_execute("RELEASE SAVEPOINT registry_defaults").await?;
+            return Ok(Vec::new());
+        }
+        Err(error) if crate::error::is_transient(&error) => return Err(unfinished(&error)),
+        Err(_) => {}
     }
     transaction.batch_execute("ROLLBACK TO SAVEPOINT registry_defaults").await?;
     let mut violations = Vec::new();
     for (i, sql) in &probes {
         let column: &Column = &table.columns[*i];
         if let Err(error) = transaction.batch_execute(&probe(std::slice::from_ref(sql))).await {
+            if crate::error::is_transient(&error) {
+                return Err(unfinished(&error));
+            }
             let (code, message) = sqlstate_and_message(&error);
             violations.push(Violation {
                 severity: Severity::Error,
@@ -347,18 +354,26 @@ fn sqlstate_and_message(error: &tokio_postgres::Error) -> (String, String) {
     }
 }
 
+/// A rehearsal that met a fault of the moment (no answer, a lock another rehearsal of the
+/// same names held too long, a timeout): the submission is not judged; the caller may retry.
+fn unfinished(error: &tokio_postgres::Error) -> StoreError {
+    StoreError::Unavailable(format!(
+        "the rehearsal could not finish ({}); nothing was stored, submit again",
+        crate::error::describe(error)
+    ))
+}
+
 /// PostgreSQL's refusal of a migration as an error violation: its message and SQLSTATE, the
-/// statement it refused, and the column it names when it names one of the table's.
-fn refusal(error: &tokio_postgres::Error, what: &str, script: &str, request: &SchemaRequest) -> Violation {
-    if error.as_db_error().is_none() {
-        // No answer from the server is not PostgreSQL refusing the migration.
-        return Violation {
-            severity: Severity::Error,
-            message: format!("The rehearsal of {what} could not finish: {error}"),
-            suggestion: "Submit again; the rehearsal database did not answer".to_owned(),
-            rule: REFUSED_RULE.to_owned(),
-            path: request.table_path().to_owned(),
-        };
+/// statement it refused, and the column it names when it names one of the table's. A fault
+/// that says nothing about the migration is an error of the store instead.
+fn refusal(
+    error: &tokio_postgres::Error,
+    what: &str,
+    script: &str,
+    request: &SchemaRequest,
+) -> Result<Violation, StoreError> {
+    if crate::error::is_transient(error) {
+        return Err(unfinished(error));
     }
     let (code, message) = sqlstate_and_message(error);
     let statement = error
@@ -375,14 +390,14 @@ fn refusal(error: &tokio_postgres::Error, what: &str, script: &str, request: &Sc
         || request.table_path().to_owned(),
         |i| schema_model::request::join_path(request.table_path(), &format!("columns[{i}]")),
     );
-    Violation {
+    Ok(Violation {
         severity: Severity::Error,
         message: format!("PostgreSQL refuses {what} (SQLSTATE {code}): {message}{statement}"),
         suggestion: "Change the definition so that PostgreSQL accepts it; its message says what it objects to"
             .to_owned(),
         rule: REFUSED_RULE.to_owned(),
         path,
-    }
+    })
 }
 
 /// The statement of `script` (statements end with `;\n`) that holds byte `at`.

@@ -193,7 +193,7 @@ impl Store {
             None => Vec::new(),
         };
         let live = match target.and_then(|name| self.inner.targets.get(name)) {
-            Some(endpoint) => endpoint.connect().await.ok(),
+            Some(target) => target.readers.get().await.ok(),
             None => None,
         };
         for (wanted_schema, wanted_table) in wanted {
@@ -204,7 +204,7 @@ impl Store {
                 continue;
             }
             if let Some(live) = &live
-                && let Some(found) = pg_introspect::read::table(live, &wanted_schema, &wanted_table).await?
+                && let Some(found) = pg_introspect::read::table(&***live, &wanted_schema, &wanted_table).await?
             {
                 stage.referenced.push(found.to_model().table);
                 continue;

@@ -4,12 +4,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Object, Pool};
 use policy::config::Policy;
 use serde::Serialize;
 
 use crate::audit::AuditKey;
-use crate::connect::{Endpoint, TlsSettings};
+use crate::connect::{Endpoint, PoolTimeouts, TlsSettings};
 use crate::error::StoreError;
 use crate::schema;
 
@@ -120,11 +120,18 @@ pub struct Store {
 pub(crate) struct Inner {
     pub(crate) pool: Pool,
     pub(crate) policy: Policy,
-    pub(crate) targets: BTreeMap<String, Endpoint>,
+    pub(crate) targets: BTreeMap<String, Target>,
     pub(crate) default_target: Option<String>,
     pub(crate) rehearsal: Option<Pool>,
     pub(crate) audit_key: AuditKey,
     warnings: Vec<String>,
+}
+
+/// A configured target: how to connect to it (an apply makes a connection of its own), and
+/// a few pooled read-only connections to read what exists there.
+pub(crate) struct Target {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) readers: Pool,
 }
 
 impl std::fmt::Debug for Store {
@@ -194,34 +201,31 @@ impl Store {
         })?;
         let registry =
             Endpoint::parse(&config.url, &config.tls, "the registry database URL")?.bounded(config.connect_timeout);
-        let mut pg = registry.config.clone();
+        let timeouts = PoolTimeouts { connect: config.connect_timeout, wait: config.wait_timeout };
         let statement_ms = config.statement_timeout.as_millis();
         // A transaction left idle (a stuck client, a bug) must not hold its locks forever.
         let idle_ms = statement_ms.saturating_mul(2);
-        pg.options(format!(
+        let bounded_sessions = format!(
             "-c statement_timeout={statement_ms} -c lock_timeout={statement_ms} \
              -c idle_in_transaction_session_timeout={idle_ms}"
-        ));
-        pg.application_name("schema-registry");
+        );
+        // tests/store.rs restarts the server under the pool to check that closed
+        // connections are replaced.
+        let pool = registry.pool("schema-registry", Some(&bounded_sessions), config.pool_size, timeouts)?;
         let mut targets = BTreeMap::new();
         for (name, url) in &config.targets {
             let endpoint = Endpoint::parse(url, &config.tls, &format!("the URL of target \"{name}\""))?
                 .bounded(config.connect_timeout);
-            targets.insert(name.clone(), endpoint);
+            // Reading what exists on a target is a few catalog queries: on a warm connection
+            // they take a fraction of what connecting takes. The readers can write nothing.
+            let readers = endpoint.pool(
+                "schema-registry-reader",
+                Some(&format!("{bounded_sessions} -c default_transaction_read_only=on")),
+                config.pool_size.clamp(1, 4),
+                timeouts,
+            )?;
+            targets.insert(name.clone(), Target { endpoint, readers });
         }
-        // Fast recycling checks `is_closed` before handing out a connection: a server
-        // restart closes the sockets, the connection tasks end, and the pool replaces
-        // them instead of failing a call (tests/store.rs restarts the server to check).
-        let manager =
-            Manager::from_config(pg, registry.tls.clone(), ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager)
-            .max_size(config.pool_size.max(1))
-            .wait_timeout(Some(config.wait_timeout))
-            .create_timeout(Some(config.connect_timeout))
-            .recycle_timeout(Some(config.connect_timeout))
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| StoreError::Invalid(format!("connection pool: {e}")))?;
         let mut warnings = Vec::new();
         if let Some(name) = &config.default_target
             && !targets.contains_key(name)
@@ -231,21 +235,7 @@ impl Store {
         let rehearsal = if let Some(url) = &config.rehearsal_url {
             let endpoint =
                 Endpoint::parse(url, &config.tls, "the rehearsal database URL")?.bounded(config.connect_timeout);
-            let mut pg = endpoint.config.clone();
-            pg.application_name("schema-registry-rehearsal");
-            let manager = Manager::from_config(
-                pg,
-                endpoint.tls.clone(),
-                ManagerConfig { recycling_method: RecyclingMethod::Fast },
-            );
-            let pool = Pool::builder(manager)
-                .max_size(config.pool_size.clamp(1, 4))
-                .wait_timeout(Some(config.wait_timeout))
-                .create_timeout(Some(config.connect_timeout))
-                .recycle_timeout(Some(config.connect_timeout))
-                .runtime(Runtime::Tokio1)
-                .build()
-                .map_err(|e| StoreError::Invalid(format!("rehearsal pool: {e}")))?;
+            let pool = endpoint.pool("schema-registry-rehearsal", None, config.pool_size.clamp(1, 4), timeouts)?;
             // Fail at start, not at the first submission.
             pool.get().await?.simple_query("SELECT 1").await?;
             Some(pool)
