@@ -492,6 +492,14 @@ pub struct ConfigFile {
     pub max_connections: Option<usize>,
     /// Seconds a client may take to send a request's headers (10).
     pub header_timeout_seconds: Option<u64>,
+    /// Seconds the target side of one apply or rollback may take (60).
+    pub apply_timeout_seconds: Option<u64>,
+    /// Seconds an apply waits for another apply of the same target (5).
+    pub apply_lock_wait_seconds: Option<u64>,
+    /// Applies and rollbacks at once (8).
+    pub max_concurrent_applies: Option<usize>,
+    /// Applies and rollbacks at once on one target (4).
+    pub max_applies_per_target: Option<usize>,
 }
 
 impl ConfigFile {

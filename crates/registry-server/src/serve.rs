@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use registry_store::apply::reconcile::Scope;
 use registry_store::audit::AuditKey;
 use registry_store::embedded::{Embedded, TARGET_NAME};
 use registry_store::store::{Store, StoreConfig};
@@ -80,16 +81,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             return Ok(());
         }
     };
-    let Prepared { listener, store, embedded, limits } = prepared;
+    let Prepared { listener, store, embedded, limits, apply_timeout } = prepared;
     let address = listener.local_addr()?;
     println!("schema registry listening on http://{address}");
     tracing::info!(%address, targets = ?store.target_names(), "listening");
     let embedded = embedded.map(|embedded| Arc::new(Mutex::new(embedded)));
     let supervisor = embedded.clone().map(|embedded| tokio::spawn(supervise(embedded, stop.clone())));
+    let reconciler = tokio::spawn(reconcile_periodically(store.clone(), stop.clone()));
     let shutdown = async move {
         let _ = stop.wait_for(|stopping| *stopping).await;
     };
-    server::serve(listener, AppState::new(store, limits), shutdown).await.context("the server failed")?;
+    server::serve(listener, AppState::new(store.clone(), limits), shutdown).await.context("the server failed")?;
+    // Applies and rollbacks run detached from their HTTP requests: let them finish (each is
+    // bounded) before the database goes away under them.
+    if !store.drain(apply_timeout + Duration::from_secs(5)).await {
+        tracing::error!("applies or rollbacks were still running at shutdown; the next start settles them");
+    }
+    let _ = reconciler.await;
     if let Some(supervisor) = supervisor {
         let _ = supervisor.await;
     }
@@ -144,12 +152,53 @@ async fn supervise(embedded: Arc<Mutex<Embedded>>, mut stop: tokio::sync::watch:
     }
 }
 
+/// How often leases left by stopped applies are looked for.
+const RECONCILIATION_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Settles the leases of applies and rollbacks whose holder stopped renewing them (another
+/// server process that died) until the server stops.
+async fn reconcile_periodically(store: Store, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            () = tokio::time::sleep(RECONCILIATION_INTERVAL) => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+        reconcile(&store, Scope::Abandoned).await;
+    }
+}
+
+/// Settles leases in `scope` and logs what it found.
+async fn reconcile(store: &Store, scope: Scope) {
+    match store.reconcile_abandoned(scope).await {
+        Ok(results) => {
+            for result in results {
+                match result {
+                    Ok(settled) => tracing::warn!(
+                        request = %settled.request_id,
+                        target = %settled.target,
+                        action = settled.action,
+                        ran_on_target = settled.ran_on_target,
+                        "settled an interrupted {} from the target's history",
+                        settled.action
+                    ),
+                    Err(error) => tracing::error!(%error, "an interrupted apply or rollback could not be settled yet"),
+                }
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not look for interrupted applies"),
+    }
+}
+
 /// Everything the server needs, ready to serve.
 struct Prepared {
     listener: tokio::net::TcpListener,
     store: Store,
     embedded: Option<Embedded>,
     limits: Limits,
+    apply_timeout: Duration,
 }
 
 async fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
@@ -218,10 +267,27 @@ async fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
     if let Some(seconds) = file.statement_timeout_seconds {
         config.statement_timeout = Duration::from_secs(seconds);
     }
+    if let Some(seconds) = file.apply_timeout_seconds {
+        config.apply.timeout = Duration::from_secs(seconds.max(1));
+    }
+    if let Some(seconds) = file.apply_lock_wait_seconds {
+        config.apply.lock_wait = Duration::from_secs(seconds);
+    }
+    if let Some(count) = file.max_concurrent_applies {
+        config.apply.max_concurrent = count.max(1);
+    }
+    if let Some(count) = file.max_applies_per_target {
+        config.apply.max_per_target = count.max(1);
+    }
+    config.faults = crash_hook();
+    let apply_timeout = config.apply.timeout;
     let store = Store::open(config).await.context("cannot open the registry database")?;
     for warning in store.warnings() {
         tracing::warn!("{warning}");
     }
+    // With the embedded database nobody else can hold a lease: every one left is from this
+    // server's previous run.
+    reconcile(&store, if embedded.is_some() { Scope::All } else { Scope::Abandoned }).await;
     bootstrap_admin(&store, &data_dir).await?;
 
     let mut limits = Limits::default();
@@ -244,7 +310,30 @@ async fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
         limits.connections.header_timeout = Duration::from_secs(seconds.max(1));
     }
     limits.connections.drain_timeout = limits.request_timeout + Duration::from_secs(5);
-    Ok(Prepared { listener, store, embedded, limits })
+    Ok(Prepared { listener, store, embedded, limits, apply_timeout })
+}
+
+/// Test hook of debug builds: `SCHEMA_REGISTRY_CRASH_AT=apply:target-committed` (or
+/// `apply:claimed`, `apply:recorded`, `rollback:...`) makes the process `kill -9` itself at
+/// that point of an apply or rollback, so tests can prove what a restart settles. Release
+/// builds ignore it.
+fn crash_hook() -> Option<registry_store::apply::FaultHook> {
+    if !cfg!(debug_assertions) {
+        return None;
+    }
+    let point = std::env::var("SCHEMA_REGISTRY_CRASH_AT").ok()?;
+    tracing::warn!(%point, "test hook: the process aborts when an apply or rollback reaches this point");
+    Some(registry_store::apply::FaultHook(Arc::new(move |at: &str| {
+        if at == point {
+            eprintln!("crash injected at {at}");
+            let _ = std::process::Command::new("kill").args(["-KILL", &std::process::id().to_string()]).status();
+            // SIGKILL to oneself arrives at once; nothing after this point may run.
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        false
+    })))
 }
 
 /// On the first start with an empty store, creates the `admin` token, prints it once and

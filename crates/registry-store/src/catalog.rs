@@ -362,7 +362,11 @@ pub(crate) async fn record_version(
     Ok(())
 }
 
-/// Marks the request's table as no longer present in a database after a rollback.
+/// Marks the request's table as no longer present in a database after its rollback, when
+/// the table's current version is the one this request made. A table another request
+/// created again since (after this rollback ran on the target and before it was recorded)
+/// keeps its current version: versions are matched by the request that made them, never
+/// by the table's name alone.
 pub(crate) async fn record_dropped(
     transaction: &Transaction<'_>,
     database: &str,
@@ -371,8 +375,10 @@ pub(crate) async fn record_dropped(
     transaction
         .execute(
             "UPDATE registry.tables t SET current_version = NULL, dropped_at = now()
-             FROM registry.databases d WHERE d.id = t.database_id AND d.name = $1 AND t.schema_name = $2 AND t.name = $3",
-            &[&database, &stored.table_schema, &stored.table_name],
+             FROM registry.databases d, registry.table_versions v
+             WHERE d.id = t.database_id AND d.name = $1 AND t.schema_name = $2 AND t.name = $3
+               AND v.table_id = t.id AND v.version = t.current_version AND v.request_id = $4::text::uuid",
+            &[&database, &stored.table_schema, &stored.table_name, &stored.id],
         )
         .await?;
     Ok(())

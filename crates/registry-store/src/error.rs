@@ -122,6 +122,26 @@ pub enum StoreError {
     /// The database cannot be reached (down, restarting, pool timed out).
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// Another apply or rollback of the request is running (it holds the request's lease);
+    /// nothing was done.
+    #[error("{0}")]
+    InProgress(String),
+    /// Someone else held a lock longer than this call would wait, a statement ran out of
+    /// time, or too many applies are running; nothing was changed, and retrying later may
+    /// succeed.
+    #[error("busy: {0}")]
+    Busy(String),
+    /// An apply or rollback whose outcome on the target is known to have happened (or is
+    /// unknown) but is not yet recorded in the registry. The request keeps its lease; the
+    /// next apply or rollback of it, a status change, or the server's reconciliation settles
+    /// it from the target's own history.
+    #[error("unsettled on target \"{target}\": {message}")]
+    Unsettled {
+        /// Target name.
+        target: String,
+        /// What is known and what happens next.
+        message: String,
+    },
     /// Any other database error, with its SQLSTATE.
     #[error("database error {code}: {message}")]
     Database {
@@ -149,6 +169,12 @@ impl StoreError {
     /// Whether retrying later may succeed (the database was unreachable).
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Unavailable(_))
+    }
+
+    /// Whether the same call may succeed when retried later, unchanged (the database was
+    /// unreachable or busy, another apply runs, an outcome is being settled).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Busy(_) | Self::InProgress(_) | Self::Unsettled { .. })
     }
 }
 
@@ -189,6 +215,8 @@ impl From<tokio_postgres::Error> for StoreError {
         let code = db.code().code();
         match code {
             "23505" | "40001" | "40P01" => Self::Conflict(describe(&error)),
+            // A lock held by someone else past lock_timeout, a statement past its timeout.
+            "55P03" | "57014" => Self::Busy(describe(&error)),
             // Text the database cannot store or a value beyond its limits: the caller's input.
             "22021" | "22P05" | "54000" | "22001" | "22003" => Self::Invalid(describe(&error)),
             // Connection exceptions, shutdown, too many connections, starting up.

@@ -378,10 +378,28 @@ impl Store {
         note: Option<&str>,
     ) -> Result<StoredRequest, StoreError> {
         let id = parse_id(id)?;
+        // An apply or rollback in flight, or one left unsettled, decides first: a step that
+        // ran on a target is never abandoned by a status change.
+        self.settle_before_status_change(id).await?;
         let mut object = self.client().await?;
         let client: &mut tokio_postgres::Client = &mut object;
         let transaction = client.transaction().await?;
+        // The row lock an apply's claim takes too: a claim and a status change never
+        // interleave.
+        transaction
+            .query_opt("SELECT 1 FROM registry.schema_requests WHERE id = $1::text::uuid FOR UPDATE", &[&id])
+            .await?;
         let current = fetch(&transaction, id).await?;
+        // Claimed between the settlement and this transaction.
+        if transaction
+            .query_opt("SELECT 1 FROM registry.operations WHERE request_id = $1::text::uuid", &[&id])
+            .await?
+            .is_some()
+        {
+            return Err(StoreError::InProgress(format!(
+                "request {id} is being applied or rolled back; its status cannot change now, retry when it has finished"
+            )));
+        }
         if expected_version.is_some_and(|v| v != current.version) {
             return Err(StoreError::Conflict(format!(
                 "request {id} is at version {}, not {}",

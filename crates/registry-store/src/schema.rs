@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "registry", include_str!("../migrations/0001_registry.sql")),
     (2, "audit chain", include_str!("../migrations/0002_audit_chain.sql")),
     (3, "what runs is what was approved", include_str!("../migrations/0003_what_runs_is_what_was_approved.sql")),
+    (4, "apply leases", include_str!("../migrations/0004_apply_leases.sql")),
 ];
 
 /// Advisory lock key for schema migrations ("schema-registry" in ASCII, truncated).
@@ -46,6 +47,7 @@ pub const RUNTIME_GRANTS: &[(&str, &str)] = &[
     ("indexes", "SELECT, INSERT"),
     ("constraints", "SELECT, INSERT"),
     ("rollback_approvals", "SELECT, INSERT, UPDATE"),
+    ("operations", "SELECT, INSERT, UPDATE, DELETE"),
 ];
 
 /// The newest schema version this program knows.

@@ -8,6 +8,7 @@ use deadpool_postgres::{Object, Pool};
 use policy::config::Policy;
 use serde::Serialize;
 
+use crate::apply::{ApplyLimits, FaultHook, Operations};
 use crate::audit::AuditKey;
 use crate::connect::{Endpoint, PoolTimeouts, TlsSettings};
 use crate::error::StoreError;
@@ -51,6 +52,11 @@ pub struct StoreConfig {
     /// A scratch database where submitted migrations are rehearsed (see
     /// [`crate::rehearsal`]); `None` turns rehearsal off, which [`Store::warnings`] says.
     pub rehearsal_url: Option<String>,
+    /// How long applies and rollbacks may take and how many run at once.
+    pub apply: ApplyLimits,
+    /// Test hook: where an apply or rollback stops as if the process died (see
+    /// [`FaultHook`]).
+    pub faults: Option<FaultHook>,
 }
 
 impl StoreConfig {
@@ -72,6 +78,8 @@ impl StoreConfig {
             targets: BTreeMap::new(),
             default_target: None,
             rehearsal_url: None,
+            apply: ApplyLimits::default(),
+            faults: None,
         }
     }
 
@@ -124,6 +132,7 @@ pub(crate) struct Inner {
     pub(crate) default_target: Option<String>,
     pub(crate) rehearsal: Option<Pool>,
     pub(crate) audit_key: AuditKey,
+    pub(crate) operations: Operations,
     warnings: Vec<String>,
 }
 
@@ -290,6 +299,7 @@ impl Store {
                     .await?;
             }
         }
+        let operations = Operations::new(config.apply, targets.keys(), config.faults)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 pool,
@@ -298,6 +308,7 @@ impl Store {
                 default_target: config.default_target,
                 rehearsal,
                 audit_key,
+                operations,
                 warnings,
             }),
         })

@@ -17,7 +17,7 @@ pub struct ApiError {
     pub message: String,
     /// Structured details (violations, the line and column of a JSON error, ...).
     pub details: Option<Value>,
-    /// Seconds to wait, for 429.
+    /// Seconds to wait before retrying (429, and 409/503 answers a retry may cure).
     pub retry_after: Option<u64>,
 }
 
@@ -31,6 +31,13 @@ impl ApiError {
     #[must_use]
     pub fn with_details(mut self, details: Value) -> Self {
         self.details = Some(details);
+        self
+    }
+
+    /// Says when to retry (`Retry-After`).
+    #[must_use]
+    pub fn retry_in(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
         self
     }
 
@@ -105,6 +112,13 @@ impl From<StoreError> for ApiError {
                     "next": "confirm with {\"confirmDataLoss\": true} as an operator; another principal then approves with POST .../rollback/approve",
                 })),
             StoreError::Unavailable(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message),
+            StoreError::InProgress(_) => Self::new(StatusCode::CONFLICT, "in_progress", message).retry_in(1),
+            StoreError::Busy(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message).retry_in(1),
+            StoreError::Unsettled { target, .. } => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unsettled", message)
+                    .with_details(json!({"target": target, "next": "call the same apply or rollback again; it settles the outcome from the target's history first"}))
+                    .retry_in(5)
+            }
             other => {
                 tracing::error!(error = %other, "store error");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; see the server log")

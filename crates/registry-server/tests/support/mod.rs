@@ -33,6 +33,11 @@ pub(crate) fn free_port() -> u16 {
 impl Server {
     /// Starts the binary with a fresh data directory (or the given one) and waits until it listens.
     pub(crate) fn start(data_dir: Option<PathBuf>, config: &str) -> Self {
+        Self::start_with_env(data_dir, config, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables for the server process.
+    pub(crate) fn start_with_env(data_dir: Option<PathBuf>, config: &str, env: &[(&str, &str)]) -> Self {
         let data_dir = data_dir.unwrap_or_else(|| {
             let dir = std::env::temp_dir().join(format!(
                 "schema-registry-api-test-{}-{}",
@@ -52,6 +57,8 @@ impl Server {
             .arg("--config")
             .arg(&config_path)
             .env_remove("DATABASE_URL")
+            .env_remove("SCHEMA_REGISTRY_CRASH_AT")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(data_dir.join("server.log")).map_or_else(|_| Stdio::null(), Stdio::from))
             .spawn()
@@ -75,6 +82,27 @@ impl Server {
     }
 
     pub(crate) fn raw(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, Value) {
+        self.try_raw(method, path, token, body).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// A call that may fail at the transport level (the server died under it).
+    pub(crate) fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), String> {
+        self.try_raw(method, path, token, body.map(ToString::to_string).as_deref())
+    }
+
+    fn try_raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> Result<(u16, Value), String> {
         let agent = ureq::Agent::new_with_config(
             ureq::Agent::config_builder()
                 .http_status_as_error(false)
@@ -99,15 +127,31 @@ impl Server {
             "PATCH" => send!(agent.patch(&url)).header("Content-Type", "application/json").send(body.unwrap_or("")),
             other => panic!("{other}"),
         };
-        let mut response = response.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let mut response = response.map_err(|e| e.to_string())?;
         let status = response.status().as_u16();
         let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let text = response.body_mut().read_to_string().unwrap_or_default();
         let mut value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        if let Some(retry_after) = retry_after {
+        if let Some(retry_after) = retry_after
+            && value.is_object()
+        {
             value["retryAfterHeader"] = json!(retry_after);
         }
-        (status, value)
+        Ok((status, value))
+    }
+
+    /// Waits for the process to end by itself (a crash the test asked for) and returns
+    /// whether it exited cleanly.
+    pub(crate) fn wait_for_exit(mut self) -> (bool, PathBuf) {
+        let mut child = self.child.take().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return (status.success(), self.data_dir.clone());
+            }
+            assert!(Instant::now() < deadline, "the server did not end within 30 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     pub(crate) fn token(&self, name: &str, role: &str) -> String {
