@@ -47,8 +47,9 @@ pub(crate) fn render() -> String {
         let _ = writeln!(out, "**Why.** {}\n", rule.doc.why);
         let _ = writeln!(out, "**How to fix.** {}\n", rule.doc.fix);
         out.push_str("Fires on:\n\n");
-        for input in rule.fires {
-            let _ = writeln!(out, "```json\n{input}\n```\n");
+        for firing in rule.fires {
+            let at: Vec<String> = firing.at.iter().map(|path| format!("`{path}`")).collect();
+            let _ = writeln!(out, "```json\n{}\n```\n\nat {}\n", firing.input, at.join(", "));
         }
         out.push_str("Passes:\n\n");
         for input in rule.passes {

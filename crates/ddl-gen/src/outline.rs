@@ -9,10 +9,30 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Whitespace};
 
+/// One statement of a script as read back: its kind, and the quoted identifiers and string
+/// literals it holds, in order, with their quoting undone (for a `DO` block, those of the
+/// statement inside it). Tests compare them with the request to prove that every name and
+/// every piece of text arrived intact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reading {
+    /// `BEGIN`, `SET`, `DO`, `CREATE TABLE`, `CREATE INDEX`, `COMMENT`, `DROP TABLE`, ...
+    pub kind: String,
+    /// The double-quoted identifiers.
+    pub identifiers: Vec<String>,
+    /// The string literals (plain and `E''`).
+    pub literals: Vec<String>,
+}
+
 /// The kinds of the script's statements in order (`BEGIN`, `SET`, `DO`, `CREATE TABLE`,
 /// `CREATE INDEX`, `COMMENT`, `DROP INDEX`, `DROP TABLE`, `DROP TYPE`, `COMMIT`, ...),
 /// or why the script does not read as such a sequence.
 pub fn statement_kinds(script: &str) -> Result<Vec<String>, String> {
+    Ok(read_statements(script)?.into_iter().map(|reading| reading.kind).collect())
+}
+
+/// Every statement of the script read back (see [`Reading`]), or why the script does not
+/// read as a sequence of statements the generator writes.
+pub fn read_statements(script: &str) -> Result<Vec<Reading>, String> {
     let dialect = PostgreSqlDialect {};
     let tokens = Tokenizer::new(&dialect, script).tokenize_with_location().map_err(|e| format!("tokenizer: {e}"))?;
     let line_starts: Vec<usize> = std::iter::once(0).chain(script.match_indices('\n').map(|(i, _)| i + 1)).collect();
@@ -26,7 +46,16 @@ pub fn statement_kinds(script: &str) -> Result<Vec<String>, String> {
                     Some(from) => slice(script, &line_starts, from, span.start),
                     None => "",
                 };
-                kinds.push(statement_kind(&current, text)?);
+                let kind = statement_kind(&current, text)?;
+                let (identifiers, literals) = match current.as_slice() {
+                    [Token::Word(_), Token::Whitespace(_), Token::DollarQuotedString(body)] if kind == "DO" => {
+                        let inner =
+                            Tokenizer::new(&dialect, &body.value).tokenize().map_err(|e| format!("tokenizer: {e}"))?;
+                        names_and_text(&inner)
+                    }
+                    tokens => names_and_text(tokens),
+                };
+                kinds.push(Reading { kind, identifiers, literals });
                 current.clear();
                 start = None;
             }
@@ -48,6 +77,20 @@ pub fn statement_kinds(script: &str) -> Result<Vec<String>, String> {
         ));
     }
     Ok(kinds)
+}
+
+/// The double-quoted identifiers and the string literals among `tokens`, unquoted.
+fn names_and_text(tokens: &[Token]) -> (Vec<String>, Vec<String>) {
+    let mut identifiers = Vec::new();
+    let mut literals = Vec::new();
+    for token in tokens {
+        match token {
+            Token::Word(word) if word.quote_style == Some('"') => identifiers.push(word.value.clone()),
+            Token::SingleQuotedString(text) | Token::EscapedStringLiteral(text) => literals.push(text.clone()),
+            _ => {}
+        }
+    }
+    (identifiers, literals)
 }
 
 /// The script's text between two tokenizer locations (1-based lines and character columns).

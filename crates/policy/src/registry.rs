@@ -86,12 +86,15 @@ mod tests {
     }
 
     #[test]
-    fn every_rule_fires_on_its_fixtures_at_resolvable_paths() {
+    fn every_rule_fires_on_its_fixtures_exactly_where_they_say() {
         for rule in all() {
             assert!(!rule.fires.is_empty(), "{} has no firing fixture", rule.id);
-            for input in rule.fires {
+            for firing in rule.fires {
+                let input = firing.input;
                 let violations = run(rule, input);
                 assert!(!violations.is_empty(), "{} did not fire on\n{input}", rule.id);
+                let paths: Vec<&str> = violations.iter().map(|v| v.path.as_str()).collect();
+                assert_eq!(paths, firing.at, "{}: where it fires on\n{input}", rule.id);
                 let json: Value = serde_json::from_str(input).expect("fixture is JSON");
                 for violation in &violations {
                     assert_eq!(violation.rule, rule.id);

@@ -28,8 +28,8 @@ pub struct RuleDef {
     pub preset: Preset,
     /// Documentation, rendered into `docs/rules.md` and `GET /api/rules`.
     pub doc: RuleDoc,
-    /// Inputs (JSON tables or envelopes) on which the rule must fire.
-    pub fires: &'static [&'static str],
+    /// Inputs (JSON tables or envelopes) on which the rule must fire, and where.
+    pub fires: &'static [Firing],
     /// Inputs on which the rule must stay silent.
     pub passes: &'static [&'static str],
     /// For rules about what already exists: the [`ExistingObjects`] (JSON) the fixtures are
@@ -38,6 +38,17 @@ pub struct RuleDef {
     /// The source file, for "view source" links in the docs.
     pub source: &'static str,
     pub(crate) check: fn(&mut Context<'_>),
+}
+
+/// An input on which a rule must fire, and exactly where: one path per violation, in the
+/// order the rule reports them. The meta-test holds every rule to it, so a rule that starts
+/// reporting more, fewer or other places fails its own fixture.
+#[derive(Debug)]
+pub struct Firing {
+    /// The request, as JSON (a bare table or seed 001's envelope).
+    pub input: &'static str,
+    /// The violations' paths.
+    pub at: &'static [&'static str],
 }
 
 /// A rule's documentation, in the sections ruff and squawk use.

@@ -81,6 +81,14 @@ fn seed_001_workflow_from_submission_to_table() {
     cleanup(&data_dir);
 }
 
+/// An error answer: the status, the stable code, and a message that says what (`mentions`).
+fn assert_error(status: u16, body: &serde_json::Value, want_status: u16, code: &str, mentions: &str) {
+    assert_eq!(status, want_status, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(mentions), "the message should mention {mentions:?}: {body}");
+}
+
 #[test]
 fn every_status_code_and_role_check() {
     let server = Server::start(None, "body_limit_bytes = 65536\nrate_limit_per_second = 2.0\n");
@@ -102,17 +110,25 @@ fn every_status_code_and_role_check() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["details"]["path"], "schemaJson.columns[2].type");
     // 401: no token, an unknown token.
-    assert_eq!(server.call("GET", "/api/schema-requests", None, None).0, 401);
-    assert_eq!(server.call("GET", "/api/schema-requests", Some("sr_nope"), None).0, 401);
+    let (status, body) = server.call("GET", "/api/schema-requests", None, None);
+    assert_error(status, &body, 401, "unauthorized", "bearer token");
+    let (status, body) = server.call("GET", "/api/schema-requests", Some("sr_nope"), None);
+    assert_error(status, &body, 401, "unauthorized", "bearer token");
     // 422: policy errors; nothing stored.
     let (status, body) =
         server.call("POST", "/api/schema-requests", Some(&requester), Some(&fixture("91_bad_legacy_event_log.json")));
     assert_eq!((status, body["error"]["code"].as_str()), (422, Some("policy_violation")), "{body}");
-    assert!(!body["error"]["details"]["violations"].as_array().unwrap().is_empty());
+    let violations = body["error"]["details"]["violations"].as_array().unwrap();
+    assert!(
+        violations.iter().any(|v| v["severity"] == "error" && v["rule"].is_string() && v["path"].is_string()),
+        "{body}"
+    );
+    assert_eq!(body["error"]["details"]["success"], false, "{body}");
     assert_eq!(server.call("GET", "/api/schema-requests", Some(&requester), None).1["total"], 0);
     // 413: a body over the configured limit.
     let huge = format!("{{\"tableName\": \"{}\"}}", "x".repeat(70_000));
-    assert_eq!(server.raw("POST", "/api/validate", Some(&requester), Some(&huge)).0, 413);
+    let (status, body) = server.raw("POST", "/api/validate", Some(&requester), Some(&huge));
+    assert_error(status, &body, 413, "payload_too_large", "65536");
 
     let (_, created) = server.call("POST", "/api/schema-requests", Some(&requester), Some(&caricatures));
     let id = created["registryId"].as_str().unwrap().to_owned();
@@ -120,31 +136,39 @@ fn every_status_code_and_role_check() {
     // 403: a requester approving, a performedBy that is not the caller, a requester applying.
     let (status, body) = server.call("PATCH", &path, Some(&requester), Some(&json!({"status": "approved"})));
     assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")), "{body}");
-    let (status, _) =
+    let (status, body) =
         server.call("PATCH", &path, Some(&reviewer), Some(&json!({"status": "approved", "performedBy": "admin"})));
-    assert_eq!(status, 403);
-    assert_eq!(server.call("POST", &format!("{path}/apply"), Some(&requester), Some(&json!({}))).0, 403);
+    assert_error(status, &body, 403, "forbidden", "performedBy");
+    let (status, body) = server.call("POST", &format!("{path}/apply"), Some(&requester), Some(&json!({})));
+    assert_error(status, &body, 403, "forbidden", "apply");
     // 403: nobody approves their own request.
     let (_, own) =
         server.call("POST", "/api/schema-requests", Some(&reviewer), Some(&fixture("02_generated_images.json")));
     let own_path = format!("/api/schema-requests/{}", own["registryId"].as_str().unwrap());
-    assert_eq!(server.call("PATCH", &own_path, Some(&reviewer), Some(&json!({"status": "approved"}))).0, 403);
+    let (status, body) = server.call("PATCH", &own_path, Some(&reviewer), Some(&json!({"status": "approved"})));
+    assert_error(status, &body, 403, "forbidden", "cannot review");
     // 200 then 409: approving twice.
-    assert_eq!(server.call("PATCH", &path, Some(&reviewer), Some(&json!({"status": "approved"}))).0, 200);
     let (status, body) = server.call("PATCH", &path, Some(&reviewer), Some(&json!({"status": "approved"})));
-    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("conflict")), "{body}");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["status"].as_str(), body["id"].as_str()), (Some("approved"), Some(id.as_str())), "{body}");
+    assert_eq!(body["version"], 2, "{body}");
+    let (status, body) = server.call("PATCH", &path, Some(&reviewer), Some(&json!({"status": "approved"})));
+    assert_error(status, &body, 409, "conflict", "already approved");
     // 404: an unknown request, an unknown endpoint; 400: a malformed id; 405.
-    assert_eq!(
-        server.call("GET", "/api/schema-requests/00000000-0000-0000-0000-000000000000", Some(&requester), None).0,
-        404
-    );
-    assert_eq!(server.call("GET", "/api/nothing-here", Some(&requester), None).0, 404);
-    assert_eq!(server.call("GET", "/api/schema-requests/not-an-id", Some(&requester), None).0, 400);
-    assert_eq!(server.call("DELETE", "/api/schema-requests", Some(&requester), None).0, 405);
+    let (status, body) =
+        server.call("GET", "/api/schema-requests/00000000-0000-0000-0000-000000000000", Some(&requester), None);
+    assert_error(status, &body, 404, "not_found", "00000000-0000-0000-0000-000000000000");
+    let (status, body) = server.call("GET", "/api/nothing-here", Some(&requester), None);
+    assert_error(status, &body, 404, "not_found", "/api/nothing-here");
+    let (status, body) = server.call("GET", "/api/schema-requests/not-an-id", Some(&requester), None);
+    assert_error(status, &body, 400, "bad_request", "not-an-id");
+    let (status, body) = server.call("DELETE", "/api/schema-requests", Some(&requester), None);
+    assert_error(status, &body, 405, "method_not_allowed", "DELETE");
     // The page size is capped, and a bad status is a 400.
     let (status, page) = server.call("GET", "/api/schema-requests?limit=100000", Some(&requester), None);
     assert_eq!((status, page["limit"].as_i64()), (200, Some(200)));
-    assert_eq!(server.call("GET", "/api/schema-requests?status=done", Some(&requester), None).0, 400);
+    let (status, body) = server.call("GET", "/api/schema-requests?status=done", Some(&requester), None);
+    assert_error(status, &body, 400, "bad_request", "done");
     // Public endpoints.
     let (status, openapi) = server.call("GET", "/api/openapi.json", None, None);
     assert_eq!((status, openapi["openapi"].as_str()), (200, Some("3.0.3")));
@@ -199,7 +223,12 @@ fn racing_approvals_get_one_200_and_409s() {
                 let (server, path, barrier) = (&server, &path, &barrier);
                 scope.spawn(move || {
                     barrier.wait();
-                    server.call("PATCH", path, Some(token), Some(&json!({"status": "approved"}))).0
+                    let (status, body) = server.call("PATCH", path, Some(token), Some(&json!({"status": "approved"})));
+                    match status {
+                        200 => assert_eq!(body["status"], "approved", "{body}"),
+                        _ => assert_eq!(body["error"]["code"], "conflict", "{body}"),
+                    }
+                    status
                 })
             })
             .collect();
@@ -255,8 +284,9 @@ fn a_restart_keeps_all_data_and_sigterm_under_load_loses_no_acknowledged_request
     let restarted = Server::start(Some(data_dir.clone()), "rate_limit_per_second = 0\n");
     assert_eq!(restarted.admin, admin, "the admin token survives; no second one is made");
     for id in &acknowledged {
-        let (status, _) = restarted.call("GET", &format!("/api/schema-requests/{id}"), Some(&requester), None);
-        assert_eq!(status, 200, "acknowledged request {id} survives the restart");
+        let (status, body) = restarted.call("GET", &format!("/api/schema-requests/{id}"), Some(&requester), None);
+        assert_eq!(status, 200, "acknowledged request {id} survives the restart: {body}");
+        assert_eq!((body["id"].as_str(), body["status"].as_str()), (Some(id.as_str()), Some("requested")), "{body}");
     }
     let (_, page) = restarted.call("GET", "/api/schema-requests?limit=1", Some(&requester), None);
     assert_eq!(page["total"].as_u64(), Some(u64::try_from(acknowledged.len()).unwrap()));
@@ -336,7 +366,9 @@ fn the_admin_token_file_is_private_even_if_it_existed() {
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     assert!(server.admin.starts_with("sr_"), "a fresh token replaced the stale file");
-    assert_eq!(server.call("GET", "/api/tokens", Some(&server.admin), None).0, 200);
+    let (status, tokens) = server.call("GET", "/api/tokens", Some(&server.admin), None);
+    assert_eq!(status, 200, "{tokens}");
+    assert!(tokens.to_string().contains("\"admin\""), "the fresh admin token is listed: {tokens}");
     let data_dir = server.stop();
     cleanup(&data_dir);
 }

@@ -97,8 +97,9 @@ fn a_flood_of_bad_tokens_is_refused_before_the_database_is_asked() {
         }
     }
     assert!(limited >= 70, "only {limited} of 100 bad tokens were rate limited");
-    let (status, _) = server.call("GET", "/api/schema-requests", Some("not-a-token"), None);
-    assert_eq!(status, 401, "text that cannot be a token is refused at once");
+    let (status, body) = server.call("GET", "/api/schema-requests", Some("not-a-token"), None);
+    assert_eq!(status, 401, "text that cannot be a token is refused at once: {body}");
+    assert_eq!(body["error"]["code"], "unauthorized", "{body}");
     let (status, body) = server.call("GET", "/api/schema-requests", Some(&server.admin), None);
     assert_eq!(status, 200, "the legitimate client keeps working: {body}");
     let dir = server.stop();

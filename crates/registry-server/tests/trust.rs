@@ -19,20 +19,21 @@ fn the_audit_chain_is_verified_by_the_command_line_and_the_api() {
         server.call("POST", "/api/schema-requests", Some(&requester), Some(&fixture("01_caricatures.json")));
     assert_eq!(status, 201, "{answer}");
     let id = answer["registryId"].as_str().unwrap().to_owned();
-    let (status, _) = server.call(
+    let (status, body) = server.call(
         "PATCH",
         &format!("/api/schema-requests/{id}"),
         Some(&reviewer),
         Some(&json!({"status": "approved"})),
     );
-    assert_eq!(status, 200);
+    assert_eq!((status, body["status"].as_str()), (200, Some("approved")), "{body}");
 
     let (status, report) = server.call("GET", "/api/audit/verify", Some(&server.admin), None);
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["intact"], true, "{report}");
     assert_eq!(report["entries"], 2);
-    let (status, _) = server.call("GET", "/api/audit/verify", Some(&reviewer), None);
-    assert_eq!(status, 403, "only admins verify");
+    let (status, body) = server.call("GET", "/api/audit/verify", Some(&reviewer), None);
+    assert_eq!(status, 403, "only admins verify: {body}");
+    assert_eq!(body["error"]["code"], "forbidden", "{body}");
 
     let data_dir = server.data_dir.display().to_string();
     let intact = server.command(&["audit", "verify", "--data-dir", &data_dir]);
@@ -351,9 +352,10 @@ fn names_are_checked_across_the_schema_at_submit_and_again_at_apply() {
     assert_eq!((status, body["error"]["code"].as_str()), (422, Some("migration_failed")), "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("idx_invoices_reference"), "{body}");
     assert_eq!(server.target_sql("SELECT to_regclass('public.invoices') IS NULL"), "t");
-    let (status, _) =
+    let (status, body) =
         server.call("POST", &format!("/api/schema-requests/{first}/rollback"), Some(&who.operator), Some(&json!({})));
-    assert_eq!(status, 200);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["ranSql"].as_bool(), body["status"].as_str()), (Some(true), Some("approved")), "{body}");
     assert_eq!(
         server.target_sql(
             "SELECT count(*) FROM pg_indexes WHERE indexname IN ('idx_orders_reference', 'idx_invoices_reference')"

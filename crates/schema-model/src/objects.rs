@@ -68,6 +68,14 @@ pub struct CheckDef {
     pub path: String,
 }
 
+impl CheckDef {
+    /// Where the check is declared, to point at it as a whole (its name, say): `checks[i]`
+    /// for a table-level check, `columns[i].check` for a column's.
+    pub fn entry_path(&self) -> &str {
+        self.path.strip_suffix(".expression").unwrap_or(&self.path)
+    }
+}
+
 /// A secondary index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexDef {
@@ -264,7 +272,9 @@ impl TableObjects {
         }
     }
 
-    /// Every constraint and index name with its path, in declaration order.
+    /// Every constraint and index name with its path, in declaration order. A table-level
+    /// check is named at its entry (`checks[i]`), like every other object, not at its
+    /// expression.
     pub fn names(&self) -> Vec<(&str, &str)> {
         let mut names: Vec<(&str, &str)> = Vec::new();
         if let Some(pk) = &self.primary_key {
@@ -272,7 +282,7 @@ impl TableObjects {
         }
         names.extend(self.foreign_keys.iter().map(|o| (o.name.as_str(), o.path.as_str())));
         names.extend(self.uniques.iter().map(|o| (o.name.as_str(), o.path.as_str())));
-        names.extend(self.checks.iter().map(|o| (o.name.as_str(), o.path.as_str())));
+        names.extend(self.checks.iter().map(|o| (o.name.as_str(), o.entry_path())));
         names.extend(self.indexes.iter().map(|o| (o.name.as_str(), o.path.as_str())));
         names
     }

@@ -49,11 +49,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/tokens", post(create_token).get(list_tokens))
         .route("/api/tokens/{name}", delete(revoke_token))
         .route("/api/audit/verify", get(verify_audit))
-        .method_not_allowed_fallback(|| async {
+        .method_not_allowed_fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
-                "this endpoint does not take that method",
+                format!("{} does not take {method}; see GET /api/openapi.json", uri.path()),
             )
         })
 }

@@ -94,7 +94,9 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let body_limit = state.limits.body_bytes;
     handlers::router()
-        .fallback(|| async { ApiError::not_found("no such endpoint; see GET /api/openapi.json") })
+        .fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
+            ApiError::not_found(format!("no endpoint {method} {}; see GET /api/openapi.json", uri.path()))
+        })
         .layer(middleware::from_fn(refuse_nul))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(body_limit))
@@ -140,6 +142,18 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         )
         .into_response(),
     };
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        // The body extractor's own words do not say what the limit is.
+        response = ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "the request body is larger than {} bytes, the most this server accepts (body_limit_bytes)",
+                state.limits.body_bytes
+            ),
+        )
+        .into_response();
+    }
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     state.metrics.observe(&method, &route, status, elapsed);

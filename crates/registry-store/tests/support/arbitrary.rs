@@ -6,6 +6,7 @@ use schema_model::table::{
     CheckConstraint, Column, EnumType, Identity, Index, IndexMethod, TableSchema, UniqueConstraint,
 };
 use schema_model::types::ColumnType;
+use serde_json::json;
 
 /// Free text as a person might type it: quotes, backslashes, new lines, dollars,
 /// semicolons, SQL, non-ASCII; no NUL, which PostgreSQL refuses in text.
@@ -185,5 +186,127 @@ pub(crate) fn table() -> impl Strategy<Value = SchemaRequest> {
                 target: None,
                 shape: InputShape::BareTable,
             }
+        })
+}
+
+/// A family of related tables, in the order they must be applied: a parent (in `public` or a
+/// schema of its own, keyed by one column or two), and a child that references it (from
+/// the same schema or another one) and itself. Names are explicit or generated; some are
+/// exactly 63 bytes, some tables are named so long that every generated name must be fitted,
+/// two indexes of one column get the same generated name (so the second gets `_2`); there
+/// are composite uniques, multi-column and INCLUDE indexes. `tag` keeps the names of one
+/// case apart from every other's.
+pub(crate) fn related_tables(tag: usize) -> impl Strategy<Value = Vec<SchemaRequest>> {
+    let schema = prop_oneof![Just(None), "[a-z]{1,5}".prop_map(Some)];
+    let action = prop_oneof![Just(None), Just(Some("CASCADE")), Just(Some("RESTRICT")), Just(Some("SET NULL"))];
+    (schema.clone(), schema, "[a-z]{1,6}", any::<[bool; 6]>(), action)
+        .prop_map(move |(parent_schema, child_schema, base, flags, on_delete)| {
+            let [long, composite, explicit, twins, include, self_reference] = flags;
+            let parent_schema = parent_schema.map(|s| format!("p{tag}_{s}"));
+            let child_schema = child_schema.map(|s| format!("c{tag}_{s}"));
+            // A long table name is exactly 63 bytes: every name made from it must be fitted.
+            let name = |prefix: &str| {
+                let name = format!("{prefix}{tag}_{base}s");
+                if long { format!("{name}_{}s", "x".repeat(61 - name.len())) } else { name }
+            };
+            let (parent, child) = (name("parent"), name("child"));
+            let sixty_three = |prefix: &str| {
+                let name = format!("{prefix}_{tag}_{base}");
+                format!("{name}{}", "n".repeat(63 - name.len()))
+            };
+            let mut parent_columns = vec![json!({"name": "id", "type": "bigint", "identity": "byDefault", "nullable": false})];
+            if composite {
+                parent_columns.push(json!({"name": "region", "type": "text", "nullable": false}));
+            } else {
+                parent_columns[0]["primaryKey"] = json!(true);
+            }
+            parent_columns.extend([
+                json!({"name": "code", "type": "text", "nullable": false}),
+                json!({"name": "note", "type": "text"}),
+                json!({"name": "created_at", "type": "timestamptz", "nullable": false, "defaultValue": "now()"}),
+            ]);
+            let mut parent_indexes = vec![json!({"columns": ["code", "created_at"]})];
+            if twins {
+                parent_indexes.push(json!({"columns": ["note"]}));
+                parent_indexes.push(json!({"columns": ["note"], "type": "HASH"}));
+            }
+            if include {
+                parent_indexes.push(json!({"columns": ["created_at"], "include": ["note"]}));
+            }
+            if explicit {
+                parent_indexes.push(json!({"name": sixty_three("ix"), "columns": ["note", "code"]}));
+            }
+            let unique = if explicit {
+                json!({"name": sixty_three("uq"), "columns": ["code"]})
+            } else {
+                json!({"columns": ["code"]})
+            };
+            let mut parent_table = json!({
+                "tableName": parent,
+                "columns": parent_columns,
+                "indexes": parent_indexes,
+                "uniques": [unique],
+                "comment": "the parent",
+            });
+            if composite {
+                parent_table["primaryKey"] = json!(["region", "id"]);
+            }
+            if let Some(schema) = &parent_schema {
+                parent_table["schema"] = json!(schema);
+            }
+
+            let mut child_columns = vec![
+                json!({"name": "id", "type": "uuid", "primaryKey": true, "defaultValue": "gen_random_uuid()"}),
+                json!({"name": "parent_id", "type": "bigint", "nullable": on_delete != Some("SET NULL") && !composite}),
+                json!({"name": "amount", "type": "integer", "nullable": false, "defaultValue": "0"}),
+            ];
+            if composite {
+                child_columns.push(json!({"name": "parent_region", "type": "text"}));
+            }
+            if self_reference {
+                child_columns.push(json!({"name": "up_id", "type": "uuid", "references": {"table": child, "column": "id"}}));
+            }
+            let mut target = json!({"table": parent, "columns": if composite { json!(["region", "id"]) } else { json!(["id"]) }});
+            // The referenced schema, when it is not the child's own.
+            if parent_schema != child_schema {
+                target["schema"] = json!(parent_schema.clone().unwrap_or_else(|| "public".to_owned()));
+            }
+            let mut foreign_key = json!({
+                "columns": if composite { json!(["parent_region", "parent_id"]) } else { json!(["parent_id"]) },
+                "references": target,
+            });
+            if let Some(action) = on_delete {
+                foreign_key["onDelete"] = json!(action);
+            }
+            if explicit {
+                foreign_key["name"] = json!(sixty_three("fk"));
+            }
+            let mut child_indexes = vec![json!({"columns": if composite { json!(["parent_region", "parent_id"]) } else { json!(["parent_id"]) }})];
+            if self_reference {
+                child_indexes.push(json!({"columns": ["up_id"]}));
+            }
+            let mut child_table = json!({
+                "tableName": child,
+                "columns": child_columns,
+                "foreignKeys": [foreign_key],
+                "indexes": child_indexes,
+                "checks": [{"name": format!("ck_{tag}_amount_not_negative"), "expression": "amount >= 0"}],
+            });
+            if let Some(schema) = &child_schema {
+                child_table["schema"] = json!(schema);
+            }
+            [parent_table, child_table]
+                .into_iter()
+                .map(|table| {
+                    let name = table["tableName"].clone();
+                    let request = json!({
+                        "tableName": name,
+                        "owner": "truth-tests",
+                        "schemaJson": table,
+                        "requestMetadata": {"requestedBy": "truth", "justification": "truth test", "relatedIssue": "8"},
+                    });
+                    SchemaRequest::from_value(request.clone()).unwrap_or_else(|e| panic!("{e}: {request}"))
+                })
+                .collect()
         })
 }

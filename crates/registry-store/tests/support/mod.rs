@@ -46,6 +46,14 @@ pub(crate) struct Db {
     client: Client,
 }
 
+/// A connection to an existing test database.
+pub(crate) async fn connect_to(server: &TestServer, name: &str) -> Db {
+    let (client, connection) =
+        tokio_postgres::connect(&server.url(name), NoTls).await.unwrap_or_else(|e| panic!("connect to {name}: {e}"));
+    tokio::spawn(connection);
+    Db { client }
+}
+
 /// A new, empty database (with the `billing` schema the fixtures use) and a connection.
 pub(crate) async fn fresh_database(server: &TestServer, prefix: &str) -> Db {
     let name = server.create_unique_database(prefix).unwrap_or_else(|e| panic!("create database: {e}"));

@@ -4,7 +4,7 @@ use schema_model::types::ColumnType;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// `created_at` and `updated_at` are `timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP`.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,9 +18,18 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Declare the column as `{\"type\": \"timestamptz\", \"nullable\": false, \"defaultValue\": \"CURRENT_TIMESTAMP\"}`.",
     },
     fires: &[
-        r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "created_at", "type": "timestamptz"}]}"#,
-        r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "updated_at", "type": "timestamp", "nullable": false, "defaultValue": "now()"}]}"#,
-        r#"{"tableName": "events", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "created_at", "type": "timestamptz", "nullable": true, "defaultValue": "now()"}]}}"#,
+        Firing {
+            input: r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "created_at", "type": "timestamptz"}]}"#,
+            at: &["columns[1]"],
+        },
+        Firing {
+            input: r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "updated_at", "type": "timestamp", "nullable": false, "defaultValue": "now()"}]}"#,
+            at: &["columns[1].type"],
+        },
+        Firing {
+            input: r#"{"tableName": "events", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "created_at", "type": "timestamptz", "nullable": true, "defaultValue": "now()"}]}}"#,
+            at: &["schemaJson.columns[1].nullable"],
+        },
     ],
     passes: &[
         r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "created_at", "type": "timestamptz", "nullable": false, "defaultValue": "CURRENT_TIMESTAMP"}, {"name": "updated_at", "type": "timestamp with time zone", "nullable": false, "defaultValue": "now()"}]}"#,

@@ -4,7 +4,7 @@ use schema_model::types::ColumnType;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// `char(n)` pads with blanks and compares surprisingly.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,8 +18,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Use `text`; if values must have exactly n characters (country or currency codes), add a check constraint such as `\"check\": \"char_length(country) = 2\"`.",
     },
     fires: &[
-        r#"{"tableName": "addresses", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "country", "type": "char(2)"}]}"#,
-        r#"{"tableName": "addresses", "schemaJson": {"tableName": "addresses", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "flag", "type": "character"}]}}"#,
+        Firing {
+            input: r#"{"tableName": "addresses", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "country", "type": "char(2)"}]}"#,
+            at: &["columns[1].type"],
+        },
+        Firing {
+            input: r#"{"tableName": "addresses", "schemaJson": {"tableName": "addresses", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "flag", "type": "character"}]}}"#,
+            at: &["schemaJson.columns[1].type"],
+        },
     ],
     passes: &[
         r#"{"tableName": "addresses", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "country", "type": "text", "check": "char_length(country) = 2"}]}"#,

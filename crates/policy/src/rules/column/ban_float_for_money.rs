@@ -4,7 +4,7 @@ use schema_model::naming::to_snake_case;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Binary floating point cannot represent cents exactly.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,8 +18,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Use `numeric(12,2)` (exact decimal, choose precision and scale for the currency), or store an integer number of the smallest unit (cents).",
     },
     fires: &[
-        r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "total_price", "type": "double precision"}]}"#,
-        r#"{"tableName": "orders", "schemaJson": {"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "tax", "type": "real"}, {"name": "fees", "type": "float8[]"}]}}"#,
+        Firing {
+            input: r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "total_price", "type": "double precision"}]}"#,
+            at: &["columns[1].type"],
+        },
+        Firing {
+            input: r#"{"tableName": "orders", "schemaJson": {"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "tax", "type": "real"}, {"name": "fees", "type": "float8[]"}]}}"#,
+            at: &["schemaJson.columns[1].type", "schemaJson.columns[2].type"],
+        },
     ],
     passes: &[
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "total_price", "type": "numeric(12,2)"}, {"name": "latitude", "type": "double precision"}, {"name": "taxonomy_score", "type": "real"}]}"#,

@@ -4,7 +4,7 @@ use schema_model::types::ColumnType;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// PostgreSQL's `money` type depends on the server locale.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,8 +18,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Use `numeric(12,2)` (or an integer number of cents) for the amount, plus a `text` column holding the ISO 4217 currency code.",
     },
     fires: &[
-        r#"{"tableName": "invoices", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "amount", "type": "money"}]}"#,
-        r#"{"tableName": "invoices", "schemaJson": {"tableName": "invoices", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "amounts", "type": "money[]"}]}}"#,
+        Firing {
+            input: r#"{"tableName": "invoices", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "amount", "type": "money"}]}"#,
+            at: &["columns[1].type"],
+        },
+        Firing {
+            input: r#"{"tableName": "invoices", "schemaJson": {"tableName": "invoices", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "amounts", "type": "money[]"}]}}"#,
+            at: &["schemaJson.columns[1].type"],
+        },
     ],
     passes: &[
         r#"{"tableName": "invoices", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "amount", "type": "numeric(12,2)"}, {"name": "currency", "type": "text"}]}"#,

@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// 64-bit integers do not survive a trip through a JavaScript number.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -17,8 +17,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Serialise the value as a string in the API (node-postgres does this by default), use `text` for ids that come from other systems, or use `integer` when the values fit in 32 bits.",
     },
     fires: &[
-        r#"{"tableName": "events", "columns": [{"name": "id", "type": "bigserial", "primaryKey": true}]}"#,
-        r#"{"tableName": "events", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "counters", "type": "int8[]"}]}}"#,
+        Firing {
+            input: r#"{"tableName": "events", "columns": [{"name": "id", "type": "bigserial", "primaryKey": true}]}"#,
+            at: &["columns[0].type"],
+        },
+        Firing {
+            input: r#"{"tableName": "events", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "counters", "type": "int8[]"}]}}"#,
+            at: &["schemaJson.columns[1].type"],
+        },
     ],
     passes: &[
         r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "attempts", "type": "integer"}, {"name": "amount", "type": "numeric(12,2)"}]}"#,

@@ -4,7 +4,7 @@ use schema_model::types::ColumnType;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Boolean names read as questions: `is_active`, `has_avatar`.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,8 +18,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Rename the column with a question prefix, e.g. `active` to `is_active`, `avatar` to `has_avatar`.",
     },
     fires: &[
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "active", "type": "boolean"}]}"#,
-        r#"{"tableName": "users", "schemaJson": {"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "verified", "type": "bool"}]}}"#,
+        Firing {
+            input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "active", "type": "boolean"}]}"#,
+            at: &["columns[1].name"],
+        },
+        Firing {
+            input: r#"{"tableName": "users", "schemaJson": {"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "verified", "type": "bool"}]}}"#,
+            at: &["schemaJson.columns[1].name"],
+        },
     ],
     passes: &[
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "is_active", "type": "boolean"}, {"name": "has_avatar", "type": "boolean"}, {"name": "can_post", "type": "boolean"}, {"name": "should_notify", "type": "boolean"}, {"name": "was_migrated", "type": "boolean"}]}"#,

@@ -4,7 +4,7 @@ use schema_model::types::ColumnType;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Identity, serial and an explicit default are three ways to fill a column; pick one.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,10 +18,22 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Keep one way of filling the column: remove the `defaultValue`, or use a plain integer type with `identity`, or drop the `identity`.",
     },
     fires: &[
-        r#"{"tableName": "t", "columns": [{"name": "id", "type": "bigint", "identity": "always", "primaryKey": true, "defaultValue": "1"}]}"#,
-        r#"{"tableName": "t", "columns": [{"name": "id", "type": "serial", "primaryKey": true, "defaultValue": "0"}]}"#,
-        r#"{"tableName": "t", "columns": [{"name": "id", "type": "bigserial", "identity": "byDefault", "primaryKey": true}]}"#,
-        r#"{"tableName": "t", "schemaJson": {"tableName": "t", "columns": [{"name": "id", "type": "uuid", "identity": "always", "primaryKey": true}]}}"#,
+        Firing {
+            input: r#"{"tableName": "t", "columns": [{"name": "id", "type": "bigint", "identity": "always", "primaryKey": true, "defaultValue": "1"}]}"#,
+            at: &["columns[0].defaultValue"],
+        },
+        Firing {
+            input: r#"{"tableName": "t", "columns": [{"name": "id", "type": "serial", "primaryKey": true, "defaultValue": "0"}]}"#,
+            at: &["columns[0].defaultValue"],
+        },
+        Firing {
+            input: r#"{"tableName": "t", "columns": [{"name": "id", "type": "bigserial", "identity": "byDefault", "primaryKey": true}]}"#,
+            at: &["columns[0].identity"],
+        },
+        Firing {
+            input: r#"{"tableName": "t", "schemaJson": {"tableName": "t", "columns": [{"name": "id", "type": "uuid", "identity": "always", "primaryKey": true}]}}"#,
+            at: &["schemaJson.columns[0].identity"],
+        },
     ],
     passes: &[
         r#"{"tableName": "t", "columns": [{"name": "id", "type": "bigint", "identity": "always", "primaryKey": true}, {"name": "n", "type": "integer", "defaultValue": "0"}, {"name": "s", "type": "serial"}]}"#,

@@ -5,7 +5,7 @@ use schema_model::types::ColumnType;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// A constant default must be a value of the column's type.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -19,8 +19,23 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Write a default the column can hold: shorten the text or widen the type, keep numbers in range (a whole number for integer columns), use one of the enum's labels, or valid JSON for json and jsonb.",
     },
     fires: &[
-        r#"{"tableName": "t", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "code", "type": "varchar(2)", "defaultValue": "'abcdef'"}, {"name": "n", "type": "integer", "defaultValue": "'abc'"}, {"name": "f", "type": "float8", "defaultValue": "1e400"}]}"#,
-        r#"{"tableName": "t", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "small", "type": "smallint", "defaultValue": "40000"}, {"name": "ratio", "type": "numeric(4,2)", "defaultValue": "123.4"}, {"name": "flag", "type": "boolean", "defaultValue": "'maybe'"}, {"name": "ref", "type": "uuid", "defaultValue": "'not-a-uuid'"}, {"name": "doc", "type": "jsonb", "defaultValue": "'{oops'::jsonb"}, {"name": "status", "type": "mood", "defaultValue": "'angry'"}, {"name": "whole", "type": "integer", "defaultValue": "1.5"}, {"name": "on", "type": "boolean", "defaultValue": "1"}], "enums": [{"name": "mood", "values": ["happy", "sad"]}]}"#,
+        Firing {
+            input: r#"{"tableName": "t", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "code", "type": "varchar(2)", "defaultValue": "'abcdef'"}, {"name": "n", "type": "integer", "defaultValue": "'abc'"}, {"name": "f", "type": "float8", "defaultValue": "1e400"}]}"#,
+            at: &["columns[1].defaultValue", "columns[2].defaultValue", "columns[3].defaultValue"],
+        },
+        Firing {
+            input: r#"{"tableName": "t", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "small", "type": "smallint", "defaultValue": "40000"}, {"name": "ratio", "type": "numeric(4,2)", "defaultValue": "123.4"}, {"name": "flag", "type": "boolean", "defaultValue": "'maybe'"}, {"name": "ref", "type": "uuid", "defaultValue": "'not-a-uuid'"}, {"name": "doc", "type": "jsonb", "defaultValue": "'{oops'::jsonb"}, {"name": "status", "type": "mood", "defaultValue": "'angry'"}, {"name": "whole", "type": "integer", "defaultValue": "1.5"}, {"name": "on", "type": "boolean", "defaultValue": "1"}], "enums": [{"name": "mood", "values": ["happy", "sad"]}]}"#,
+            at: &[
+                "columns[1].defaultValue",
+                "columns[2].defaultValue",
+                "columns[3].defaultValue",
+                "columns[4].defaultValue",
+                "columns[5].defaultValue",
+                "columns[6].defaultValue",
+                "columns[7].defaultValue",
+                "columns[8].defaultValue",
+            ],
+        },
     ],
     passes: &[
         r#"{"tableName": "t", "columns": [{"name": "id", "type": "uuid", "primaryKey": true, "defaultValue": "gen_random_uuid()"}, {"name": "code", "type": "varchar(2)", "defaultValue": "'ab'"}, {"name": "n", "type": "integer", "defaultValue": "-2147483648"}, {"name": "f", "type": "float8", "defaultValue": "1e300"}, {"name": "c", "type": "character(3)", "defaultValue": "'abc'::bpchar"}, {"name": "flag", "type": "boolean", "defaultValue": "'yes'"}, {"name": "doc", "type": "jsonb", "defaultValue": "'{\"a\": [1]}'::jsonb"}, {"name": "status", "type": "mood", "defaultValue": "'happy'"}, {"name": "ratio", "type": "numeric(4,2)", "defaultValue": "12.345"}, {"name": "big", "type": "bigint", "defaultValue": "9223372036854775807"}], "enums": [{"name": "mood", "values": ["happy", "sad"]}]}"#,

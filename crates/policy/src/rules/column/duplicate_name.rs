@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Column names are unique within a table.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -17,8 +17,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Rename or remove the later column so that every column name is unique.",
     },
     fires: &[
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}, {"name": "email", "type": "text", "unique": true}]}"#,
-        r#"{"tableName": "users", "schemaJson": {"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "id", "type": "integer"}]}}"#,
+        Firing {
+            input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}, {"name": "email", "type": "text", "unique": true}]}"#,
+            at: &["columns[2].name"],
+        },
+        Firing {
+            input: r#"{"tableName": "users", "schemaJson": {"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "id", "type": "integer"}]}}"#,
+            at: &["schemaJson.columns[1].name"],
+        },
     ],
     passes: &[
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}]}"#,

@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Identifiers issued by other systems are opaque strings.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -17,8 +17,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Declare the column as `text` and store the id exactly as the other system gives it.",
     },
     fires: &[
-        r#"{"tableName": "guild_members", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "discord_user_id", "type": "bigint"}]}"#,
-        r#"{"tableName": "customers", "schemaJson": {"tableName": "customers", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "crm_external_id", "type": "integer"}, {"name": "external_ref", "type": "int8"}]}}"#,
+        Firing {
+            input: r#"{"tableName": "guild_members", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "discord_user_id", "type": "bigint"}]}"#,
+            at: &["columns[1].type"],
+        },
+        Firing {
+            input: r#"{"tableName": "customers", "schemaJson": {"tableName": "customers", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "crm_external_id", "type": "integer"}, {"name": "external_ref", "type": "int8"}]}}"#,
+            at: &["schemaJson.columns[1].type", "schemaJson.columns[2].type"],
+        },
     ],
     passes: &[
         r#"{"tableName": "guild_members", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "discord_user_id", "type": "text"}, {"name": "login_count", "type": "bigint"}]}"#,

@@ -4,7 +4,7 @@ use schema_model::types::ColumnType;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Identity columns are the SQL-standard successor of `serial`.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,8 +18,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Declare the column as its integer type with an identity, e.g. `{\"name\": \"id\", \"type\": \"bigint\", \"identity\": \"always\", \"primaryKey\": true}` instead of `bigserial`.",
     },
     fires: &[
-        r#"{"tableName": "events", "columns": [{"name": "id", "type": "bigserial", "primaryKey": true}]}"#,
-        r#"{"tableName": "events", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "serial4", "primaryKey": true}]}}"#,
+        Firing {
+            input: r#"{"tableName": "events", "columns": [{"name": "id", "type": "bigserial", "primaryKey": true}]}"#,
+            at: &["columns[0].type"],
+        },
+        Firing {
+            input: r#"{"tableName": "events", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "serial4", "primaryKey": true}]}}"#,
+            at: &["schemaJson.columns[0].type"],
+        },
     ],
     passes: &[
         r#"{"tableName": "events", "columns": [{"name": "id", "type": "bigint", "identity": "always", "primaryKey": true}]}"#,

@@ -4,7 +4,7 @@ use schema_model::types::ColumnType;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// `json` keeps the text and re-parses it on every access; `jsonb` is what queries want.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,8 +18,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Use `jsonb`. Keep `json` only when the exact input text (key order, duplicate keys, white space) must be preserved.",
     },
     fires: &[
-        r#"{"tableName": "webhooks", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "payload", "type": "json"}]}"#,
-        r#"{"tableName": "webhooks", "schemaJson": {"tableName": "webhooks", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "payloads", "type": "json[]"}]}}"#,
+        Firing {
+            input: r#"{"tableName": "webhooks", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "payload", "type": "json"}]}"#,
+            at: &["columns[1].type"],
+        },
+        Firing {
+            input: r#"{"tableName": "webhooks", "schemaJson": {"tableName": "webhooks", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "payloads", "type": "json[]"}]}}"#,
+            at: &["schemaJson.columns[1].type"],
+        },
     ],
     passes: &[
         r#"{"tableName": "webhooks", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "payload", "type": "jsonb"}]}"#,

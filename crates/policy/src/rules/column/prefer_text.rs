@@ -4,7 +4,7 @@ use schema_model::types::ColumnType;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// In PostgreSQL `varchar(n)` is `text` with a length check that is hard to change.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,8 +18,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Use `text`. If the limit is a real business rule, keep it explicit and cheap to change with a check constraint such as `\"check\": \"char_length(code) <= 16\"`.",
     },
     fires: &[
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "varchar(255)"}]}"#,
-        r#"{"tableName": "users", "schemaJson": {"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "tags", "type": "character varying[]"}]}}"#,
+        Firing {
+            input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "varchar(255)"}]}"#,
+            at: &["columns[1].type"],
+        },
+        Firing {
+            input: r#"{"tableName": "users", "schemaJson": {"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "tags", "type": "character varying[]"}]}}"#,
+            at: &["schemaJson.columns[1].type"],
+        },
     ],
     passes: &[
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text", "check": "char_length(email) <= 320"}]}"#,

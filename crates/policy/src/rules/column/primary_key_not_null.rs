@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// A primary key column cannot be nullable.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -17,8 +17,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Remove `\"nullable\": true` from the key column (or set it to `false`), or take the column out of the primary key.",
     },
     fires: &[
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true, "nullable": true}]}"#,
-        r#"{"tableName": "memberships", "schemaJson": {"tableName": "memberships", "columns": [{"name": "user_id", "type": "uuid"}, {"name": "team_id", "type": "uuid", "nullable": true}], "primaryKey": ["user_id", "team_id"]}}"#,
+        Firing {
+            input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true, "nullable": true}]}"#,
+            at: &["columns[0].nullable"],
+        },
+        Firing {
+            input: r#"{"tableName": "memberships", "schemaJson": {"tableName": "memberships", "columns": [{"name": "user_id", "type": "uuid"}, {"name": "team_id", "type": "uuid", "nullable": true}], "primaryKey": ["user_id", "team_id"]}}"#,
+            at: &["schemaJson.columns[1].nullable"],
+        },
     ],
     passes: &[
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "nickname", "type": "text", "nullable": true}]}"#,

@@ -4,7 +4,7 @@ use schema_model::types::ColumnType;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// `timestamp` without time zone loses the instant a value stands for.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,8 +18,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Use `timestamptz` (`timestamp with time zone`), which stores an instant and converts on display.",
     },
     fires: &[
-        r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "happened_at", "type": "timestamp"}]}"#,
-        r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "seen", "type": "timestamp without time zone[]"}]}"#,
+        Firing {
+            input: r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "happened_at", "type": "timestamp"}]}"#,
+            at: &["columns[1].type"],
+        },
+        Firing {
+            input: r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "seen", "type": "timestamp without time zone[]"}]}"#,
+            at: &["columns[1].type"],
+        },
     ],
     passes: &[
         r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "happened_at", "type": "TIMESTAMPTZ"}]}"#,

@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// A foreign key pairs each referencing column with one referenced column.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -16,9 +16,10 @@ pub(crate) const RULE: RuleDef = RuleDef {
         why: "Referencing and referenced columns are matched pairwise, in order; PostgreSQL rejects a foreign key with unequal lists (`number of referencing and referenced columns for foreign key disagree`), so the table is not created.",
         fix: "List one referenced column for every referencing column, in the same order, usually the full primary key of the referenced table.",
     },
-    fires: &[
-        r#"{"tableName": "order_items", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "order_id", "type": "uuid"}, {"name": "line", "type": "integer"}], "foreignKeys": [{"columns": ["order_id", "line"], "references": {"table": "order_lines", "columns": ["order_id"]}}]}"#,
-    ],
+    fires: &[Firing {
+        input: r#"{"tableName": "order_items", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "order_id", "type": "uuid"}, {"name": "line", "type": "integer"}], "foreignKeys": [{"columns": ["order_id", "line"], "references": {"table": "order_lines", "columns": ["order_id"]}}]}"#,
+        at: &["foreignKeys[0].references.columns"],
+    }],
     passes: &[
         r#"{"tableName": "order_items", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "order_id", "type": "uuid"}, {"name": "line", "type": "integer"}], "foreignKeys": [{"columns": ["order_id", "line"], "references": {"table": "order_lines", "columns": ["order_id", "line"]}}]}"#,
     ],

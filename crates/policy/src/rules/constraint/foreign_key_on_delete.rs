@@ -4,7 +4,7 @@ use schema_model::table::ReferentialAction;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Every foreign key states what happens when its parent row goes away.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,8 +18,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Set `onDelete` to `CASCADE` when the rows belong to their parent, `RESTRICT` when the parent must not disappear while referenced, or `SET NULL` on a nullable column for an optional link; make the column nullable if it should be set to NULL.",
     },
     fires: &[
-        r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid", "references": {"table": "users", "column": "id"}}]}"#,
-        r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid", "nullable": false}], "foreignKeys": [{"columns": ["user_id"], "references": {"table": "users", "columns": ["id"]}, "onDelete": "SET NULL"}]}"#,
+        Firing {
+            input: r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid", "references": {"table": "users", "column": "id"}}]}"#,
+            at: &["columns[1].references"],
+        },
+        Firing {
+            input: r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid", "nullable": false}], "foreignKeys": [{"columns": ["user_id"], "references": {"table": "users", "columns": ["id"]}, "onDelete": "SET NULL"}]}"#,
+            at: &["foreignKeys[0].onDelete"],
+        },
     ],
     passes: &[
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid", "nullable": false, "references": {"table": "users", "column": "id", "onDelete": "CASCADE"}}, {"name": "coupon_id", "type": "uuid", "references": {"table": "coupons", "column": "id", "onDelete": "SET NULL", "onUpdate": "SET NULL"}}, {"name": "region", "type": "text", "nullable": false, "defaultValue": "'eu'"}], "foreignKeys": [{"columns": ["region"], "references": {"table": "regions", "columns": ["code"]}, "onDelete": "SET DEFAULT"}]}"#,

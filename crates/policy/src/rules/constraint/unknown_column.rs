@@ -4,7 +4,7 @@ use schema_model::expr::{ExprContext, parse_safe};
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Keys and checks can only name the table's own columns.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,8 +18,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Correct the column name (the suggestion names the closest existing column), or add the missing column to `columns`.",
     },
     fires: &[
-        r#"{"tableName": "memberships", "columns": [{"name": "user_id", "type": "uuid"}, {"name": "team_id", "type": "uuid"}], "primaryKey": ["user_id", "teams_id"]}"#,
-        r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "amount", "type": "integer", "check": "amount > 0 AND amout < 100"}], "foreignKeys": [{"columns": ["user_id"], "references": {"table": "users", "columns": ["id"]}}], "uniques": [{"columns": ["id", "number"]}], "checks": [{"expression": "total >= amount"}]}"#,
+        Firing {
+            input: r#"{"tableName": "memberships", "columns": [{"name": "user_id", "type": "uuid"}, {"name": "team_id", "type": "uuid"}], "primaryKey": ["user_id", "teams_id"]}"#,
+            at: &["primaryKey[1]"],
+        },
+        Firing {
+            input: r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "amount", "type": "integer", "check": "amount > 0 AND amout < 100"}], "foreignKeys": [{"columns": ["user_id"], "references": {"table": "users", "columns": ["id"]}}], "uniques": [{"columns": ["id", "number"]}], "checks": [{"expression": "total >= amount"}]}"#,
+            at: &["foreignKeys[0].columns[0]", "uniques[0].columns[1]", "columns[1].check", "checks[0].expression"],
+        },
     ],
     passes: &[
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid"}, {"name": "user_id", "type": "uuid"}, {"name": "amount", "type": "integer", "check": "Amount > 0"}], "primaryKey": ["id"], "foreignKeys": [{"columns": ["user_id"], "references": {"table": "users", "columns": ["id"]}}], "uniques": [{"columns": ["user_id", "amount"]}], "checks": [{"expression": "amount < 1000"}, {"expression": "no_such_function(x)"}]}"#,

@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Two tables, one enum name, two sets of labels: the second would silently use the first.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -16,9 +16,10 @@ pub(crate) const RULE: RuleDef = RuleDef {
         why: "PostgreSQL has no `CREATE TYPE IF NOT EXISTS`; the guarded create skips an existing type, so the table would silently get the other labels, refuse values the request allows, and its rollback could neither drop the type nor leave it as the request declared it.",
         fix: "Declare exactly the existing labels, in their order, to share the type; or give this enum a name of its own (for example prefixed with the table's name).",
     },
-    fires: &[
-        r#"{"tableName": "tasks", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "kind", "type": "kinds"}], "enums": [{"name": "kinds", "values": ["bug", "feature"]}]}"#,
-    ],
+    fires: &[Firing {
+        input: r#"{"tableName": "tasks", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "kind", "type": "kinds"}], "enums": [{"name": "kinds", "values": ["bug", "feature"]}]}"#,
+        at: &["enums[0].values"],
+    }],
     passes: &[
         r#"{"tableName": "tasks", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "kind", "type": "kinds"}], "enums": [{"name": "kinds", "values": ["bug", "chore"]}]}"#,
         r#"{"tableName": "tasks", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "kind", "type": "task_kind"}], "enums": [{"name": "task_kind", "values": ["bug"]}]}"#,

@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// An enum that exists already with exactly these labels is used, not created.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -16,9 +16,10 @@ pub(crate) const RULE: RuleDef = RuleDef {
         why: "Sharing a type is fine, but it ties the tables together: changing the labels later changes them for every table that uses the type, and the type stays as long as any of them does.",
         fix: "Nothing to fix. Give the enum a name of its own if this table's labels should be able to change independently.",
     },
-    fires: &[
-        r#"{"tableName": "tasks", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "kind", "type": "kinds"}], "enums": [{"name": "kinds", "values": ["bug", "chore"]}]}"#,
-    ],
+    fires: &[Firing {
+        input: r#"{"tableName": "tasks", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "kind", "type": "kinds"}], "enums": [{"name": "kinds", "values": ["bug", "chore"]}]}"#,
+        at: &["enums[0].name"],
+    }],
     passes: &[
         r#"{"tableName": "tasks", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "kind", "type": "task_kind"}], "enums": [{"name": "task_kind", "values": ["bug"]}]}"#,
     ],

@@ -4,7 +4,7 @@ use schema_model::types::ColumnType;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// An enum declared with a table should be used by it.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,8 +18,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Use the enum as a column's `type`, or remove it from `enums`.",
     },
     fires: &[
-        r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "status", "type": "text"}], "enums": [{"name": "order_status", "values": ["pending", "paid"]}]}"#,
-        r#"{"tableName": "orders", "schemaJson": {"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "status", "type": "order_status"}], "enums": [{"name": "order_status", "values": ["pending"]}, {"name": "order_kind", "values": ["retail"]}]}}"#,
+        Firing {
+            input: r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "status", "type": "text"}], "enums": [{"name": "order_status", "values": ["pending", "paid"]}]}"#,
+            at: &["enums[0]"],
+        },
+        Firing {
+            input: r#"{"tableName": "orders", "schemaJson": {"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "status", "type": "order_status"}], "enums": [{"name": "order_status", "values": ["pending"]}, {"name": "order_kind", "values": ["retail"]}]}}"#,
+            at: &["schemaJson.enums[1]"],
+        },
     ],
     passes: &[
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "status", "type": "order_status"}, {"name": "tags", "type": "order_tag[]"}], "enums": [{"name": "order_status", "values": ["pending", "paid"]}, {"name": "order_tag", "values": ["gift"]}]}"#,

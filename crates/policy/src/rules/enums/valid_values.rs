@@ -4,7 +4,7 @@ use schema_model::naming::MAX_IDENTIFIER_BYTES;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// An enum needs distinct, non-empty labels PostgreSQL accepts.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,9 +18,18 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Give every enum a unique name and at least one value; make values unique, non-empty and at most 63 bytes (short lower-case words such as `pending`, `active`).",
     },
     fires: &[
-        r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "status", "type": "order_status"}], "enums": [{"name": "order_status", "values": ["pending", "paid", "pending", ""]}]}"#,
-        r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "status", "type": "order_status"}], "enums": [{"name": "order_status", "values": []}]}"#,
-        r#"{"tableName": "orders", "schemaJson": {"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "status", "type": "order_status"}], "enums": [{"name": "order_status", "values": ["pending"]}, {"name": "order_status", "values": ["paid", "this_label_is_far_too_long_for_postgresql_which_allows_sixty_three_bytes"]}]}}"#,
+        Firing {
+            input: r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "status", "type": "order_status"}], "enums": [{"name": "order_status", "values": ["pending", "paid", "pending", ""]}]}"#,
+            at: &["enums[0].values[2]", "enums[0].values[3]"],
+        },
+        Firing {
+            input: r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "status", "type": "order_status"}], "enums": [{"name": "order_status", "values": []}]}"#,
+            at: &["enums[0].values"],
+        },
+        Firing {
+            input: r#"{"tableName": "orders", "schemaJson": {"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "status", "type": "order_status"}], "enums": [{"name": "order_status", "values": ["pending"]}, {"name": "order_status", "values": ["paid", "this_label_is_far_too_long_for_postgresql_which_allows_sixty_three_bytes"]}]}}"#,
+            at: &["schemaJson.enums[1].name", "schemaJson.enums[1].values[1]"],
+        },
     ],
     passes: &[
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "status", "type": "order_status"}], "enums": [{"name": "order_status", "values": ["pending", "paid", "shipped"]}]}"#,

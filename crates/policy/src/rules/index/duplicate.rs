@@ -6,7 +6,7 @@ use schema_model::table::IndexMethod;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Each index costs every write; the same index twice costs twice for nothing.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -20,9 +20,18 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Remove the duplicate. To make an existing index unique, keep one index with `unique: true`; the primary key and unique constraints are already indexes.",
     },
     fires: &[
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "indexes": [{"columns": ["email"]}, {"name": "idx_users_email_again", "columns": ["email"], "type": "BTREE"}]}"#,
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text", "unique": true}], "indexes": [{"columns": ["id"]}, {"columns": ["email"], "unique": true}], "uniques": [{"columns": ["id"]}]}"#,
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "indexes": [{"name": "idx_a", "columns": ["email"], "where": "email IS NOT NULL"}, {"name": "idx_b", "columns": ["email"], "where": "email is not null"}]}"#,
+        Firing {
+            input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "indexes": [{"columns": ["email"]}, {"name": "idx_users_email_again", "columns": ["email"], "type": "BTREE"}]}"#,
+            at: &["indexes[1]"],
+        },
+        Firing {
+            input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text", "unique": true}], "indexes": [{"columns": ["id"]}, {"columns": ["email"], "unique": true}], "uniques": [{"columns": ["id"]}]}"#,
+            at: &["uniques[0]", "indexes[0]", "indexes[1]"],
+        },
+        Firing {
+            input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "indexes": [{"name": "idx_a", "columns": ["email"], "where": "email IS NOT NULL"}, {"name": "idx_b", "columns": ["email"], "where": "email is not null"}]}"#,
+            at: &["indexes[1]"],
+        },
     ],
     passes: &[
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text", "unique": true}, {"name": "org_id", "type": "uuid"}], "indexes": [{"columns": ["org_id", "email"]}, {"columns": ["email", "org_id"]}, {"columns": ["org_id"], "type": "HASH"}, {"columns": ["org_id"], "where": "email IS NULL"}, {"columns": ["email"], "include": ["org_id"]}, {"columns": ["id"], "type": "BRIN"}]}"#,

@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Foreign key columns need an index on the referencing side.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -17,8 +17,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Add an index whose columns start with the foreign key's columns, in the same order, for example `{\"columns\": [\"user_id\"]}`.",
     },
     fires: &[
-        r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid", "references": {"table": "users", "column": "id"}}]}"#,
-        r#"{"tableName": "order_items", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "order_id", "type": "uuid"}, {"name": "line", "type": "integer"}], "foreignKeys": [{"columns": ["order_id", "line"], "references": {"table": "order_lines", "columns": ["order_id", "line"]}}], "indexes": [{"columns": ["line", "order_id"]}, {"columns": ["order_id", "line"], "where": "line > 0"}]}"#,
+        Firing {
+            input: r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid", "references": {"table": "users", "column": "id"}}]}"#,
+            at: &["columns[1].references"],
+        },
+        Firing {
+            input: r#"{"tableName": "order_items", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "order_id", "type": "uuid"}, {"name": "line", "type": "integer"}], "foreignKeys": [{"columns": ["order_id", "line"], "references": {"table": "order_lines", "columns": ["order_id", "line"]}}], "indexes": [{"columns": ["line", "order_id"]}, {"columns": ["order_id", "line"], "where": "line > 0"}]}"#,
+            at: &["foreignKeys[0]"],
+        },
     ],
     passes: &[
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid", "references": {"table": "users", "column": "id"}}, {"name": "org_id", "type": "uuid", "references": {"table": "orgs", "column": "id"}}, {"name": "parent_id", "type": "uuid", "unique": true, "references": {"table": "orders", "column": "id"}}], "indexes": [{"columns": ["user_id", "id"]}, {"columns": ["org_id"]}]}"#,

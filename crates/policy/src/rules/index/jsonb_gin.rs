@@ -5,7 +5,7 @@ use schema_model::types::ColumnType;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// JSONB columns are queried by containment; that needs a GIN index.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -19,8 +19,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Add `{\"columns\": [\"metadata\"], \"type\": \"GIN\"}` to `indexes`, or store the value as typed columns if it is not queried.",
     },
     fires: &[
-        r#"{"tableName": "images", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "metadata", "type": "jsonb"}]}"#,
-        r#"{"tableName": "images", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "metadata", "type": "jsonb"}], "indexes": [{"columns": ["metadata"], "type": "HASH"}]}"#,
+        Firing {
+            input: r#"{"tableName": "images", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "metadata", "type": "jsonb"}]}"#,
+            at: &["columns[1]"],
+        },
+        Firing {
+            input: r#"{"tableName": "images", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "metadata", "type": "jsonb"}], "indexes": [{"columns": ["metadata"], "type": "HASH"}]}"#,
+            at: &["columns[1]"],
+        },
     ],
     passes: &[
         r#"{"tableName": "images", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "metadata", "type": "jsonb"}], "indexes": [{"name": "idx_images_metadata", "columns": ["metadata"], "type": "GIN"}]}"#,

@@ -6,7 +6,7 @@ use schema_model::types::ColumnType;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Index options and column types the chosen access method supports.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -20,10 +20,22 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Use BTREE (the default) for equality, ranges, sorting and uniqueness; GIN for jsonb, arrays and tsvector; GiST for tsvector and network types; split a multi-column HASH index or make it BTREE.",
     },
     fires: &[
-        r#"{"tableName": "hosts", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "ip", "type": "inet"}], "indexes": [{"columns": ["ip"], "type": "GIST"}]}"#,
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "indexes": [{"columns": ["email"], "type": "HASH", "unique": true}]}"#,
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}, {"name": "name", "type": "text"}], "indexes": [{"columns": ["email", "name"], "type": "HASH"}, {"columns": ["email"], "type": "GIN"}, {"columns": ["name"], "type": "GIST"}]}"#,
-        r#"{"tableName": "docs", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "body", "type": "jsonb"}, {"name": "raw", "type": "json"}, {"name": "done", "type": "boolean"}], "indexes": [{"columns": ["body"], "type": "GIN", "include": ["id"]}, {"columns": ["raw"]}, {"columns": ["done"], "type": "BRIN"}]}"#,
+        Firing {
+            input: r#"{"tableName": "hosts", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "ip", "type": "inet"}], "indexes": [{"columns": ["ip"], "type": "GIST"}]}"#,
+            at: &["indexes[0].columns[0]"],
+        },
+        Firing {
+            input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "indexes": [{"columns": ["email"], "type": "HASH", "unique": true}]}"#,
+            at: &["indexes[0].type"],
+        },
+        Firing {
+            input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}, {"name": "name", "type": "text"}], "indexes": [{"columns": ["email", "name"], "type": "HASH"}, {"columns": ["email"], "type": "GIN"}, {"columns": ["name"], "type": "GIST"}]}"#,
+            at: &["indexes[0].columns", "indexes[1].columns[0]", "indexes[2].columns[0]"],
+        },
+        Firing {
+            input: r#"{"tableName": "docs", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "body", "type": "jsonb"}, {"name": "raw", "type": "json"}, {"name": "done", "type": "boolean"}], "indexes": [{"columns": ["body"], "type": "GIN", "include": ["id"]}, {"columns": ["raw"]}, {"columns": ["done"], "type": "BRIN"}]}"#,
+            at: &["indexes[0].include", "indexes[1].columns[0]", "indexes[2].columns[0]"],
+        },
     ],
     passes: &[
         r#"{"tableName": "docs", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "body", "type": "jsonb"}, {"name": "tags", "type": "text[]"}, {"name": "search", "type": "tsvector"}, {"name": "ip", "type": "inet"}, {"name": "email", "type": "text"}, {"name": "created_at", "type": "timestamptz"}], "indexes": [{"columns": ["body"], "type": "GIN"}, {"columns": ["tags"], "type": "GIN"}, {"columns": ["search"], "type": "GIST"}, {"columns": ["email"], "unique": true, "include": ["id"]}, {"columns": ["email"], "type": "HASH"}, {"columns": ["created_at"], "type": "BRIN"}, {"columns": ["body"]}, {"columns": ["missing"], "type": "GIN"}]}"#,

@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Columns almost every query filters or sorts on.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -16,9 +16,10 @@ pub(crate) const RULE: RuleDef = RuleDef {
         why: "Seed 001 asks to \"automatically index these common columns\": per-user lookups, newest-first listings and incremental syncs filter or sort on them, and without an index each such query reads the whole table.",
         fix: "Add an index that starts with the column, for example `{\"columns\": [\"created_at\"]}`, or `{\"columns\": [\"created_at\"], \"type\": \"BRIN\"}` for a very large append-only table.",
     },
-    fires: &[
-        r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid"}, {"name": "created_at", "type": "timestamptz"}, {"name": "updated_at", "type": "timestamptz"}], "indexes": [{"columns": ["id", "created_at"]}]}"#,
-    ],
+    fires: &[Firing {
+        input: r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid"}, {"name": "created_at", "type": "timestamptz"}, {"name": "updated_at", "type": "timestamptz"}], "indexes": [{"columns": ["id", "created_at"]}]}"#,
+        at: &["columns[1]", "columns[2]", "columns[3]"],
+    }],
     passes: &[
         r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid", "references": {"table": "users", "column": "id"}}, {"name": "created_at", "type": "timestamptz"}, {"name": "updated_at", "type": "timestamptz"}], "indexes": [{"columns": ["created_at"], "type": "BRIN"}, {"columns": ["updated_at", "id"]}]}"#,
         r#"{"tableName": "profiles", "columns": [{"name": "user_id", "type": "uuid", "primaryKey": true}, {"name": "bio", "type": "text"}]}"#,

@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Indexes, unique constraints and foreign keys need at least one column.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -17,8 +17,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "List the columns the object covers, or remove the object.",
     },
     fires: &[
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}], "indexes": [{"columns": []}]}"#,
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}], "uniques": [{"columns": []}], "foreignKeys": [{"columns": [], "references": {"table": "orgs", "columns": []}}]}"#,
+        Firing {
+            input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}], "indexes": [{"columns": []}]}"#,
+            at: &["indexes[0].columns"],
+        },
+        Firing {
+            input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}], "uniques": [{"columns": []}], "foreignKeys": [{"columns": [], "references": {"table": "orgs", "columns": []}}]}"#,
+            at: &["uniques[0].columns", "foreignKeys[0].columns"],
+        },
     ],
     passes: &[
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true, "unique": true}, {"name": "org_id", "type": "uuid"}], "indexes": [{"columns": ["org_id"]}], "uniques": [{"columns": ["id", "org_id"]}], "foreignKeys": [{"columns": ["org_id"], "references": {"table": "orgs", "columns": ["id"]}}]}"#,

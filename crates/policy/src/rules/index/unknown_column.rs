@@ -4,7 +4,7 @@ use schema_model::expr::{ExprContext, parse_safe};
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// An index can only name the table's own columns.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,8 +18,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Correct the column name (the suggestion names the closest existing column), or add the missing column to `columns`.",
     },
     fires: &[
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "indexes": [{"columns": ["emal"]}]}"#,
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "indexes": [{"columns": ["email"], "include": ["name"], "where": "deleted_at IS NULL"}]}"#,
+        Firing {
+            input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "indexes": [{"columns": ["emal"]}]}"#,
+            at: &["indexes[0].columns[0]"],
+        },
+        Firing {
+            input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "indexes": [{"columns": ["email"], "include": ["name"], "where": "deleted_at IS NULL"}]}"#,
+            at: &["indexes[0].include[0]", "indexes[0].where"],
+        },
     ],
     passes: &[
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}, {"name": "deleted_at", "type": "timestamptz"}], "indexes": [{"columns": ["email"], "include": ["id"], "where": "Deleted_At IS NULL"}, {"columns": ["email"], "where": "pg_sleep(1) IS NULL"}]}"#,

@@ -4,7 +4,7 @@ use schema_model::naming::{is_snake_case, to_snake_case};
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Column names are lower `snake_case`.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,8 +18,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Rename the column in lower snake_case, for example `created_at` instead of `createdAt`; map it to camelCase in the application if needed.",
     },
     fires: &[
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "createdAt", "type": "timestamptz"}]}"#,
-        r#"{"tableName": "users", "schemaJson": {"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "first name", "type": "text"}]}}"#,
+        Firing {
+            input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "createdAt", "type": "timestamptz"}]}"#,
+            at: &["columns[1].name"],
+        },
+        Firing {
+            input: r#"{"tableName": "users", "schemaJson": {"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "first name", "type": "text"}]}}"#,
+            at: &["schemaJson.columns[1].name"],
+        },
     ],
     passes: &[
         r#"{"tableName": "Users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "created_at", "type": "timestamptz"}, {"name": "line2", "type": "text"}]}"#,

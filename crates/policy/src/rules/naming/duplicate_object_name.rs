@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Constraint and index names must be unique, and indexes cannot share the table's name.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -17,9 +17,18 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Give each object a distinct name, or remove the explicit `name` so the registry generates one from the table and column names.",
     },
     fires: &[
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}, {"name": "name", "type": "text"}], "indexes": [{"name": "idx_users_lookup", "columns": ["email"]}, {"name": "idx_users_lookup", "columns": ["name"]}]}"#,
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "indexes": [{"name": "users", "columns": ["email"]}]}"#,
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "checks": [{"name": "ck_users_email", "expression": "length(email) > 3"}, {"name": "ck_users_email", "expression": "email <> ''"}]}"#,
+        Firing {
+            input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}, {"name": "name", "type": "text"}], "indexes": [{"name": "idx_users_lookup", "columns": ["email"]}, {"name": "idx_users_lookup", "columns": ["name"]}]}"#,
+            at: &["indexes[1]"],
+        },
+        Firing {
+            input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "indexes": [{"name": "users", "columns": ["email"]}]}"#,
+            at: &["indexes[0]"],
+        },
+        Firing {
+            input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "checks": [{"name": "ck_users_email", "expression": "length(email) > 3"}, {"name": "ck_users_email", "expression": "email <> ''"}]}"#,
+            at: &["checks[1]"],
+        },
     ],
     passes: &[
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text", "unique": true}, {"name": "org_id", "type": "uuid", "references": {"table": "orgs", "column": "id"}}], "indexes": [{"columns": ["org_id"]}, {"name": "idx_users_email_lower", "columns": ["email"], "type": "HASH"}], "checks": [{"expression": "length(email) > 3"}]}"#,
@@ -39,7 +48,7 @@ fn check(ctx: &mut Context<'_>) {
     }
     named.extend(objects.foreign_keys.iter().map(|o| (o.name.as_str(), o.path.as_str(), false)));
     named.extend(objects.uniques.iter().map(|o| (o.name.as_str(), o.path.as_str(), true)));
-    named.extend(objects.checks.iter().map(|o| (o.name.as_str(), o.path.as_str(), false)));
+    named.extend(objects.checks.iter().map(|o| (o.name.as_str(), o.entry_path(), false)));
     named.extend(objects.indexes.iter().map(|o| (o.name.as_str(), o.path.as_str(), true)));
 
     let table = ctx.table.table_name.as_str();

@@ -4,7 +4,7 @@ use schema_model::naming::MAX_IDENTIFIER_BYTES;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Every name must be a PostgreSQL identifier that survives unchanged.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,10 +18,22 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Use a short, plain name: at most 63 bytes (fewer characters when they are not ASCII), without quotes or control characters; abbreviate long words rather than relying on truncation.",
     },
     fires: &[
-        r#"{"tableName": "customer_subscription_billing_period_adjustment_history_entries_v2", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "say \"hi\"", "type": "text"}, {"name": "", "type": "text"}]}"#,
-        r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid", "references": {"table": "users", "column": "id\"", "name": "fk_orders_user_id_users_and_a_very_long_tail_that_goes_on_and_on"}}]}"#,
-        r#"{"tableName": "orders", "schemaJson": {"tableName": "orders", "schema": " ", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}], "indexes": [{"name": "idx_orders_id_with_a_name_that_is_far_longer_than_postgres_allows_x", "columns": ["id"]}]}}"#,
+        Firing {
+            input: r#"{"tableName": "customer_subscription_billing_period_adjustment_history_entries_v2", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
+            at: &["tableName"],
+        },
+        Firing {
+            input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "say \"hi\"", "type": "text"}, {"name": "", "type": "text"}]}"#,
+            at: &["columns[1].name", "columns[2].name"],
+        },
+        Firing {
+            input: r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid", "references": {"table": "users", "column": "id\"", "name": "fk_orders_user_id_users_and_a_very_long_tail_that_goes_on_and_on"}}]}"#,
+            at: &["columns[1].references.column", "columns[1].references.name"],
+        },
+        Firing {
+            input: r#"{"tableName": "orders", "schemaJson": {"tableName": "orders", "schema": " ", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}], "indexes": [{"name": "idx_orders_id_with_a_name_that_is_far_longer_than_postgres_allows_x", "columns": ["id"]}]}}"#,
+            at: &["schemaJson.schema", "schemaJson.indexes[0].name"],
+        },
     ],
     passes: &[
         r#"{"tableName": "customer_subscription_billing_period_adjustment_history_entries", "schema": "billing", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "history_entry_id", "type": "uuid", "references": {"table": "customer_subscription_billing_period_adjustment_history_entries", "column": "id"}}], "indexes": [{"columns": ["history_entry_id"]}]}"#,

@@ -4,7 +4,7 @@ use schema_model::environment::{RelationKind, Source};
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Index, constraint and type names are schema-wide in PostgreSQL; a taken one is silently
 /// skipped by `IF NOT EXISTS`, or dropped later with the wrong table.
@@ -19,8 +19,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Give the object a name of its own, or leave the name out to get the generated one, which starts with the table's name.",
     },
     fires: &[
-        r#"{"tableName": "accounts", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "indexes": [{"name": "idx_email_unique", "columns": ["email"], "unique": true}]}"#,
-        r#"{"tableName": "accounts", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "owner_id", "type": "uuid", "references": {"table": "users", "column": "id", "name": "fk_owner"}}, {"name": "kind", "type": "plan"}], "enums": [{"name": "plan", "values": ["free"]}]}"#,
+        Firing {
+            input: r#"{"tableName": "accounts", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "indexes": [{"name": "idx_email_unique", "columns": ["email"], "unique": true}]}"#,
+            at: &["indexes[0]"],
+        },
+        Firing {
+            input: r#"{"tableName": "accounts", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "owner_id", "type": "uuid", "references": {"table": "users", "column": "id", "name": "fk_owner"}}, {"name": "kind", "type": "plan"}], "enums": [{"name": "plan", "values": ["free"]}]}"#,
+            at: &["columns[1].references", "enums[0].name"],
+        },
     ],
     passes: &[
         r#"{"tableName": "accounts", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "indexes": [{"columns": ["email"], "unique": true}]}"#,
@@ -87,7 +93,7 @@ fn check(ctx: &mut Context<'_>) {
         .foreign_keys
         .iter()
         .map(|f| (f.name.as_str(), f.path.clone(), "Foreign key"))
-        .chain(ctx.objects.checks.iter().map(|c| (c.name.as_str(), c.path.clone(), "Check constraint")));
+        .chain(ctx.objects.checks.iter().map(|c| (c.name.as_str(), c.entry_path().to_owned(), "Check constraint")));
     let constraint_names: Vec<_> = constraint_names.collect();
     for (name, path, what) in constraint_names {
         let Some(other) = existing.constraints.get(name).and_then(|list| list.iter().find(|c| c.table != own)) else {

@@ -5,7 +5,7 @@ use schema_model::naming::{self, is_snake_case};
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Explicit constraint and index names follow the `idx_`/`fk_`/`uq_`/`ck_` convention.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -19,9 +19,18 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Use the conventional name given in the suggestion, or drop `name` and let the registry generate it.",
     },
     fires: &[
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "indexes": [{"name": "users_email_index", "columns": ["email"]}]}"#,
-        r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid", "references": {"table": "users", "column": "id", "name": "orders_user_fkey"}}, {"name": "amount", "type": "integer"}], "checks": [{"name": "positive_amount", "expression": "amount > 0"}], "uniques": [{"name": "UQ_Orders_User", "columns": ["user_id", "amount"]}]}"#,
-        r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid"}], "foreignKeys": [{"name": "idx_orders_user", "columns": ["user_id"], "references": {"table": "users", "columns": ["id"]}}], "indexes": [{"name": "uq_orders_user_id", "columns": ["user_id"]}]}"#,
+        Firing {
+            input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}], "indexes": [{"name": "users_email_index", "columns": ["email"]}]}"#,
+            at: &["indexes[0].name"],
+        },
+        Firing {
+            input: r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid", "references": {"table": "users", "column": "id", "name": "orders_user_fkey"}}, {"name": "amount", "type": "integer"}], "checks": [{"name": "positive_amount", "expression": "amount > 0"}], "uniques": [{"name": "UQ_Orders_User", "columns": ["user_id", "amount"]}]}"#,
+            at: &["columns[1].references.name", "uniques[0].name", "checks[0].name"],
+        },
+        Firing {
+            input: r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid"}], "foreignKeys": [{"name": "idx_orders_user", "columns": ["user_id"], "references": {"table": "users", "columns": ["id"]}}], "indexes": [{"name": "uq_orders_user_id", "columns": ["user_id"]}]}"#,
+            at: &["foreignKeys[0].name", "indexes[0].name"],
+        },
     ],
     passes: &[
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid", "references": {"table": "users", "column": "id", "name": "fk_orders_user"}}, {"name": "amount", "type": "integer", "check": "amount > 0"}], "checks": [{"name": "ck_orders_amount_max", "expression": "amount < 1000000"}], "uniques": [{"name": "uq_orders_user_amount", "columns": ["user_id", "amount"]}], "indexes": [{"name": "idx_orders_user_id", "columns": ["user_id"]}, {"name": "uq_orders_amount", "columns": ["amount"], "unique": true}, {"columns": ["amount", "user_id"]}]}"#,

@@ -4,7 +4,7 @@ use schema_model::naming::is_reserved_word;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Reserved key words make poor table and column names.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,8 +18,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Choose a more specific name: `users` or `app_users` for a table, `sort_order` instead of `order`, `group_id` instead of `group`, `is_default` instead of `default`.",
     },
     fires: &[
-        r#"{"tableName": "user", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
-        r#"{"tableName": "line_items", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "order", "type": "integer"}, {"name": "Group", "type": "text"}]}"#,
+        Firing {
+            input: r#"{"tableName": "user", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
+            at: &["tableName"],
+        },
+        Firing {
+            input: r#"{"tableName": "line_items", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "order", "type": "integer"}, {"name": "Group", "type": "text"}]}"#,
+            at: &["columns[1].name", "columns[2].name"],
+        },
     ],
     passes: &[
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "sort_order", "type": "integer"}, {"name": "user_id", "type": "uuid"}, {"name": "name", "type": "text"}]}"#,

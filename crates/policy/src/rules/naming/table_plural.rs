@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Tables hold many rows; seed 001 names them in the plural.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -17,8 +17,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Use the plural of the last word, for example `order_items` instead of `order_item` and `categories` instead of `category`.",
     },
     fires: &[
-        r#"{"tableName": "app_user", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
-        r#"{"tableName": "product_category", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
+        Firing {
+            input: r#"{"tableName": "app_user", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
+            at: &["tableName"],
+        },
+        Firing {
+            input: r#"{"tableName": "product_category", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
+            at: &["tableName"],
+        },
     ],
     passes: &[
         r#"{"tableName": "app_users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,

@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// With a configured prefix, table names read `{component}_{entity}` (seed 002).
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -17,8 +17,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Rename the table to start with the configured prefix followed by the entity name, for example `billing_invoices` for the prefix `billing_`.",
     },
     fires: &[
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
-        r#"{"tableName": "app_", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
+        Firing {
+            input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
+            at: &["tableName"],
+        },
+        Firing {
+            input: r#"{"tableName": "app_", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
+            at: &["tableName"],
+        },
     ],
     passes: &[r#"{"tableName": "app_users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#],
     environment: None,

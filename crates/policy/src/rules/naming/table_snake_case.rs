@@ -4,7 +4,7 @@ use schema_model::naming::{is_snake_case, to_snake_case};
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Table names are lower `snake_case`.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,9 +18,18 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Rename the table in lower snake_case, for example `user_profiles` instead of `UserProfiles` or `user-profiles`.",
     },
     fires: &[
-        r#"{"tableName": "UserProfiles", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
-        r#"{"tableName": "user-profiles", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
-        r#"{"tableName": "app__users", "schemaJson": {"tableName": "app__users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}}"#,
+        Firing {
+            input: r#"{"tableName": "UserProfiles", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
+            at: &["tableName"],
+        },
+        Firing {
+            input: r#"{"tableName": "user-profiles", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
+            at: &["tableName"],
+        },
+        Firing {
+            input: r#"{"tableName": "app__users", "schemaJson": {"tableName": "app__users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}}"#,
+            at: &["schemaJson.tableName"],
+        },
     ],
     passes: &[
         r#"{"tableName": "user_profiles", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,

@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// The audit log records why each table exists.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -17,9 +17,18 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Add `\"requestMetadata\": {\"justification\": \"...\"}` saying which feature needs the table and why existing tables do not suffice.",
     },
     fires: &[
-        r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}}"#,
-        r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}, "requestMetadata": {"requestedBy": "u123"}}"#,
-        r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}, "requestMetadata": {"requestedBy": "u123", "justification": "   "}}"#,
+        Firing {
+            input: r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}}"#,
+            at: &[""],
+        },
+        Firing {
+            input: r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}, "requestMetadata": {"requestedBy": "u123"}}"#,
+            at: &["requestMetadata"],
+        },
+        Firing {
+            input: r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}, "requestMetadata": {"requestedBy": "u123", "justification": "   "}}"#,
+            at: &["requestMetadata.justification"],
+        },
     ],
     passes: &[
         r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}, "requestMetadata": {"requestedBy": "u123", "justification": "Store product analytics events for the funnel dashboard."}}"#,

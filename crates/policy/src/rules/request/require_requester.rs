@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// The audit log records who asked for each table.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -17,9 +17,18 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Add `\"requestMetadata\": {\"requestedBy\": \"<user or bot id>\"}` to the request envelope.",
     },
     fires: &[
-        r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}}"#,
-        r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}, "requestMetadata": {"justification": "Funnel dashboard."}}"#,
-        r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}, "requestMetadata": {"requestedBy": ""}}"#,
+        Firing {
+            input: r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}}"#,
+            at: &[""],
+        },
+        Firing {
+            input: r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}, "requestMetadata": {"justification": "Funnel dashboard."}}"#,
+            at: &["requestMetadata"],
+        },
+        Firing {
+            input: r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}, "requestMetadata": {"requestedBy": ""}}"#,
+            at: &["requestMetadata.requestedBy"],
+        },
     ],
     passes: &[
         r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}, "requestMetadata": {"requestedBy": "123456789012345678"}}"#,

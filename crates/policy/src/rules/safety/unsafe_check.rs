@@ -4,7 +4,7 @@ use schema_model::expr::{ExprContext, parse_safe};
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Check expressions are SQL text; only a vetted subset may reach a migration.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,8 +18,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Rewrite the condition with columns, literals and the allowed operators and functions, for example `amount > 0` or `status IN ('open', 'closed')`; enforce anything else in the application or a reviewed trigger.",
     },
     fires: &[
-        r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "amount", "type": "integer", "check": "amount > 0); DROP TABLE users; --"}]}"#,
-        r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "due", "type": "date"}], "checks": [{"name": "ck_orders_due", "expression": "due > now()"}, {"expression": "id IN (SELECT id FROM users)"}]}"#,
+        Firing {
+            input: r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "amount", "type": "integer", "check": "amount > 0); DROP TABLE users; --"}]}"#,
+            at: &["columns[1].check"],
+        },
+        Firing {
+            input: r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "due", "type": "date"}], "checks": [{"name": "ck_orders_due", "expression": "due > now()"}, {"expression": "id IN (SELECT id FROM users)"}]}"#,
+            at: &["checks[0].expression", "checks[1].expression"],
+        },
     ],
     passes: &[
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "amount", "type": "integer", "check": "amount > 0"}, {"name": "status", "type": "text"}], "checks": [{"expression": "status IN ('open', 'closed') AND length(status) < 20"}]}"#,

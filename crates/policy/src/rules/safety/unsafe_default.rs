@@ -4,7 +4,7 @@ use schema_model::expr::{ExprContext, parse_safe};
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Defaults are SQL text; only a vetted subset may reach a migration.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,9 +18,18 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Write a literal (`'pending'`, `0`, `true`, `'{}'::jsonb`) or one of the allowed functions; compute anything else in the application or a reviewed trigger.",
     },
     fires: &[
-        r#"{"tableName": "t", "columns": [{"name": "id", "type": "uuid", "primaryKey": true, "defaultValue": "gen_random_uuid(); DROP TABLE users"}]}"#,
-        r#"{"tableName": "t", "columns": [{"name": "id", "type": "integer", "primaryKey": true, "defaultValue": "(SELECT max(id) FROM t)"}]}"#,
-        r#"{"tableName": "t", "columns": [{"name": "id", "type": "integer", "primaryKey": true}, {"name": "n", "type": "integer", "defaultValue": "pg_sleep(100)"}]}"#,
+        Firing {
+            input: r#"{"tableName": "t", "columns": [{"name": "id", "type": "uuid", "primaryKey": true, "defaultValue": "gen_random_uuid(); DROP TABLE users"}]}"#,
+            at: &["columns[0].defaultValue"],
+        },
+        Firing {
+            input: r#"{"tableName": "t", "columns": [{"name": "id", "type": "integer", "primaryKey": true, "defaultValue": "(SELECT max(id) FROM t)"}]}"#,
+            at: &["columns[0].defaultValue"],
+        },
+        Firing {
+            input: r#"{"tableName": "t", "columns": [{"name": "id", "type": "integer", "primaryKey": true}, {"name": "n", "type": "integer", "defaultValue": "pg_sleep(100)"}]}"#,
+            at: &["columns[1].defaultValue"],
+        },
     ],
     passes: &[
         r#"{"tableName": "t", "columns": [{"name": "id", "type": "uuid", "primaryKey": true, "defaultValue": "gen_random_uuid()"}, {"name": "status", "type": "text", "defaultValue": "'pending'"}, {"name": "data", "type": "jsonb", "defaultValue": "'{}'::jsonb"}, {"name": "at", "type": "timestamptz", "defaultValue": "CURRENT_TIMESTAMP"}]}"#,

@@ -4,7 +4,7 @@ use schema_model::expr::{ExprContext, parse_safe};
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Partial index predicates are SQL text; only a vetted subset may reach a migration.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,8 +18,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Write the condition with columns, literals and the allowed operators, for example `deleted_at IS NULL` or `status = 'active'`; for time windows, index the column and filter at query time.",
     },
     fires: &[
-        r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "deleted_at", "type": "timestamptz"}], "indexes": [{"columns": ["id"], "where": "deleted_at IS NULL; DROP TABLE users"}]}"#,
-        r#"{"tableName": "users", "schemaJson": {"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "seen_at", "type": "timestamptz"}], "indexes": [{"columns": ["seen_at"], "where": "seen_at > now() - interval '1 day'"}]}}"#,
+        Firing {
+            input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "deleted_at", "type": "timestamptz"}], "indexes": [{"columns": ["id"], "where": "deleted_at IS NULL; DROP TABLE users"}]}"#,
+            at: &["indexes[0].where"],
+        },
+        Firing {
+            input: r#"{"tableName": "users", "schemaJson": {"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "seen_at", "type": "timestamptz"}], "indexes": [{"columns": ["seen_at"], "where": "seen_at > now() - interval '1 day'"}]}}"#,
+            at: &["schemaJson.indexes[0].where"],
+        },
     ],
     passes: &[
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "deleted_at", "type": "timestamptz"}, {"name": "status", "type": "text"}], "indexes": [{"columns": ["id"], "where": "deleted_at IS NULL"}, {"columns": ["status"], "where": "status <> 'archived'"}, {"columns": ["status"]}]}"#,

@@ -4,7 +4,7 @@ use schema_model::environment::{RelationKind, Source};
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// A create request for a table that is already there cannot do what it says.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -17,7 +17,10 @@ pub(crate) const RULE: RuleDef = RuleDef {
         why: "`CREATE TABLE IF NOT EXISTS` would leave the existing table as it is, whatever its shape, and report success; the registry never adopts a table silently, so the apply would fail after review, or worse, a rollback would drop a table this request did not create.",
         fix: "Choose another table name, or drop the existing table first if it is an unused leftover. Changing a table the registry manages is a change request, not a create request.",
     },
-    fires: &[r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#],
+    fires: &[Firing {
+        input: r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
+        at: &["tableName"],
+    }],
     passes: &[r#"{"tableName": "accounts", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#],
     environment: Some(
         r#"{"schemaExists": true, "live": true, "relations": {"users": {"kind": "table", "table": null, "source": "live"}}, "constraints": {}, "types": {}}"#,

@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// The registry creates tables, not schemas.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -16,9 +16,10 @@ pub(crate) const RULE: RuleDef = RuleDef {
         why: "`CREATE TABLE` in a missing schema fails at apply, after review; schemas carry ownership and privileges that belong to the database's administrators, so the registry never creates one on its own.",
         fix: "Create the schema on the target first (`CREATE SCHEMA billing`, with the target role allowed to create in it), or use an existing schema.",
     },
-    fires: &[
-        r#"{"tableName": "invoices", "schema": "billing", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
-    ],
+    fires: &[Firing {
+        input: r#"{"tableName": "invoices", "schema": "billing", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
+        at: &["schema"],
+    }],
     passes: &[r#"{"tableName": "invoices", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#],
     environment: Some(r#"{"schemaExists": false, "live": true, "relations": {}, "constraints": {}, "types": {}}"#),
     source: file!(),

@@ -4,7 +4,7 @@ use schema_model::request::InputShape;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// The envelope's `tableName` and the definition's `tableName` must agree.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -17,9 +17,10 @@ pub(crate) const RULE: RuleDef = RuleDef {
         why: "The envelope's name is what reviewers see and what the registry records, while the definition's name is what the migration creates. If they differ, the approved request and the created table do not match, and the audit log points at the wrong table.",
         fix: "Use the same table name in the envelope's `tableName` and in `schemaJson.tableName`.",
     },
-    fires: &[
-        r#"{"tableName": "user_profiles", "owner": "accounts", "schemaJson": {"tableName": "profiles", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}}"#,
-    ],
+    fires: &[Firing {
+        input: r#"{"tableName": "user_profiles", "owner": "accounts", "schemaJson": {"tableName": "profiles", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}}"#,
+        at: &["tableName"],
+    }],
     passes: &[
         r#"{"tableName": "user_profiles", "owner": "accounts", "schemaJson": {"tableName": "user_profiles", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}}"#,
         r#"{"tableName": "user_profiles", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,

@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Strict tables record who created and who last changed each row.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -17,8 +17,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Add `{\"name\": \"created_by\", \"type\": \"uuid\", \"nullable\": false}` and `{\"name\": \"updated_by\", \"type\": \"uuid\"}` (or `text` when actors are not users with UUIDs), and fill them from the application.",
     },
     fires: &[
-        r#"{"tableName": "invoices", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
-        r#"{"tableName": "invoices", "schemaJson": {"tableName": "invoices", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "created_by", "type": "uuid", "nullable": false}]}}"#,
+        Firing {
+            input: r#"{"tableName": "invoices", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
+            at: &["columns", "columns"],
+        },
+        Firing {
+            input: r#"{"tableName": "invoices", "schemaJson": {"tableName": "invoices", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "created_by", "type": "uuid", "nullable": false}]}}"#,
+            at: &["schemaJson.columns"],
+        },
     ],
     passes: &[
         r#"{"tableName": "invoices", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "created_by", "type": "uuid", "nullable": false}, {"name": "updated_by", "type": "uuid"}]}"#,

@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// A table needs at least one column.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -17,8 +17,11 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Declare the table's columns, starting with a key column such as `{\"name\": \"id\", \"type\": \"uuid\", \"primaryKey\": true, \"defaultValue\": \"gen_random_uuid()\"}`.",
     },
     fires: &[
-        r#"{"tableName": "events", "columns": []}"#,
-        r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": []}}"#,
+        Firing { input: r#"{"tableName": "events", "columns": []}"#, at: &["columns"] },
+        Firing {
+            input: r#"{"tableName": "events", "owner": "analytics", "schemaJson": {"tableName": "events", "columns": []}}"#,
+            at: &["schemaJson.columns"],
+        },
     ],
     passes: &[r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#],
     environment: None,

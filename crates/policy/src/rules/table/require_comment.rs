@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Strict tables say what they are for.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -17,8 +17,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Add `\"comment\": \"...\"` to the table definition, saying what one row represents and which service writes it.",
     },
     fires: &[
-        r#"{"tableName": "sessions", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
-        r#"{"tableName": "sessions", "schemaJson": {"tableName": "sessions", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}], "comment": "  "}}"#,
+        Firing {
+            input: r#"{"tableName": "sessions", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
+            at: &[""],
+        },
+        Firing {
+            input: r#"{"tableName": "sessions", "schemaJson": {"tableName": "sessions", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}], "comment": "  "}}"#,
+            at: &["schemaJson"],
+        },
     ],
     passes: &[
         r#"{"tableName": "sessions", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}], "comment": "One login session per row; written by the auth service."}"#,

@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Every row should record when it was created.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -17,8 +17,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Add `{\"name\": \"created_at\", \"type\": \"timestamptz\", \"nullable\": false, \"defaultValue\": \"CURRENT_TIMESTAMP\"}`.",
     },
     fires: &[
-        r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
-        r#"{"tableName": "events", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "createdAt", "type": "timestamptz"}]}}"#,
+        Firing {
+            input: r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
+            at: &["columns"],
+        },
+        Firing {
+            input: r#"{"tableName": "events", "schemaJson": {"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "createdAt", "type": "timestamptz"}]}}"#,
+            at: &["schemaJson.columns"],
+        },
     ],
     passes: &[
         r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "created_at", "type": "timestamptz", "nullable": false, "defaultValue": "CURRENT_TIMESTAMP"}]}"#,

@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Every table needs a primary key.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -16,7 +16,10 @@ pub(crate) const RULE: RuleDef = RuleDef {
         why: "Without a primary key rows cannot be addressed reliably, logical replication cannot replicate updates and deletes, and ORMs and foreign keys have nothing to point at.",
         fix: "Add a key column, preferably `{\"name\": \"id\", \"type\": \"uuid\", \"primaryKey\": true, \"defaultValue\": \"gen_random_uuid()\"}`, or list the key columns in the table's `primaryKey`.",
     },
-    fires: &[r#"{"tableName": "events", "columns": [{"name": "payload", "type": "jsonb"}]}"#],
+    fires: &[Firing {
+        input: r#"{"tableName": "events", "columns": [{"name": "payload", "type": "jsonb"}]}"#,
+        at: &["columns"],
+    }],
     passes: &[
         r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
         r#"{"tableName": "memberships", "columns": [{"name": "user_id", "type": "uuid"}, {"name": "team_id", "type": "uuid"}], "primaryKey": ["user_id", "team_id"]}"#,

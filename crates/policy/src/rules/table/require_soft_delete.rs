@@ -4,7 +4,7 @@ use schema_model::types::ColumnType;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Strict tables mark rows deleted instead of removing them.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,8 +18,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Add `{\"name\": \"deleted_at\", \"type\": \"timestamptz\"}` (NULL while the row is live), or `{\"name\": \"is_deleted\", \"type\": \"boolean\", \"nullable\": false, \"defaultValue\": \"false\"}`.",
     },
     fires: &[
-        r#"{"tableName": "posts", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
-        r#"{"tableName": "posts", "schemaJson": {"tableName": "posts", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "deleted_at", "type": "timestamp"}]}}"#,
+        Firing {
+            input: r#"{"tableName": "posts", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
+            at: &["columns"],
+        },
+        Firing {
+            input: r#"{"tableName": "posts", "schemaJson": {"tableName": "posts", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "deleted_at", "type": "timestamp"}]}}"#,
+            at: &["schemaJson.columns[1].type"],
+        },
     ],
     passes: &[
         r#"{"tableName": "posts", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "deleted_at", "type": "timestamptz"}]}"#,

@@ -4,7 +4,7 @@ use schema_model::types::ColumnType;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Strict tables carry a row version for optimistic locking.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -18,10 +18,22 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Add `{\"name\": \"version\", \"type\": \"integer\", \"nullable\": false, \"defaultValue\": \"1\"}` and update with `... SET version = version + 1 WHERE id = $1 AND version = $2`.",
     },
     fires: &[
-        r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
-        r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "version", "type": "text", "nullable": false}]}"#,
-        r#"{"tableName": "orders", "schemaJson": {"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "version", "type": "integer"}]}}"#,
-        r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "version", "type": "integer", "nullable": true}]}"#,
+        Firing {
+            input: r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
+            at: &["columns"],
+        },
+        Firing {
+            input: r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "version", "type": "text", "nullable": false}]}"#,
+            at: &["columns[1].type"],
+        },
+        Firing {
+            input: r#"{"tableName": "orders", "schemaJson": {"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "version", "type": "integer"}]}}"#,
+            at: &["schemaJson.columns[1]"],
+        },
+        Firing {
+            input: r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "version", "type": "integer", "nullable": true}]}"#,
+            at: &["columns[1].nullable"],
+        },
     ],
     passes: &[
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "version", "type": "integer", "nullable": false, "defaultValue": "1"}]}"#,

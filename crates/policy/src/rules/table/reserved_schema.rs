@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// Schemas that belong to PostgreSQL or to the registry itself.
 pub(crate) const RESERVED: &[&str] = &["information_schema", "registry", "schema_registry"];
@@ -20,8 +20,14 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Put the table in `public` or in a schema of the application's own.",
     },
     fires: &[
-        r#"{"tableName": "sessions", "schema": "pg_temp", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
-        r#"{"tableName": "audit_log", "schemaJson": {"tableName": "audit_log", "schema": "registry", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}}"#,
+        Firing {
+            input: r#"{"tableName": "sessions", "schema": "pg_temp", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
+            at: &["schema"],
+        },
+        Firing {
+            input: r#"{"tableName": "audit_log", "schemaJson": {"tableName": "audit_log", "schema": "registry", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}}"#,
+            at: &["schemaJson.schema"],
+        },
     ],
     passes: &[
         r#"{"tableName": "sessions", "schema": "app", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,

@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, RuleDef, RuleDoc};
+use crate::rule::{Context, Firing, RuleDef, RuleDoc};
 
 /// A table has one primary key, declared in one place.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -17,9 +17,18 @@ pub(crate) const RULE: RuleDef = RuleDef {
         fix: "Flag a single column with `primaryKey: true`, or for a composite key remove the column flags and list the key columns in the table's `primaryKey`, e.g. `\"primaryKey\": [\"user_id\", \"team_id\"]`.",
     },
     fires: &[
-        r#"{"tableName": "memberships", "columns": [{"name": "user_id", "type": "uuid", "primaryKey": true}, {"name": "team_id", "type": "uuid", "primaryKey": true}]}"#,
-        r#"{"tableName": "memberships", "columns": [{"name": "user_id", "type": "uuid", "primaryKey": true}, {"name": "team_id", "type": "uuid"}], "primaryKey": ["user_id", "team_id"]}"#,
-        r#"{"tableName": "memberships", "schemaJson": {"tableName": "memberships", "columns": [{"name": "user_id", "type": "uuid", "primaryKey": true}, {"name": "team_id", "type": "uuid", "primaryKey": true}]}}"#,
+        Firing {
+            input: r#"{"tableName": "memberships", "columns": [{"name": "user_id", "type": "uuid", "primaryKey": true}, {"name": "team_id", "type": "uuid", "primaryKey": true}]}"#,
+            at: &["columns[1].primaryKey"],
+        },
+        Firing {
+            input: r#"{"tableName": "memberships", "columns": [{"name": "user_id", "type": "uuid", "primaryKey": true}, {"name": "team_id", "type": "uuid"}], "primaryKey": ["user_id", "team_id"]}"#,
+            at: &["primaryKey"],
+        },
+        Firing {
+            input: r#"{"tableName": "memberships", "schemaJson": {"tableName": "memberships", "columns": [{"name": "user_id", "type": "uuid", "primaryKey": true}, {"name": "team_id", "type": "uuid", "primaryKey": true}]}}"#,
+            at: &["schemaJson.columns[1].primaryKey"],
+        },
     ],
     passes: &[
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}]}"#,
