@@ -363,3 +363,57 @@ async fn applies_beyond_the_limits_are_refused_at_once_and_shutdown_waits_for_ru
     let after = setup.store.apply(&second, TARGET, "olaf").await;
     assert!(matches!(after, Err(StoreError::Unavailable(_))), "no new applies after the drain: {after:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lapsed_lease_settled_by_another_stops_its_holder_before_it_runs_anything() {
+    let server = support::server();
+    // The holder stops right after its claim until the test lets it go on, as a process
+    // stalled long enough for its lease to lapse would.
+    let (resume, paused) = std::sync::mpsc::channel::<()>();
+    let paused = Arc::new(Mutex::new(paused));
+    let setup = setup_with(&server, |config| {
+        let paused = paused.clone();
+        config.faults = Some(FaultHook(Arc::new(move |at: &str| {
+            if at == "apply:claimed" {
+                let _ = paused.lock().expect("pause").recv_timeout(Duration::from_secs(30));
+            }
+            false
+        })));
+    })
+    .await;
+    let id = approved(&setup.store, &request_named("stalls")).await;
+    // On a thread and runtime of its own: the pause blocks only the holder, as a stalled
+    // process would be blocked, and not a worker of this test's runtime.
+    let holder = {
+        let (store, id) = (setup.store.clone(), id.clone());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(store.apply(&id, TARGET, "olaf"))
+        })
+    };
+    while leases(&setup.registry_url).await == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Its lease lapses; another process settles it: nothing ran there, so the failure is
+    // recorded and the lease goes.
+    connect(&setup.registry_url)
+        .await
+        .execute("UPDATE registry.operations SET deadline = now() - interval '1 second'", &[])
+        .await
+        .expect("lapse");
+    let mut other = setup.config.clone();
+    other.faults = None;
+    let other = Store::open(other).await.expect("another process");
+    let settled = other.reconcile_abandoned(Scope::Abandoned).await.expect("reconcile");
+    assert_eq!(settled.len(), 1, "{settled:?}");
+    assert!(!settled[0].as_ref().expect("settled").ran_on_target);
+    // The stalled holder wakes up: it must not run what the registry says did not run.
+    resume.send(()).expect("resume");
+    let outcome = tokio::task::spawn_blocking(move || holder.join().expect("holder")).await.expect("task");
+    assert!(matches!(outcome, Err(StoreError::InProgress(_))), "{outcome:?}");
+    assert_eq!(one::<i64>(&setup.target_url, "SELECT count(*) FROM pg_tables WHERE tablename = 'stalls'").await, 0);
+    assert_eq!(setup.store.get_request(&id).await.expect("get").status, RequestStatus::Approved);
+    // And the request can be applied normally afterwards.
+    let outcome = other.apply(&id, TARGET, "olaf").await.expect("applies");
+    assert!(outcome.ran_sql);
+}

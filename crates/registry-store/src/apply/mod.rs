@@ -151,14 +151,8 @@ impl Store {
         let file_name = request.migration.file_name.as_str();
         let (schema, table) = (request.table_schema.as_str(), request.table_name.as_str());
         let work = async |transaction: &Transaction<'_>| -> Result<bool, StoreError> {
-            let recorded = transaction
-                .query_opt(
-                    "SELECT checksum FROM schema_registry.applied_migrations WHERE request_id = $1::text::uuid",
-                    &[&id],
-                )
-                .await?;
-            if let Some(row) = recorded {
-                let recorded: String = row.get(0);
+            self.still_holding(id).await?;
+            if let Some(recorded) = target::recorded_checksum(transaction, id).await? {
                 if recorded != checksum {
                     return Err(StoreError::Divergent {
                         target: target.to_owned(),
@@ -353,6 +347,7 @@ impl Store {
         })?;
         let refuse_loss = matches!(data, DataPolicy::Refuse);
         let work = async |transaction: &Transaction<'_>| -> Result<(bool, DataAtRisk), StoreError> {
+            self.still_holding(id).await?;
             let recorded = transaction
                 .execute("DELETE FROM schema_registry.applied_migrations WHERE request_id = $1::text::uuid", &[&id])
                 .await?;
@@ -601,6 +596,29 @@ impl Store {
                     action.as_str()
                 ),
             }),
+        }
+    }
+
+    /// Inside the target transaction, once the apply lock is held: the lease must still be
+    /// this process's. A lapsed lease that a reconciliation settled meanwhile means the
+    /// registry has already recorded that this step did not run; running it now would
+    /// contradict that record. (A settlement holds the same lock until it has recorded, so no
+    /// settlement can start between this check and COMMIT.)
+    async fn still_holding(&self, id: &str) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let ours = client
+            .query_opt(
+                "SELECT 1 FROM registry.operations WHERE request_id = $1::text::uuid AND holder = $2",
+                &[&id, &self.inner.operations.instance],
+            )
+            .await?
+            .is_some();
+        if ours {
+            Ok(())
+        } else {
+            Err(StoreError::InProgress(format!(
+                "this call's claim on request {id} lapsed and was settled by another; nothing was run, retry"
+            )))
         }
     }
 

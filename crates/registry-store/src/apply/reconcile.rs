@@ -13,6 +13,7 @@
 
 use super::lease::{self, Action, Lease};
 use super::record::{Ledger, Recovery, fetch_for_update, is_live};
+use super::target::TargetFailure;
 use crate::error::StoreError;
 use crate::store::Store;
 
@@ -76,17 +77,25 @@ impl Store {
                 found.action.as_str()
             ),
         })?;
-        let history = super::target::history_of(&found.target, &target.endpoint, &self.inner.operations.limits, id)
-            .await
-            .map_err(|error| StoreError::Unsettled {
-                target: found.target.clone(),
-                message: format!(
-                    "an interrupted {} of request {id} cannot be settled until the target's history can be read: \
-                         {error}",
-                    found.action.as_str()
-                ),
-            })?;
-        self.record_settlement(&found, history.as_deref()).await
+        // The target's apply lock is held until the registry has recorded what its history
+        // says: an attempt that still wants to run there waits, then finds its lease gone.
+        let settle = async |transaction: &tokio_postgres::Transaction<'_>| {
+            let history = super::target::recorded_checksum(transaction, id).await?;
+            self.record_settlement(&found, history.as_deref()).await
+        };
+        match super::target::run(&found.target, &target.endpoint, &self.inner.operations.limits, settle).await {
+            Ok(settled) => Ok(settled),
+            Err(TargetFailure::Definite(error) | TargetFailure::Unclear(error)) => Err(match error {
+                unsettled @ StoreError::Unsettled { .. } => unsettled,
+                other => StoreError::Unsettled {
+                    target: found.target.clone(),
+                    message: format!(
+                        "an interrupted {} of request {id} could not be settled from the target's history yet: {other}",
+                        found.action.as_str()
+                    ),
+                },
+            }),
+        }
     }
 
     /// Records what the target's history says about the lease's step, and deletes the

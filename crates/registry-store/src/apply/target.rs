@@ -133,27 +133,12 @@ pub(crate) fn sql_failure(target_name: &str, error: &tokio_postgres::Error) -> S
     }
 }
 
-/// The checksum the target's history records for the request, if it records one; read
-/// under the apply lock, so an attempt still running there has finished first.
-pub(crate) async fn history_of(
-    target_name: &str,
-    endpoint: &Endpoint,
-    limits: &ApplyLimits,
-    id: &str,
-) -> Result<Option<String>, StoreError> {
-    let read = async |transaction: &Transaction<'_>| -> Result<Option<String>, StoreError> {
-        let row = transaction
-            .query_opt(
-                "SELECT checksum FROM schema_registry.applied_migrations WHERE request_id = $1::text::uuid",
-                &[&id],
-            )
-            .await?;
-        Ok(row.map(|row| row.get(0)))
-    };
-    match run(target_name, endpoint, limits, read).await {
-        Ok(found) => Ok(found),
-        Err(TargetFailure::Definite(error) | TargetFailure::Unclear(error)) => Err(error),
-    }
+/// The checksum the target's history records for the request, if it records one.
+pub(crate) async fn recorded_checksum(transaction: &Transaction<'_>, id: &str) -> Result<Option<String>, StoreError> {
+    let row = transaction
+        .query_opt("SELECT checksum FROM schema_registry.applied_migrations WHERE request_id = $1::text::uuid", &[&id])
+        .await?;
+    Ok(row.map(|row| row.get(0)))
 }
 
 /// Creates the target's history schema and table when they are missing. Creating them needs
