@@ -103,6 +103,8 @@ fn a_target_that_never_answers_fails_every_apply_and_health_stays_up() {
         while !calls.iter().all(std::thread::ScopedJoinHandle::is_finished) {
             let (status, body) = server.call("GET", "/health", None, None);
             assert_eq!(status, 200, "health stays up while applies hang: {body}");
+            let (status, body) = server.call("GET", "/api/schema-requests?limit=1", Some(&who.requester), None);
+            assert_eq!(status, 200, "authenticated calls keep working while applies hang: {body}");
             health_checks += 1;
             std::thread::sleep(Duration::from_millis(100));
         }
