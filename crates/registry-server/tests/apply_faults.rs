@@ -9,21 +9,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Server, cleanup, fixture};
-
-struct Actors {
-    requester: String,
-    reviewer: String,
-    operator: String,
-}
-
-fn actors(server: &Server) -> Actors {
-    Actors {
-        requester: server.token("omega-bot", "requester"),
-        reviewer: server.token("rita", "reviewer"),
-        operator: server.token("olaf", "operator"),
-    }
-}
+use support::{Actors, Server, actors, cleanup, fixture};
 
 /// Seed 001's request under table and index names of its own.
 fn request_named(table: &str) -> Value {

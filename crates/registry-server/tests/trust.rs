@@ -8,7 +8,7 @@
 mod support;
 
 use serde_json::json;
-use support::{Server, cleanup, fixture};
+use support::{Actors, Server, actors, cleanup, fixture};
 
 #[test]
 fn the_audit_chain_is_verified_by_the_command_line_and_the_api() {
@@ -161,20 +161,6 @@ fn request_for(table: &str, extra: serde_json::Value) -> serde_json::Value {
         "schemaJson": schema,
         "requestMetadata": {"requestedBy": "omega", "justification": "trust tests", "relatedIssue": "7", "requestedAt": 1_701_792_000}
     })
-}
-
-struct Actors {
-    requester: String,
-    reviewer: String,
-    operator: String,
-}
-
-fn actors(server: &Server) -> Actors {
-    Actors {
-        requester: server.token("omega-bot", "requester"),
-        reviewer: server.token("rita", "reviewer"),
-        operator: server.token("olaf", "operator"),
-    }
 }
 
 /// Submits, approves and applies; returns the request id.

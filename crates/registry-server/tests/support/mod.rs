@@ -26,6 +26,22 @@ pub(crate) fn fixture(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// One principal per role that acts on requests.
+pub(crate) struct Actors {
+    pub(crate) requester: String,
+    pub(crate) reviewer: String,
+    pub(crate) operator: String,
+}
+
+/// Tokens for `omega-bot` (requester), `rita` (reviewer) and `olaf` (operator).
+pub(crate) fn actors(server: &Server) -> Actors {
+    Actors {
+        requester: server.token("omega-bot", "requester"),
+        reviewer: server.token("rita", "reviewer"),
+        operator: server.token("olaf", "operator"),
+    }
+}
+
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

@@ -218,12 +218,7 @@ impl Store {
     /// principal.
     pub async fn confirm_rollback(&self, id: &str, target: &str, by: &str) -> Result<RollbackStep, StoreError> {
         let id = parse_id(id)?;
-        let endpoint = &self
-            .inner
-            .targets
-            .get(target)
-            .ok_or_else(|| StoreError::not_found(format!("target \"{target}\"")))?
-            .endpoint;
+        let endpoint = self.endpoint(target)?;
         let request = self.get_request(id).await?;
         let at_risk = target::data_at_risk(target, endpoint, &self.inner.operations.limits, &request).await?;
         if at_risk.is_empty() {
@@ -395,6 +390,15 @@ impl Store {
 }
 
 impl Store {
+    /// How to reach a configured target.
+    fn endpoint(&self, target: &str) -> Result<&Endpoint, StoreError> {
+        self.inner
+            .targets
+            .get(target)
+            .map(|found| &found.endpoint)
+            .ok_or_else(|| StoreError::not_found(format!("target \"{target}\"")))
+    }
+
     /// What an apply or rollback reads before it starts: the target, the stored request (as
     /// stored and as a model) and its migration's stored inputs and snapshot.
     async fn prepare(
@@ -402,12 +406,7 @@ impl Store {
         id: &str,
         target: &str,
     ) -> Result<(&Endpoint, StoredRequest, SchemaRequest, Stored), StoreError> {
-        let endpoint = &self
-            .inner
-            .targets
-            .get(target)
-            .ok_or_else(|| StoreError::not_found(format!("target \"{target}\"")))?
-            .endpoint;
+        let endpoint = self.endpoint(target)?;
         let request = self.get_request(id).await?;
         let model = stored_model(&request)?;
         let client = self.client().await?;
