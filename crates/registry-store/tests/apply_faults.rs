@@ -417,3 +417,38 @@ async fn a_lapsed_lease_settled_by_another_stops_its_holder_before_it_runs_anyth
     let outcome = other.apply(&id, TARGET, "olaf").await.expect("applies");
     assert!(outcome.ran_sql);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_catalog_records_the_names_the_stored_sql_used_even_after_the_naming_changed() {
+    let server = support::server();
+    let setup = setup(&server).await;
+    // Generated index names, submitted under the default naming.
+    let mut request = request_named("renamings");
+    for index in &mut request.schema_json.indexes {
+        index.name = None;
+    }
+    let id = approved(&setup.store, &request).await;
+    // The server restarts with a policy that names indexes differently.
+    let mut config = setup.config.clone();
+    config.policy.naming.index_method_suffix = true;
+    let renamed = Store::open(config).await.expect("reopen");
+    renamed.apply(&id, TARGET, "olaf").await.expect("applies the approved SQL");
+    let recorded = renamed.table(TARGET, "public", "renamings").await.expect("catalog");
+    let recorded: Vec<String> =
+        recorded.versions.last().expect("a version").indexes.iter().map(|i| i.name.clone()).collect();
+    let live: Vec<String> = connect(&setup.target_url)
+        .await
+        .query(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'renamings' AND indexname LIKE 'idx_%' ORDER BY 1",
+            &[],
+        )
+        .await
+        .expect("indexes")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut sorted = recorded.clone();
+    sorted.sort();
+    assert_eq!(sorted, live, "the catalog names what exists");
+    assert!(recorded.iter().all(|name| !name.ends_with("_btree")), "{recorded:?}");
+}
