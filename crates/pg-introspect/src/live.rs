@@ -194,6 +194,7 @@ impl LiveTable {
                 check: None,
                 identity,
                 comment: live.comment.clone(),
+                renamed_from: None,
             });
         }
         let mut foreign_keys = Vec::new();
@@ -224,16 +225,19 @@ impl LiveTable {
                         },
                         on_delete,
                         on_update,
+                        renamed_from: None,
                     });
                 }
                 "u" => uniques.push(UniqueConstraint {
                     name: Some(constraint.name.clone()),
                     columns: constraint.columns.clone(),
+                    renamed_from: None,
                 }),
                 "c" => match &constraint.expression {
                     Some(expression) => checks.push(CheckConstraint {
                         name: Some(constraint.name.clone()),
                         expression: readable(expression, ExprContext::Check),
+                        renamed_from: None,
                     }),
                     None => unsupported.push(format!("check \"{}\" could not be read", constraint.name)),
                 },
@@ -268,6 +272,7 @@ impl LiveTable {
                 unique: index.unique,
                 predicate: index.predicate.as_deref().map(|p| readable(p, ExprContext::IndexPredicate)),
                 include: index.include.clone(),
+                renamed_from: None,
             });
         }
         let table = TableSchema {
@@ -281,6 +286,7 @@ impl LiveTable {
             uniques,
             enums: self.enums.iter().map(|e| EnumType { name: e.name.clone(), values: e.labels.clone() }).collect(),
             comment: self.comment.clone(),
+            renamed_from: None,
         };
         if self.kind == "p" {
             unsupported.push("the table is partitioned".to_owned());

@@ -320,9 +320,10 @@ fn stand_in(request: &SchemaRequest, schema: &str, name: &str) -> TableSchema {
                 check: None,
                 identity: None,
                 comment: None,
+                renamed_from: None,
             });
         }
-        uniques.push(UniqueConstraint { name: None, columns: fk.referenced_columns.clone() });
+        uniques.push(UniqueConstraint { name: None, columns: fk.referenced_columns.clone(), renamed_from: None });
     }
     TableSchema {
         schema: Some(schema.to_owned()),
@@ -335,6 +336,7 @@ fn stand_in(request: &SchemaRequest, schema: &str, name: &str) -> TableSchema {
         uniques,
         enums: table.enums.clone(),
         comment: None,
+        renamed_from: None,
     }
 }
 

@@ -3,13 +3,16 @@
 //! column or on the table. Rules and the SQL generator both read this one list, so the
 //! name a rule checks is the name the generator emits.
 
+use serde::{Deserialize, Serialize};
+
 use crate::expr::{ExprContext, parse_safe};
 use crate::naming::{self, NamingOptions};
 use crate::request::{SchemaRequest, join_path};
-use crate::table::{IndexMethod, ReferentialAction};
+use crate::table::{IndexMethod, ReferentialAction, TableSchema};
 
 /// The primary key constraint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PrimaryKeyDef {
     /// `pk_<table>`.
     pub name: String,
@@ -20,7 +23,8 @@ pub struct PrimaryKeyDef {
 }
 
 /// A foreign key constraint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ForeignKeyDef {
     /// Effective constraint name.
     pub name: String,
@@ -40,10 +44,14 @@ pub struct ForeignKeyDef {
     pub on_update: Option<ReferentialAction>,
     /// Where it was declared.
     pub path: String,
+    /// Its name before a change request renamed it (see `renamedFrom`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
 }
 
 /// A unique constraint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct UniqueDef {
     /// Effective constraint name.
     pub name: String,
@@ -53,10 +61,14 @@ pub struct UniqueDef {
     pub columns: Vec<String>,
     /// Where it was declared.
     pub path: String,
+    /// Its name before a change request renamed it (see `renamedFrom`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
 }
 
 /// A check constraint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CheckDef {
     /// Effective constraint name.
     pub name: String,
@@ -66,6 +78,9 @@ pub struct CheckDef {
     pub expression: String,
     /// JSON path of the expression text.
     pub path: String,
+    /// Its name before a change request renamed it (see `renamedFrom`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
 }
 
 impl CheckDef {
@@ -77,7 +92,8 @@ impl CheckDef {
 }
 
 /// A secondary index.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct IndexDef {
     /// Effective index name.
     pub name: String,
@@ -95,6 +111,9 @@ pub struct IndexDef {
     pub include: Vec<String>,
     /// Where it was declared.
     pub path: String,
+    /// Its name before a change request renamed it (see `renamedFrom`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
 }
 
 /// Every named object of a table, in declaration order.
@@ -115,8 +134,12 @@ pub struct TableObjects {
 impl TableObjects {
     /// Collects the objects of a request's table.
     pub fn of(request: &SchemaRequest, naming_options: &NamingOptions) -> Self {
-        let table = &request.schema_json;
-        let prefix = request.table_path();
+        Self::of_table(&request.schema_json, request.table_path(), naming_options)
+    }
+
+    /// Collects the objects of a table definition; paths start with `prefix` (`schemaJson`,
+    /// or empty for a bare table).
+    pub fn of_table(table: &TableSchema, prefix: &str, naming_options: &NamingOptions) -> Self {
         let at = |rest: String| join_path(prefix, &rest);
         let name = table.table_name.as_str();
         let mut objects = TableObjects::default();
@@ -151,6 +174,7 @@ impl TableObjects {
                     on_delete: reference.on_delete,
                     on_update: reference.on_update,
                     path: at(format!("columns[{i}].references")),
+                    renamed_from: None,
                 });
             }
             if column.unique {
@@ -159,6 +183,7 @@ impl TableObjects {
                     explicit_name: false,
                     columns: vec![column.name.clone()],
                     path: at(format!("columns[{i}].unique")),
+                    renamed_from: None,
                 });
             }
             if let Some(check) = &column.check {
@@ -167,6 +192,7 @@ impl TableObjects {
                     explicit_name: false,
                     expression: check.clone(),
                     path: at(format!("columns[{i}].check")),
+                    renamed_from: None,
                 });
             }
         }
@@ -182,6 +208,7 @@ impl TableObjects {
                 on_delete: fk.on_delete,
                 on_update: fk.on_update,
                 path: at(format!("foreignKeys[{i}]")),
+                renamed_from: fk.renamed_from.clone(),
             });
         }
         for (i, unique) in table.uniques.iter().enumerate() {
@@ -191,6 +218,7 @@ impl TableObjects {
                 explicit_name: unique.name.is_some(),
                 columns: unique.columns.clone(),
                 path: at(format!("uniques[{i}]")),
+                renamed_from: unique.renamed_from.clone(),
             });
         }
         for (i, check) in table.checks.iter().enumerate() {
@@ -206,6 +234,7 @@ impl TableObjects {
                 explicit_name: check.name.is_some(),
                 expression: check.expression.clone(),
                 path: at(format!("checks[{i}].expression")),
+                renamed_from: check.renamed_from.clone(),
             });
         }
         for (i, index) in table.indexes.iter().enumerate() {
@@ -221,6 +250,7 @@ impl TableObjects {
                 predicate: index.predicate.clone(),
                 include: index.include.clone(),
                 path: at(format!("indexes[{i}]")),
+                renamed_from: index.renamed_from.clone(),
             });
         }
         objects.make_generated_names_unique(name);

@@ -43,6 +43,10 @@ pub struct TableSchema {
     /// `COMMENT ON TABLE`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// In a change request: the table's name before this change (a rename). Renames are
+    /// never guessed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
 }
 
 /// One column.
@@ -78,6 +82,10 @@ pub struct Column {
     /// `COMMENT ON COLUMN`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// In a change request: the column's name before this change (a rename; without it a
+    /// column missing from the new definition is dropped and a new name is a new column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
 }
 
 #[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
@@ -134,6 +142,9 @@ pub struct ForeignKey {
     /// Action when the referenced key is updated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_update: Option<ReferentialAction>,
+    /// In a change request: the constraint's name before this change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
 }
 
 /// The referenced side of a table-level foreign key.
@@ -234,6 +245,9 @@ pub struct Index {
     /// Covering columns (`INCLUDE`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub include: Vec<String>,
+    /// In a change request: the index's name before this change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
 }
 
 /// Index access methods.
@@ -301,6 +315,9 @@ pub struct CheckConstraint {
     pub name: Option<String>,
     /// The boolean expression, checked against the safe subset.
     pub expression: String,
+    /// In a change request: the constraint's name before this change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
 }
 
 /// A table-level unique constraint.
@@ -312,6 +329,9 @@ pub struct UniqueConstraint {
     pub name: Option<String>,
     /// The columns that are unique together.
     pub columns: Vec<String>,
+    /// In a change request: the constraint's name before this change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
 }
 
 /// An enum type created with the table.

@@ -98,6 +98,7 @@ pub(crate) fn table() -> impl Strategy<Value = SchemaRequest> {
                 check: None,
                 identity,
                 comment: None,
+                renamed_from: None,
             }];
             for (i, ((column_type, default_value), nullable, comment)) in specs.into_iter().enumerate() {
                 columns.push(Column {
@@ -111,6 +112,7 @@ pub(crate) fn table() -> impl Strategy<Value = SchemaRequest> {
                     check: None,
                     identity: None,
                     comment,
+                    renamed_from: None,
                 });
             }
             let mut enums = Vec::new();
@@ -127,6 +129,7 @@ pub(crate) fn table() -> impl Strategy<Value = SchemaRequest> {
                     check: None,
                     identity: None,
                     comment: None,
+                    renamed_from: None,
                 });
             }
             let mut indexes: Vec<Index> = Vec::new();
@@ -149,6 +152,7 @@ pub(crate) fn table() -> impl Strategy<Value = SchemaRequest> {
                     unique: false,
                     predicate: partial.then(|| format!("{} IS NOT NULL", column.name)),
                     include: Vec::new(),
+                    renamed_from: None,
                 };
                 if !indexes.iter().any(|other| {
                     other.columns == index.columns && other.method == index.method && other.unique == index.unique
@@ -159,12 +163,14 @@ pub(crate) fn table() -> impl Strategy<Value = SchemaRequest> {
             let uniques = columns
                 .iter()
                 .find(|c| c.name != "id" && matches!(c.column_type, ColumnType::Text | ColumnType::Varchar(_)))
-                .map(|c| vec![UniqueConstraint { name: None, columns: vec![c.name.clone()] }])
+                .map(|c| vec![UniqueConstraint { name: None, columns: vec![c.name.clone()], renamed_from: None }])
                 .unwrap_or_default();
             let checks = columns
                 .iter()
                 .find(|c| add_check && c.name != "id" && c.column_type.is_integer())
-                .map(|c| vec![CheckConstraint { name: None, expression: format!("{} >= 0", c.name) }])
+                .map(|c| {
+                    vec![CheckConstraint { name: None, expression: format!("{} >= 0", c.name), renamed_from: None }]
+                })
                 .unwrap_or_default();
             let schema_json = TableSchema {
                 schema: None,
@@ -177,6 +183,7 @@ pub(crate) fn table() -> impl Strategy<Value = SchemaRequest> {
                 uniques,
                 enums,
                 comment,
+                renamed_from: None,
             };
             SchemaRequest {
                 table_name,
