@@ -12,17 +12,30 @@ mod tests {
         ("schema-model", &[]),
         ("policy", &["schema-model"]),
         ("ddl-gen", &["schema-model"]),
-        ("registry-core", &["schema-model", "policy", "ddl-gen"]),
+        ("schema-diff", &["schema-model"]),
+        ("registry-core", &["schema-model", "policy", "ddl-gen", "schema-diff"]),
         ("pg-cluster", &[]),
         ("pg-introspect", &["schema-model"]),
-        ("registry-store", &["schema-model", "policy", "ddl-gen", "registry-core", "pg-cluster", "pg-introspect"]),
+        (
+            "registry-store",
+            &["schema-model", "policy", "ddl-gen", "schema-diff", "registry-core", "pg-cluster", "pg-introspect"],
+        ),
         (
             "registry-server",
-            &["schema-model", "policy", "ddl-gen", "registry-core", "pg-cluster", "pg-introspect", "registry-store"],
+            &[
+                "schema-model",
+                "policy",
+                "ddl-gen",
+                "schema-diff",
+                "registry-core",
+                "pg-cluster",
+                "pg-introspect",
+                "registry-store",
+            ],
         ),
     ];
     /// Crates that do no I/O.
-    const PURE: &[&str] = &["schema-model", "policy", "ddl-gen", "registry-core"];
+    const PURE: &[&str] = &["schema-model", "policy", "ddl-gen", "schema-diff", "registry-core"];
     /// Crates a pure crate must not use.
     const IO_CRATES: &[&str] = &["tokio", "tokio-postgres", "deadpool-postgres", "axum", "hyper", "reqwest", "ureq"];
     /// What xtask may use.

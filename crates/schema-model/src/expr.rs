@@ -235,6 +235,155 @@ pub fn from_catalog(text: &str, context: ExprContext, own_types: &[&str]) -> Str
     }
 }
 
+/// A canonical form of an expression, for deciding whether two are the same (a request's
+/// and the catalog's, or two versions of a request's), never for running: the catalog forms
+/// of [`from_catalog`], no parentheses of its own (precedence is printed explicitly), no
+/// casts on literals (PostgreSQL adds the cast an untyped literal gets from its context),
+/// no text-like casts on columns (`varchar` compared with `text`), a number PostgreSQL
+/// stored as a cast string (`'-5'::integer`) read as the number, and `CURRENT_TIMESTAMP` and
+/// `transaction_timestamp()` read as `now()`. Text the parser cannot read compares as written.
+pub fn comparable(text: &str, context: ExprContext, own_types: &[&str]) -> String {
+    comparable_renamed(text, context, own_types, &[])
+}
+
+/// [`comparable`], with columns renamed (`(old, new)` pairs): how an expression written
+/// against a table's old column names reads after the columns were renamed (PostgreSQL
+/// follows renames inside constraints and index predicates).
+pub fn comparable_renamed(
+    text: &str,
+    context: ExprContext,
+    own_types: &[&str],
+    renames: &[(String, String)],
+) -> String {
+    let dialect = PostgreSqlDialect {};
+    let parsed =
+        Parser::new(&dialect).with_recursion_limit(32).try_with_sql(text).and_then(|mut parser| parser.parse_expr());
+    let Ok(mut expr) = parsed else {
+        return text.trim().to_owned();
+    };
+    if !rewrite_catalog_forms(&mut expr, own_types, 0) || !canonical(&mut expr, 0, renames) {
+        return text.trim().to_owned();
+    }
+    let _ = context;
+    let mut printed = String::new();
+    print(&expr, &mut printed);
+    printed
+}
+
+/// The rewrite of [`comparable`]; false when the tree is deeper than expressions get.
+fn canonical(expr: &mut Expr, depth: usize, renames: &[(String, String)]) -> bool {
+    if depth > MAX_EXPRESSION_DEPTH {
+        return false;
+    }
+    let deeper = depth + 1;
+    loop {
+        let replacement = match &*expr {
+            Expr::Nested(inner) => Some((**inner).clone()),
+            Expr::Cast { expr: inner, data_type, .. } => match &**inner {
+                Expr::Value(value) => {
+                    let numeric = ColumnType::parse(&data_type.to_string()).is_ok_and(|t| {
+                        t.is_integer() || t.is_floating_point() || matches!(t, ColumnType::Numeric { .. })
+                    });
+                    match &value.value {
+                        Value::SingleQuotedString(text) if numeric && looks_numeric(text) => {
+                            Some(Expr::Value(Value::Number(text.clone(), false).into()))
+                        }
+                        _ => Some((**inner).clone()),
+                    }
+                }
+                Expr::Identifier(_) | Expr::Nested(_)
+                    if ColumnType::parse(&data_type.to_string()).is_ok_and(|t| t.is_textual()) =>
+                {
+                    Some((**inner).clone())
+                }
+                _ => None,
+            },
+            Expr::UnaryOp { op: UnaryOperator::Minus, expr: inner } => match &**inner {
+                Expr::Value(value) => match &value.value {
+                    Value::Number(number, long) if !number.starts_with('-') => {
+                        Some(Expr::Value(Value::Number(format!("-{number}"), *long).into()))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            },
+            Expr::Function(function) => {
+                let name = function.name.to_string().to_lowercase();
+                let no_arguments = match &function.args {
+                    FunctionArguments::None => true,
+                    FunctionArguments::List(list) => list.args.is_empty(),
+                    FunctionArguments::Subquery(_) => false,
+                };
+                if no_arguments && matches!(name.as_str(), "current_timestamp" | "transaction_timestamp" | "now") {
+                    let mut now = function.clone();
+                    now.name = sqlparser::ast::ObjectName::from(vec![sqlparser::ast::Ident::new("now")]);
+                    now.args = FunctionArguments::List(sqlparser::ast::FunctionArgumentList {
+                        duplicate_treatment: None,
+                        args: Vec::new(),
+                        clauses: Vec::new(),
+                    });
+                    if now == *function { None } else { Some(Expr::Function(now)) }
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
+        match replacement {
+            Some(simpler) => *expr = simpler,
+            None => break,
+        }
+    }
+    // Once, not in the loop above: renames may swap two names.
+    if let Expr::Identifier(ident) = expr
+        && let Some((_, to)) = renames.iter().find(|(from, _)| *from == folded(ident))
+    {
+        *expr = Expr::Identifier(sqlparser::ast::Ident::with_quote('"', to.clone()));
+    }
+    match expr {
+        Expr::IsNull(inner)
+        | Expr::IsNotNull(inner)
+        | Expr::IsTrue(inner)
+        | Expr::IsNotTrue(inner)
+        | Expr::IsFalse(inner)
+        | Expr::IsNotFalse(inner)
+        | Expr::UnaryOp { expr: inner, .. }
+        | Expr::Cast { expr: inner, .. } => canonical(inner, deeper, renames),
+        Expr::BinaryOp { left, right, .. }
+        | Expr::IsDistinctFrom(left, right)
+        | Expr::IsNotDistinctFrom(left, right)
+        | Expr::AnyOp { left, right, .. }
+        | Expr::AllOp { left, right, .. }
+        | Expr::Like { expr: left, pattern: right, .. }
+        | Expr::ILike { expr: left, pattern: right, .. } => {
+            canonical(left, deeper, renames) && canonical(right, deeper, renames)
+        }
+        Expr::InList { expr, list, .. } => {
+            canonical(expr, deeper, renames) && list.iter_mut().all(|item| canonical(item, deeper, renames))
+        }
+        Expr::Between { expr, low, high, .. } => {
+            canonical(expr, deeper, renames) && canonical(low, deeper, renames) && canonical(high, deeper, renames)
+        }
+        Expr::Array(array) => array.elem.iter_mut().all(|item| canonical(item, deeper, renames)),
+        Expr::Function(function) => match &mut function.args {
+            FunctionArguments::List(list) => list.args.iter_mut().all(|arg| match arg {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(inner)) => canonical(inner, deeper, renames),
+                _ => true,
+            }),
+            _ => true,
+        },
+        _ => true,
+    }
+}
+
+/// A decimal number as PostgreSQL prints one inside a string (`-5`, `1.50`, `1e3`).
+fn looks_numeric(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    !digits.is_empty()
+        && digits.parse::<f64>().is_ok()
+        && digits.chars().all(|c| c.is_ascii_digit() || ".eE+-".contains(c))
+}
+
 /// The rewrite of [`from_catalog`]; false when the tree is deeper than expressions get.
 fn rewrite_catalog_forms(expr: &mut Expr, own_types: &[&str], depth: usize) -> bool {
     if depth > MAX_EXPRESSION_DEPTH {
@@ -841,5 +990,30 @@ mod tests {
             parse_safe("1; DROP TABLE users", ExprContext::Default).unwrap_err().to_string(),
             "unexpected text after the expression, starting at `;`; only a single expression is allowed"
         );
+    }
+
+    #[test]
+    fn comparable_forms_agree_across_catalog_and_request() {
+        let same = |a: &str, b: &str, context: ExprContext| {
+            assert_eq!(comparable(a, context, &["mood"]), comparable(b, context, &["mood"]), "{a} vs {b}");
+        };
+        let differ = |a: &str, b: &str, context: ExprContext| {
+            assert_ne!(comparable(a, context, &["mood"]), comparable(b, context, &["mood"]), "{a} vs {b}");
+        };
+        same("'-5'::integer", "-5", ExprContext::Default);
+        same("'abc'::bpchar", "'abc'", ExprContext::Default);
+        same("'x'::character varying", "'x'", ExprContext::Default);
+        same("'{}'::jsonb", "'{}'", ExprContext::Default);
+        same("CURRENT_TIMESTAMP", "now()", ExprContext::Default);
+        same("transaction_timestamp()", "now()", ExprContext::Default);
+        same("((k)::text <> ''::text)", "k <> ''", ExprContext::Check);
+        same("((l >= 0) AND (l < 10))", "l >= 0 AND l < 10", ExprContext::Check);
+        same("(m = ANY (ARRAY['a'::text, 'b'::text]))", "m IN ('a', 'b')", ExprContext::Check);
+        same("'happy'::mood", "'happy'", ExprContext::Default);
+        differ("0", "1", ExprContext::Default);
+        differ("0.00", "0", ExprContext::Default);
+        differ("l >= 0", "l > 0", ExprContext::Check);
+        differ("CURRENT_DATE", "now()", ExprContext::Default);
+        differ("(a OR b) AND c", "a OR (b AND c)", ExprContext::Check);
     }
 }

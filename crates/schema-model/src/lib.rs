@@ -10,6 +10,7 @@
 //!
 //! This crate does no I/O.
 
+pub mod change;
 pub mod environment;
 pub mod error;
 pub mod expr;
