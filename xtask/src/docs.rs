@@ -46,6 +46,12 @@ pub(crate) fn render() -> String {
         let _ = writeln!(out, "**What it does.** {}\n", rule.doc.what);
         let _ = writeln!(out, "**Why.** {}\n", rule.doc.why);
         let _ = writeln!(out, "**How to fix.** {}\n", rule.doc.fix);
+        if let Some(base) = rule.base {
+            let _ = writeln!(
+                out,
+                "A change rule: the examples below are new definitions of this table:\n\n```json\n{base}\n```\n"
+            );
+        }
         out.push_str("Fires on:\n\n");
         for firing in rule.fires {
             let at: Vec<String> = firing.at.iter().map(|path| format!("`{path}`")).collect();

@@ -41,7 +41,7 @@ fn workspace_root() -> PathBuf {
 fn snapshots(accept: bool) -> anyhow::Result<()> {
     let root = workspace_root();
     let status = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()))
-        .args(["test", "--quiet", "--package", "xtask", "--test", "snapshots", "request_fixtures"])
+        .args(["test", "--quiet", "--package", "xtask", "--test", "snapshots", "fixtures"])
         .env("INSTA_UPDATE", if accept { "always" } else { "new" })
         .env("INSTA_FORCE_PASS", "1")
         .current_dir(&root)

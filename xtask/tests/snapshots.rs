@@ -1,7 +1,9 @@
 //! Snapshot of every request fixture: the violations under the `standard` and `strict`
-//! presets, then the up and down SQL. Snapshots sit beside the fixtures in
-//! `fixtures/requests/snapshots/` so a reviewer reads input and output together.
-//! `cargo xtask snapshots` runs this test to update them for review.
+//! presets, then the up and down SQL; and of every change fixture (a table before and a
+//! change request after): its changes, violations and the lock-safe steps up and back.
+//! Snapshots sit beside the fixtures (`fixtures/requests/snapshots/`,
+//! `fixtures/changes/snapshots/`) so a reviewer reads input and output together.
+//! `cargo xtask snapshots` runs these tests to update them for review.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -70,6 +72,85 @@ fn render(path: &Path) -> String {
     out
 }
 
+fn changes_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/changes")
+}
+
+fn change_fixtures() -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(changes_dir())
+        .expect("fixtures/changes exists")
+        .map(|entry| entry.expect("readable entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// A change fixture: the table before (a bare definition) and the change request.
+fn read_change(path: &Path) -> (SchemaRequest, SchemaRequest) {
+    let text = std::fs::read_to_string(path).expect("readable fixture");
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let side = |key: &str| {
+        SchemaRequest::from_value(value[key].clone()).unwrap_or_else(|e| panic!("{}: {key}: {e}", path.display()))
+    };
+    (side("before"), side("after"))
+}
+
+fn check_change(path: &Path, policy: &Policy) -> registry_core::change::CheckedChange {
+    let (before, after) = read_change(path);
+    let inputs = GenerationInputs::with_naming(&policy.naming);
+    let current = registry_core::change::Current { table: &before.schema_json, inputs: &inputs, level: None };
+    registry_core::change::check_change(&after, current, policy, None)
+}
+
+fn render_change(path: &Path) -> String {
+    let mut out = String::new();
+    for (name, policy) in [("standard", Policy::standard()), ("strict", Policy::strict())] {
+        let checked = check_change(path, &policy);
+        if name == "standard" {
+            let _ = writeln!(out, "# level: {}", checked.level.as_str());
+            let _ = writeln!(out, "# changes: {}", checked.changes.len());
+            for change in &checked.changes {
+                let _ = writeln!(out, "- {}", change.describe());
+            }
+            out.push('\n');
+        }
+        let violations = &checked.answer.violations;
+        let _ = writeln!(out, "# violations ({name}): {}", violations.len());
+        for v in violations {
+            let _ = writeln!(out, "{:<7} {} at {}: {}", v.severity.as_str(), v.rule, v.path, v.message);
+        }
+        out.push('\n');
+        if name == "standard" {
+            match &checked.answer.migration_preview {
+                Some(preview) => {
+                    let _ = writeln!(out, "# file: {}\n", preview.file_name);
+                    out.push_str(&preview.up_sql);
+                    out.push('\n');
+                    out.push_str(&preview.down_sql);
+                    out.push('\n');
+                }
+                None => out.push_str("# no migration\n\n"),
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn change_fixtures_snapshots() {
+    let snapshot_dir = changes_dir().join("snapshots");
+    for path in change_fixtures() {
+        let stem = path.file_stem().and_then(|s| s.to_str()).expect("utf-8 name").to_owned();
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path(&snapshot_dir);
+        settings.set_prepend_module_to_snapshot(false);
+        settings.set_omit_expression(true);
+        settings.set_input_file(&path);
+        settings.bind(|| insta::assert_snapshot!(stem, render_change(&path)));
+    }
+}
+
 #[test]
 fn request_fixtures() {
     let snapshot_dir = fixtures_dir().join("snapshots");
@@ -117,6 +198,11 @@ fn fixtures_cover_every_rule() {
         let existing = environment(&path);
         for policy in [Policy::standard(), Policy::strict(), prefixed.clone()] {
             fired.extend(policy::check_in(&request, &policy, existing.as_ref()).into_iter().map(|v| v.rule));
+        }
+    }
+    for path in change_fixtures() {
+        for policy in [Policy::standard(), Policy::strict()] {
+            fired.extend(check_change(&path, &policy).answer.violations.into_iter().map(|v| v.rule));
         }
     }
     let silent: Vec<&str> = policy::registry::all().iter().map(|r| r.id).filter(|id| !fired.contains(*id)).collect();

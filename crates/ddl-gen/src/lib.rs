@@ -12,6 +12,7 @@
 //! text in the output. Output is deterministic: the file name comes from the request's
 //! `requestedAt`, and nothing depends on a clock or a hash map's order.
 
+pub mod alter;
 pub mod outline;
 pub mod pg;
 
@@ -62,6 +63,17 @@ pub enum GenError {
     /// A table without columns.
     #[error("the table has no columns")]
     NoColumns,
+    /// A change the generator will not make to a table that holds data, because PostgreSQL
+    /// would block its readers and writers for as long as the table is large (or fail).
+    #[error("{change}: {reason}; instead, {suggestion}")]
+    UnsafeChange {
+        /// The change, in words.
+        change: String,
+        /// What PostgreSQL would do.
+        reason: String,
+        /// The safe way there.
+        suggestion: String,
+    },
 }
 
 /// The migration's file name: `YYYYMMDD_HHMMSS_create_<table>` from `requestedAt` in UTC
@@ -175,7 +187,8 @@ pub fn generate_with(request: &SchemaRequest, inputs: &GenerationInputs) -> Resu
     })
 }
 
-fn header(request: &SchemaRequest, file_name: &str) -> String {
+/// The comment lines a migration starts with: its file name, who asked and the issue.
+pub fn header(request: &SchemaRequest, file_name: &str) -> String {
     let mut lines = vec![format!("-- {file_name}")];
     if let Some(metadata) = &request.request_metadata {
         if let Some(by) = &metadata.requested_by {

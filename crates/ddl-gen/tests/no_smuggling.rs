@@ -204,7 +204,7 @@ fn check_case(case: &Case) -> Result<Outcome, TestCaseError> {
                 GenError::InvalidIdentifier { .. } => expected.bad_name,
                 GenError::InvalidText { .. } => expected.nul || expected.bad_label,
                 GenError::UnsafeExpression { .. } => expected.raw_fragment,
-                GenError::NoColumns => false,
+                GenError::NoColumns | GenError::UnsafeChange { .. } => false,
             };
             if allowed {
                 return Ok(Outcome::Refused);

@@ -10,12 +10,17 @@
 //! [naming]
 //! table_prefix = "billing_"
 //! index_method_suffix = false
+//!
+//! [compatibility]
+//! default = "BACKWARD"         # NONE, BACKWARD (the default), FORWARD or FULL
+//! "billing.invoices" = "FULL"
 //! ```
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use schema_model::change::Compatibility;
 use schema_model::naming::NamingOptions;
 use schema_model::types::closest;
 use schema_model::violation::Severity;
@@ -80,6 +85,25 @@ pub struct Policy {
     pub overrides: BTreeMap<String, Level>,
     /// Naming options (shared with the SQL generator).
     pub naming: NamingOptions,
+    /// Compatibility levels of tables (`[compatibility]`).
+    pub compatibility: CompatibilityPolicy,
+}
+
+/// `[compatibility]`: the level of every table (`default`, `BACKWARD` when absent) and of
+/// named ones (`"schema.table" = "FULL"`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CompatibilityPolicy {
+    /// The level of tables not named.
+    pub default: Compatibility,
+    /// Levels by `schema.table`.
+    pub tables: BTreeMap<String, Compatibility>,
+}
+
+impl CompatibilityPolicy {
+    /// The level the policy gives `schema.table`.
+    pub fn level_of(&self, schema: &str, table: &str) -> Compatibility {
+        self.tables.get(&format!("{schema}.{table}")).copied().unwrap_or(self.default)
+    }
 }
 
 /// Why a policy file was refused.
@@ -98,6 +122,15 @@ pub enum PolicyError {
         id: String,
         /// The closest rule id.
         suggestion: Option<String>,
+    },
+    /// A `[compatibility]` value is not a compatibility level, or a key is not
+    /// `default` or `schema.table`.
+    #[error("[compatibility] {key}: {message}")]
+    BadCompatibility {
+        /// The key as written.
+        key: String,
+        /// What is wrong.
+        message: String,
     },
     /// A `[rules]` value is not a level.
     #[error("invalid level \"{level}\" for rule \"{id}\"; expected \"error\", \"warning\", \"info\" or \"off\"")]
@@ -118,6 +151,8 @@ struct PolicyFile {
     rules: BTreeMap<String, String>,
     #[serde(default)]
     naming: NamingOptions,
+    #[serde(default)]
+    compatibility: BTreeMap<String, String>,
 }
 
 impl Policy {
@@ -152,7 +187,22 @@ impl Policy {
             };
             overrides.insert(id, level);
         }
-        Ok(Self { preset, overrides, naming: file.naming })
+        let mut compatibility = CompatibilityPolicy::default();
+        for (key, value) in file.compatibility {
+            let level: Compatibility =
+                value.parse().map_err(|message| PolicyError::BadCompatibility { key: key.clone(), message })?;
+            if key == "default" {
+                compatibility.default = level;
+            } else if key.split('.').count() == 2 && !key.starts_with('.') && !key.ends_with('.') {
+                compatibility.tables.insert(key, level);
+            } else {
+                return Err(PolicyError::BadCompatibility {
+                    key,
+                    message: "expected \"default\" or a table as \"schema.table\"".to_owned(),
+                });
+            }
+        }
+        Ok(Self { preset, overrides, naming: file.naming, compatibility })
     }
 
     /// The severity a rule runs with under this policy, or `None` when it is off.

@@ -20,7 +20,7 @@ use schema_model::request::SchemaRequest;
 use schema_model::violation::{Severity, Violation};
 
 use crate::config::Policy;
-use crate::rule::{Context, RuleDef};
+use crate::rule::{ChangeView, Context, RuleDef};
 
 /// Most violations one rule reports for one request; beyond that, one more says how many
 /// were left out. A request can hold tens of thousands of mistakes; the answer stays small.
@@ -35,13 +35,24 @@ pub fn check(request: &SchemaRequest, policy: &Policy) -> Vec<Violation> {
 /// [`check`], with what already exists in the table's schema (the registry's catalog and
 /// the live target), for the rules about names taken, shared types and existing tables.
 pub fn check_in(request: &SchemaRequest, policy: &Policy, existing: Option<&ExistingObjects>) -> Vec<Violation> {
+    check_change(request, policy, existing, None)
+}
+
+/// [`check_in`] for a change to an existing table: the table rules judge the new
+/// definition, the change rules judge the changes (with `change`).
+pub fn check_change(
+    request: &SchemaRequest,
+    policy: &Policy,
+    existing: Option<&ExistingObjects>,
+    change: Option<&ChangeView<'_>>,
+) -> Vec<Violation> {
     let objects = TableObjects::of(request, &policy.naming);
     let mut out = Vec::new();
     for rule in registry::all() {
         let Some(severity) = policy.severity_of(rule.id) else {
             continue;
         };
-        run(rule, severity, request, &objects, &policy.naming, existing, &mut out);
+        run(rule, severity, request, &objects, &policy.naming, existing, change, &mut out);
     }
     out.sort_by_key(|v| std::cmp::Reverse(v.severity));
     out
@@ -54,10 +65,11 @@ pub fn check_rule(
     severity: Severity,
     naming: &NamingOptions,
     existing: Option<&ExistingObjects>,
+    change: Option<&ChangeView<'_>>,
 ) -> Vec<Violation> {
     let objects = TableObjects::of(request, naming);
     let mut out = Vec::new();
-    run(rule, severity, request, &objects, naming, existing, &mut out);
+    run(rule, severity, request, &objects, naming, existing, change, &mut out);
     out
 }
 
@@ -66,6 +78,7 @@ pub fn has_errors(violations: &[Violation]) -> bool {
     violations.iter().any(|v| v.severity == Severity::Error)
 }
 
+#[expect(clippy::too_many_arguments, reason = "one run of one rule")]
 fn run(
     rule: &RuleDef,
     severity: Severity,
@@ -73,6 +86,7 @@ fn run(
     objects: &TableObjects,
     naming: &NamingOptions,
     existing: Option<&ExistingObjects>,
+    change: Option<&ChangeView<'_>>,
     out: &mut Vec<Violation>,
 ) {
     let table = &request.schema_json;
@@ -86,6 +100,7 @@ fn run(
         objects,
         naming,
         existing,
+        change,
         columns: &columns,
         suggestions: &suggestions,
         rule: rule.id,

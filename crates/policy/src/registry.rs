@@ -24,6 +24,13 @@ mod tests {
     use crate::config::Preset;
     use crate::rule::RuleDef;
 
+    fn schema_diff_for_fixtures(
+        old: &schema_model::table::TableSchema,
+        new: &schema_model::table::TableSchema,
+    ) -> Result<Vec<schema_model::change::Change>, schema_diff::DiffError> {
+        schema_diff::diff(old, new, &fixture_naming())
+    }
+
     fn fixture_naming() -> NamingOptions {
         NamingOptions { table_prefix: Some("app_".to_owned()), ..NamingOptions::default() }
     }
@@ -34,7 +41,21 @@ mod tests {
         let existing: Option<schema_model::environment::ExistingObjects> = rule.environment.map(|json| {
             serde_json::from_str(json).unwrap_or_else(|e| panic!("{}: environment fixture: {e}\n{json}", rule.id))
         });
-        crate::check_rule(&request, rule, rule.default_severity, &fixture_naming(), existing.as_ref())
+        let old = rule.base.map(|json| {
+            SchemaRequest::from_json(json)
+                .unwrap_or_else(|e| panic!("{}: base fixture: {e}\n{json}", rule.id))
+                .schema_json
+        });
+        let changes = old.as_ref().map(|old| {
+            schema_diff_for_fixtures(old, &request.schema_json)
+                .unwrap_or_else(|e| panic!("{}: the fixture does not diff against its base: {e}\n{input}", rule.id))
+        });
+        let view = old.as_ref().zip(changes.as_ref()).map(|(old, changes)| crate::rule::ChangeView {
+            old,
+            changes,
+            level: request.compatibility.unwrap_or_default(),
+        });
+        crate::check_rule(&request, rule, rule.default_severity, &fixture_naming(), existing.as_ref(), view.as_ref())
     }
 
     /// Resolves `a.b[2].c` in a JSON value.

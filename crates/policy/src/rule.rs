@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
+use schema_model::change::{Change, Compatibility};
 use schema_model::environment::ExistingObjects;
 use schema_model::naming::NamingOptions;
 use schema_model::objects::TableObjects;
@@ -35,6 +36,9 @@ pub struct RuleDef {
     /// For rules about what already exists: the [`ExistingObjects`] (JSON) the fixtures are
     /// checked against.
     pub environment: Option<&'static str>,
+    /// For rules about changes to an existing table: the table before the change (JSON);
+    /// the fixtures are the definitions after it.
+    pub base: Option<&'static str>,
     /// The source file, for "view source" links in the docs.
     pub source: &'static str,
     pub(crate) check: fn(&mut Context<'_>),
@@ -78,6 +82,17 @@ impl RuleDef {
     }
 }
 
+/// A change request as the change rules see it.
+#[derive(Debug, Clone, Copy)]
+pub struct ChangeView<'a> {
+    /// The table's current definition.
+    pub old: &'a TableSchema,
+    /// What changes, in order (from `schema-diff`).
+    pub changes: &'a [Change],
+    /// The compatibility level the change is held to.
+    pub level: Compatibility,
+}
+
 /// What a rule sees, and where it reports.
 pub(crate) struct Context<'a> {
     /// The whole request (envelope fields included).
@@ -90,6 +105,9 @@ pub(crate) struct Context<'a> {
     pub(crate) naming: &'a NamingOptions,
     /// What already exists in the table's schema, when the caller knows.
     pub(crate) existing: Option<&'a ExistingObjects>,
+    /// For a change to an existing table: the table before, the changes and the table's
+    /// compatibility level.
+    pub(crate) change: Option<&'a ChangeView<'a>>,
     /// Column positions by name (rules look columns up often; tables can be wide).
     pub(crate) columns: &'a BTreeMap<&'a str, usize>,
     /// Suggestions for unknown column names, computed once per name and capped.
@@ -109,6 +127,48 @@ impl<'a> Context<'a> {
     /// Records a violation of the running rule.
     pub(crate) fn report(&mut self, path: String, message: String, suggestion: String) {
         self.out.push(Violation { severity: self.severity, message, suggestion, rule: self.rule.to_owned(), path });
+    }
+
+    /// Where in the new definition a change shows: the column, index, constraint or enum it
+    /// concerns, or the list it left.
+    pub(crate) fn path_of_change(&self, change: &Change) -> String {
+        let column = |name: &str, field: &str| match self.columns.get(name) {
+            Some(&i) => self.column_path(i, field),
+            None => self.path("columns"),
+        };
+        let object = |name: &str, list: &str| {
+            self.objects
+                .names()
+                .into_iter()
+                .find(|(n, _)| *n == name)
+                .map_or_else(|| self.path(list), |(_, path)| path.to_owned())
+        };
+        let enum_path = |type_name: &str, field: &str| match self.table.enums.iter().position(|e| e.name == type_name) {
+            Some(i) => self.path(&format!("enums[{i}]{field}")),
+            None => self.path("enums"),
+        };
+        match change {
+            Change::RenameTable { .. } => self.path("renamedFrom"),
+            Change::AddColumn { column: c, .. } => column(&c.name, ""),
+            Change::DropColumn { .. } => self.path("columns"),
+            Change::RenameColumn { to, .. } => column(to, "renamedFrom"),
+            Change::ChangeType { column: c, .. } => column(c, "type"),
+            Change::ChangeDefault { column: c, .. } => column(c, "defaultValue"),
+            Change::ChangeNullability { column: c, .. } => column(c, "nullable"),
+            Change::ChangeIdentity { column: c, .. } => column(c, "identity"),
+            Change::ChangeColumnComment { column: c, .. } => column(c, "comment"),
+            Change::ChangeTableComment { .. } => self.path("comment"),
+            Change::AddIndex { index } => object(&index.name, "indexes"),
+            Change::DropIndex { .. } => self.path("indexes"),
+            Change::RenameIndex { to, .. } | Change::RenameConstraint { to, .. } => object(to, ""),
+            Change::AddConstraint { constraint } => object(constraint.name(), ""),
+            Change::DropConstraint { .. } => self.path(""),
+            Change::AddEnumType { enum_type } => enum_path(&enum_type.name, ""),
+            Change::DropEnumType { .. } => self.path("enums"),
+            Change::AddEnumValue { type_name, .. } | Change::RemoveEnumValue { type_name, .. } => {
+                enum_path(type_name, ".values")
+            }
+        }
     }
 
     /// A path inside the table definition (`schemaJson.<rest>` for envelopes).

@@ -52,6 +52,20 @@ fn policy_files() {
             .get("table.require-primary-key"),
         Some(&Level::Off)
     );
+
+    let levels = Policy::from_toml("[compatibility]\ndefault = \"full\"\n\"billing.invoices\" = \"NONE\"\n")
+        .unwrap()
+        .compatibility;
+    assert_eq!(levels.level_of("billing", "invoices"), schema_model::change::Compatibility::None);
+    assert_eq!(levels.level_of("public", "users"), schema_model::change::Compatibility::Full);
+    assert_eq!(
+        Policy::standard().compatibility.level_of("public", "users"),
+        schema_model::change::Compatibility::Backward
+    );
+    let err = Policy::from_toml("[compatibility]\ndefault = \"sideways\"").unwrap_err();
+    assert!(err.to_string().contains("[compatibility] default") && err.to_string().contains("BACKWARD"), "{err}");
+    let err = Policy::from_toml("[compatibility]\ninvoices = \"FULL\"").unwrap_err();
+    assert!(err.to_string().contains("schema.table"), "{err}");
 }
 
 /// The widest request the model accepts, with tens of thousands of references to columns

@@ -47,12 +47,12 @@ pub fn check(request: &SchemaRequest, policy: &Policy, existing: Option<&Existin
     Checked { answer, inputs }
 }
 
-fn generation_violation(error: &GenError) -> Violation {
+pub(crate) fn generation_violation(error: &GenError) -> Violation {
     let path = match error {
         GenError::UnsafeExpression { path, .. }
         | GenError::InvalidIdentifier { path, .. }
         | GenError::InvalidText { path, .. } => path.clone(),
-        GenError::NoColumns => String::new(),
+        GenError::NoColumns | GenError::UnsafeChange { .. } => String::new(),
     };
     Violation {
         severity: Severity::Error,

@@ -2,4 +2,5 @@
 //! command line's `check`, the API's validation, the store's request creation) so they can
 //! never disagree. It does no I/O: what exists around a table is handed in.
 
+pub mod change;
 pub mod check;

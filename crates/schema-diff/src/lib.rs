@@ -24,7 +24,6 @@ use schema_model::expr::{ExprContext, comparable_renamed};
 use schema_model::naming::NamingOptions;
 use schema_model::objects::{CheckDef, ForeignKeyDef, IndexDef, TableObjects, UniqueDef};
 use schema_model::table::{Column, ReferentialAction, TableSchema};
-use schema_model::types::ColumnType;
 
 /// Why two definitions cannot be compared.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -515,22 +514,6 @@ fn add_change(def: &ObjectDef) -> Change {
     match def {
         ObjectDef::Constraint(constraint) => Change::AddConstraint { constraint: constraint.clone() },
         ObjectDef::Index(index) => Change::AddIndex { index: index.clone() },
-    }
-}
-
-/// Whether changing a column from `from` to `to` keeps every value without PostgreSQL
-/// rewriting the table: a longer (or unlimited) `varchar`, `varchar` to `text`, a numeric
-/// with more digits before the point and the same scale, an unconstrained `numeric`.
-pub fn type_change_is_in_place(from: &ColumnType, to: &ColumnType) -> bool {
-    match (from, to) {
-        (ColumnType::Varchar(Some(a)), ColumnType::Varchar(Some(b))) => b >= a,
-        (
-            ColumnType::Numeric { precision: Some(p1), scale: s1 },
-            ColumnType::Numeric { precision: Some(p2), scale: s2 },
-        ) => p2 >= p1 && s1.unwrap_or(0) == s2.unwrap_or(0),
-        (ColumnType::Varchar(_), ColumnType::Varchar(None) | ColumnType::Text)
-        | (ColumnType::Numeric { .. }, ColumnType::Numeric { precision: None, .. }) => true,
-        (a, b) => a == b,
     }
 }
 

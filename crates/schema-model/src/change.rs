@@ -267,6 +267,101 @@ impl Change {
     }
 }
 
+/// How far a table's changes must keep applications working, after the compatibility
+/// modes of Confluent's schema registry. The level is set per table in the policy file
+/// (`BACKWARD` unless it says otherwise) or by a request (which is reviewed like any change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Compatibility {
+    /// Any change.
+    None,
+    /// The application version that ran before the change keeps working after it: only
+    /// additive changes (new nullable or defaulted columns, indexes, enum labels, comments,
+    /// wider types, relaxed constraints).
+    #[default]
+    Backward,
+    /// The application version after the change also works with the definition before it
+    /// (so code can be deployed first): the way back must be a backward-compatible change.
+    Forward,
+    /// Both.
+    Full,
+}
+
+impl Compatibility {
+    /// `NONE`, `BACKWARD`, `FORWARD` or `FULL`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "NONE",
+            Self::Backward => "BACKWARD",
+            Self::Forward => "FORWARD",
+            Self::Full => "FULL",
+        }
+    }
+}
+
+impl std::str::FromStr for Compatibility {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_uppercase().as_str() {
+            "NONE" => Ok(Self::None),
+            "BACKWARD" => Ok(Self::Backward),
+            "FORWARD" => Ok(Self::Forward),
+            "FULL" => Ok(Self::Full),
+            _ => Err(format!("unknown compatibility level \"{text}\"; expected NONE, BACKWARD, FORWARD or FULL")),
+        }
+    }
+}
+
+impl Change {
+    /// Why the application version that ran before this change may fail after it, if it
+    /// may: it reads or writes what is gone or renamed, or writes what is now refused.
+    pub fn breaks_old_applications(&self) -> Option<&'static str> {
+        match self {
+            Self::DropColumn { .. } => Some("the column is gone, and queries that name it fail"),
+            Self::RenameColumn { .. } => Some("queries that use the old column name fail"),
+            Self::RenameTable { .. } => Some("queries that use the old table name fail"),
+            Self::ChangeType { from, to, .. } if !from.changes_in_place_to(to) => {
+                Some("values the old type held or accepted may not fit, and clients may not read the new type")
+            }
+            Self::ChangeNullability { nullable: false, .. } => Some("writes that leave the column NULL are refused"),
+            Self::AddColumn { column, not_null: true } if column.default_value.is_none() => {
+                Some("inserts that do not name the new column are refused")
+            }
+            Self::AddConstraint {
+                constraint:
+                    Constraint::Check(_) | Constraint::Unique(_) | Constraint::ForeignKey(_) | Constraint::PrimaryKey(_),
+            } => Some("writes that satisfied the definition before may now be refused"),
+            Self::RemoveEnumValue { .. } => Some("the label may be written and read by the old application"),
+            Self::ChangeIdentity { to: Some(Identity::Always), .. } => {
+                Some("inserts that give the column a value are refused (GENERATED ALWAYS)")
+            }
+            Self::ChangeDefault { to: None, .. } => {
+                Some("inserts that relied on the default get NULL (or are refused)")
+            }
+            _ => None,
+        }
+    }
+
+    /// Why this change is not allowed at `level`, if it is not.
+    pub fn incompatible_at(&self, level: Compatibility) -> Option<String> {
+        let backward = || self.breaks_old_applications().map(|why| format!("not backward compatible: {why}"));
+        let forward = || {
+            match self.inverse() {
+            Some(inverse) => inverse
+                .breaks_old_applications()
+                .map(|_| "not forward compatible: the new application version would rely on it, so it cannot run against the definition before".to_owned()),
+            None => Some("not forward compatible: it cannot be undone".to_owned()),
+        }
+        };
+        match level {
+            Compatibility::None => None,
+            Compatibility::Backward => backward(),
+            Compatibility::Forward => forward(),
+            Compatibility::Full => backward().or_else(forward),
+        }
+    }
+}
+
 /// How a step runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -288,6 +383,11 @@ pub struct Step {
     /// The statements, each ending with `;`; idempotent: running the step again after it
     /// finished changes nothing.
     pub sql: String,
+    /// For a step that builds an index concurrently: the index (schema, name). A build that
+    /// was interrupted leaves an INVALID index of that name behind, which `IF NOT EXISTS`
+    /// would keep; it is dropped first, and the step builds it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebuilds_invalid_index: Option<(String, String)>,
 }
 
 /// A migration of an existing table: the steps up, the steps back down, and what the way

@@ -27,6 +27,10 @@ pub struct SchemaRequest {
     /// target when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// The table's compatibility level from this request on (reviewed like the rest of the
+    /// request); the table's current level, else the policy's, when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compatibility: Option<crate::change::Compatibility>,
     /// Whether this came as an envelope or as a bare table definition.
     #[serde(skip)]
     pub shape: InputShape,
@@ -120,6 +124,7 @@ impl SchemaRequest {
                 schema_json: table,
                 request_metadata: None,
                 target: None,
+                compatibility: None,
                 shape: InputShape::BareTable,
             }
         } else {

@@ -247,6 +247,22 @@ impl ColumnType {
         matches!(self, Self::Text | Self::Varchar(_) | Self::Char(_))
     }
 
+    /// Whether PostgreSQL changes a column from this type to `to` keeping every value and
+    /// without rewriting the table (or scanning it): a longer or unlimited `varchar`,
+    /// `varchar` to `text`, a `numeric` with more digits before the point and the same
+    /// scale, or an unconstrained `numeric`.
+    pub fn changes_in_place_to(&self, to: &ColumnType) -> bool {
+        match (self, to) {
+            (Self::Varchar(Some(a)), Self::Varchar(Some(b))) => b >= a,
+            (Self::Numeric { precision: Some(p1), scale: s1 }, Self::Numeric { precision: Some(p2), scale: s2 }) => {
+                p2 >= p1 && s1.unwrap_or(0) == s2.unwrap_or(0)
+            }
+            (Self::Varchar(_), Self::Varchar(None) | Self::Text)
+            | (Self::Numeric { .. }, Self::Numeric { precision: None, .. }) => true,
+            (a, b) => a == b,
+        }
+    }
+
     /// The element type for arrays, the type itself otherwise.
     pub fn element(&self) -> &ColumnType {
         match self {

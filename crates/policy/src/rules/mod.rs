@@ -37,4 +37,8 @@ rules! {
     safety { unsafe_check, unsafe_default, unsafe_index_predicate }
     enums { conflicting_definition, shared, unused, valid_values }
     request { require_justification, require_owner, require_requester }
+    change {
+        compatibility, drops_column, drops_constraint, narrows_type, not_null_without_default, removes_enum_value,
+        renames, rewrites_table,
+    }
 }

@@ -191,6 +191,7 @@ pub(crate) fn table() -> impl Strategy<Value = SchemaRequest> {
                 schema_json,
                 request_metadata: None,
                 target: None,
+                compatibility: None,
                 shape: InputShape::BareTable,
             }
         })

@@ -31,6 +31,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "addresses", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "country", "type": "text", "check": "char_length(country) = 2"}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

@@ -31,6 +31,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "total_price", "type": "numeric(12,2)"}, {"name": "latitude", "type": "double precision"}, {"name": "taxonomy_score", "type": "real"}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

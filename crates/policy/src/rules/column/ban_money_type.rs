@@ -31,6 +31,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "invoices", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "amount", "type": "numeric(12,2)"}, {"name": "currency", "type": "text"}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

@@ -30,6 +30,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "attempts", "type": "integer"}, {"name": "amount", "type": "numeric(12,2)"}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

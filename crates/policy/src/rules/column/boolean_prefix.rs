@@ -31,6 +31,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "is_active", "type": "boolean"}, {"name": "has_avatar", "type": "boolean"}, {"name": "can_post", "type": "boolean"}, {"name": "should_notify", "type": "boolean"}, {"name": "was_migrated", "type": "boolean"}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

@@ -39,6 +39,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "t", "columns": [{"name": "id", "type": "bigint", "identity": "always", "primaryKey": true}, {"name": "n", "type": "integer", "defaultValue": "0"}, {"name": "s", "type": "serial"}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

@@ -41,6 +41,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "t", "columns": [{"name": "id", "type": "uuid", "primaryKey": true, "defaultValue": "gen_random_uuid()"}, {"name": "code", "type": "varchar(2)", "defaultValue": "'ab'"}, {"name": "n", "type": "integer", "defaultValue": "-2147483648"}, {"name": "f", "type": "float8", "defaultValue": "1e300"}, {"name": "c", "type": "character(3)", "defaultValue": "'abc'::bpchar"}, {"name": "flag", "type": "boolean", "defaultValue": "'yes'"}, {"name": "doc", "type": "jsonb", "defaultValue": "'{\"a\": [1]}'::jsonb"}, {"name": "status", "type": "mood", "defaultValue": "'happy'"}, {"name": "ratio", "type": "numeric(4,2)", "defaultValue": "12.345"}, {"name": "big", "type": "bigint", "defaultValue": "9223372036854775807"}], "enums": [{"name": "mood", "values": ["happy", "sad"]}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

@@ -30,6 +30,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

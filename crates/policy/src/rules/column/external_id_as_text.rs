@@ -31,6 +31,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "payments", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "stripe_account_id", "type": "integer", "references": {"table": "stripe_accounts", "column": "id"}}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

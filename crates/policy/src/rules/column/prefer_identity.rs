@@ -31,6 +31,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "events", "columns": [{"name": "id", "type": "bigint", "identity": "always", "primaryKey": true}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

@@ -31,6 +31,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "webhooks", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "payload", "type": "jsonb"}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

@@ -31,6 +31,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true, "nullable": false}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

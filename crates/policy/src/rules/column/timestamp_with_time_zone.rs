@@ -31,6 +31,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "happened_at", "type": "TIMESTAMPTZ"}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

@@ -33,6 +33,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "memberships", "columns": [{"name": "user_id", "type": "uuid"}, {"name": "team_id", "type": "uuid"}], "primaryKey": ["user_id", "team_id"]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

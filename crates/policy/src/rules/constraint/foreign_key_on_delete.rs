@@ -31,6 +31,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid", "nullable": false, "references": {"table": "users", "column": "id", "onDelete": "CASCADE"}}, {"name": "coupon_id", "type": "uuid", "references": {"table": "coupons", "column": "id", "onDelete": "SET NULL", "onUpdate": "SET NULL"}}, {"name": "region", "type": "text", "nullable": false, "defaultValue": "'eu'"}], "foreignKeys": [{"columns": ["region"], "references": {"table": "regions", "columns": ["code"]}, "onDelete": "SET DEFAULT"}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

@@ -31,6 +31,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid"}, {"name": "user_id", "type": "uuid"}, {"name": "amount", "type": "integer", "check": "Amount > 0"}], "primaryKey": ["id"], "foreignKeys": [{"columns": ["user_id"], "references": {"table": "users", "columns": ["id"]}}], "uniques": [{"columns": ["user_id", "amount"]}], "checks": [{"expression": "amount < 1000"}, {"expression": "no_such_function(x)"}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

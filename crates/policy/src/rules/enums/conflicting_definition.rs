@@ -27,6 +27,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     environment: Some(
         r#"{"schemaExists": true, "live": true, "relations": {}, "constraints": {}, "types": {"kinds": {"enumValues": ["bug", "chore"], "usedBy": ["issues"], "source": "live"}}}"#,
     ),
+    base: None,
     source: file!(),
     check,
 };

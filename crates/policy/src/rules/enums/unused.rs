@@ -31,6 +31,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "status", "type": "order_status"}, {"name": "tags", "type": "order_tag[]"}], "enums": [{"name": "order_status", "values": ["pending", "paid"]}, {"name": "order_tag", "values": ["gift"]}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

@@ -35,6 +35,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "status", "type": "order_status"}], "enums": [{"name": "order_status", "values": ["pending", "paid", "shipped"]}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

@@ -37,6 +37,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text", "unique": true}, {"name": "org_id", "type": "uuid"}], "indexes": [{"columns": ["org_id", "email"]}, {"columns": ["email", "org_id"]}, {"columns": ["org_id"], "type": "HASH"}, {"columns": ["org_id"], "where": "email IS NULL"}, {"columns": ["email"], "include": ["org_id"]}, {"columns": ["id"], "type": "BRIN"}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

@@ -31,6 +31,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "memberships", "columns": [{"name": "user_id", "type": "uuid", "references": {"table": "users", "column": "id"}}, {"name": "team_id", "type": "uuid"}], "primaryKey": ["user_id", "team_id"]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

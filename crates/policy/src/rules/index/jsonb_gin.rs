@@ -32,6 +32,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "images", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "metadata", "type": "jsonb"}], "indexes": [{"name": "idx_images_metadata", "columns": ["metadata"], "type": "GIN"}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

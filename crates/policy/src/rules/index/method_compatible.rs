@@ -41,6 +41,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "docs", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "body", "type": "jsonb"}, {"name": "tags", "type": "text[]"}, {"name": "search", "type": "tsvector"}, {"name": "ip", "type": "inet"}, {"name": "email", "type": "text"}, {"name": "created_at", "type": "timestamptz"}], "indexes": [{"columns": ["body"], "type": "GIN"}, {"columns": ["tags"], "type": "GIN"}, {"columns": ["search"], "type": "GIST"}, {"columns": ["email"], "unique": true, "include": ["id"]}, {"columns": ["email"], "type": "HASH"}, {"columns": ["created_at"], "type": "BRIN"}, {"columns": ["body"]}, {"columns": ["missing"], "type": "GIN"}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

@@ -25,6 +25,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "profiles", "columns": [{"name": "user_id", "type": "uuid", "primaryKey": true}, {"name": "bio", "type": "text"}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

@@ -30,6 +30,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true, "unique": true}, {"name": "org_id", "type": "uuid"}], "indexes": [{"columns": ["org_id"]}], "uniques": [{"columns": ["id", "org_id"]}], "foreignKeys": [{"columns": ["org_id"], "references": {"table": "orgs", "columns": ["id"]}}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

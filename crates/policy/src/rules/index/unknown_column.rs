@@ -31,6 +31,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}, {"name": "deleted_at", "type": "timestamptz"}], "indexes": [{"columns": ["email"], "include": ["id"], "where": "Deleted_At IS NULL"}, {"columns": ["email"], "where": "pg_sleep(1) IS NULL"}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

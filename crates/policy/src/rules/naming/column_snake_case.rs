@@ -31,6 +31,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "Users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "created_at", "type": "timestamptz"}, {"name": "line2", "type": "text"}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

@@ -35,6 +35,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "org_id", "type": "uuid", "references": {"table": "orgs", "column": "id", "name": "users"}}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

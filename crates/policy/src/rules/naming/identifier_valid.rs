@@ -39,6 +39,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "customer_subscription_billing_period_adjustment_history_entries", "schema": "billing", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "history_entry_id", "type": "uuid", "references": {"table": "customer_subscription_billing_period_adjustment_history_entries", "column": "id"}}], "indexes": [{"columns": ["history_entry_id"]}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

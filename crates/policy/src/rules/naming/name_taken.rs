@@ -34,6 +34,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     environment: Some(
         r#"{"schemaExists": true, "live": true, "relations": {"users": {"kind": "table", "table": null, "source": "live"}, "idx_email_unique": {"kind": "index", "table": "users", "source": "live"}, "plan": {"kind": "view", "table": null, "source": "catalog"}}, "constraints": {"fk_owner": [{"table": "orders", "source": "catalog"}]}, "types": {}}"#,
     ),
+    base: None,
     source: file!(),
     check,
 };

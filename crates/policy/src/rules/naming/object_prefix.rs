@@ -36,6 +36,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "user_id", "type": "uuid", "references": {"table": "users", "column": "id", "name": "fk_orders_user"}}, {"name": "amount", "type": "integer", "check": "amount > 0"}], "checks": [{"name": "ck_orders_amount_max", "expression": "amount < 1000000"}], "uniques": [{"name": "uq_orders_user_amount", "columns": ["user_id", "amount"]}], "indexes": [{"name": "idx_orders_user_id", "columns": ["user_id"]}, {"name": "uq_orders_amount", "columns": ["amount"], "unique": true}, {"columns": ["amount", "user_id"]}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

@@ -31,6 +31,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "sort_order", "type": "integer"}, {"name": "user_id", "type": "uuid"}, {"name": "name", "type": "text"}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

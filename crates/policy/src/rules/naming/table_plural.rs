@@ -33,6 +33,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "People", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

@@ -28,6 +28,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     ],
     passes: &[r#"{"tableName": "app_users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

@@ -36,6 +36,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "app_users2", "columns": [{"name": "ID", "type": "uuid", "primaryKey": true}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

@@ -32,6 +32,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

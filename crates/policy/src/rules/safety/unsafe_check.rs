@@ -31,6 +31,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "orders", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "amount", "type": "integer", "check": "amount > 0"}, {"name": "status", "type": "text"}], "checks": [{"expression": "status IN ('open', 'closed') AND length(status) < 20"}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

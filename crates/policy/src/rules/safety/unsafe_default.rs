@@ -35,6 +35,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "t", "columns": [{"name": "id", "type": "uuid", "primaryKey": true, "defaultValue": "gen_random_uuid()"}, {"name": "status", "type": "text", "defaultValue": "'pending'"}, {"name": "data", "type": "jsonb", "defaultValue": "'{}'::jsonb"}, {"name": "at", "type": "timestamptz", "defaultValue": "CURRENT_TIMESTAMP"}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

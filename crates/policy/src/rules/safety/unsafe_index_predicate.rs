@@ -31,6 +31,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "deleted_at", "type": "timestamptz"}, {"name": "status", "type": "text"}], "indexes": [{"columns": ["id"], "where": "deleted_at IS NULL"}, {"columns": ["status"], "where": "status <> 'archived'"}, {"columns": ["status"]}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

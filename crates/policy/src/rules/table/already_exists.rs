@@ -25,6 +25,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     environment: Some(
         r#"{"schemaExists": true, "live": true, "relations": {"users": {"kind": "table", "table": null, "source": "live"}}, "constraints": {}, "types": {}}"#,
     ),
+    base: None,
     source: file!(),
     check,
 };

@@ -22,6 +22,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     }],
     passes: &[r#"{"tableName": "invoices", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#],
     environment: Some(r#"{"schemaExists": false, "live": true, "relations": {}, "constraints": {}, "types": {}}"#),
+    base: None,
     source: file!(),
     check,
 };

@@ -31,6 +31,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "invoices", "columns": []}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

@@ -25,6 +25,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     ],
     passes: &[r#"{"tableName": "events", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

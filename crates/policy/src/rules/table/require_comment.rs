@@ -30,6 +30,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "sessions", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}], "comment": "One login session per row; written by the auth service."}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

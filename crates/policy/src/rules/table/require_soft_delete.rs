@@ -33,6 +33,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "posts", "columns": []}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

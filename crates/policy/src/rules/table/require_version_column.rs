@@ -41,6 +41,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "orders", "columns": []}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };

@@ -33,6 +33,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "sessions", "schema": "app", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#,
     ],
     environment: None,
+    base: None,
     source: file!(),
     check,
 };
