@@ -76,6 +76,12 @@ pub fn render(header: &str, direction: &str, steps: &[Step]) -> String {
                 out.push_str("COMMIT;\n");
             }
             TransactionMode::Alone => {
+                if let Some(condition) = &step.only_if {
+                    let _ = write!(
+                        out,
+                        "SELECT ({condition}) AS registry_step_applies \\gset\n\\if :registry_step_applies\n"
+                    );
+                }
                 if let Some((schema, index)) = &step.rebuilds_invalid_index {
                     let _ = write!(
                         out,
@@ -88,6 +94,9 @@ pub fn render(header: &str, direction: &str, steps: &[Step]) -> String {
                 out.push_str("SET lock_timeout = '5s';\n");
                 out.push_str(&step.sql);
                 out.push_str("RESET lock_timeout;\n");
+                if step.only_if.is_some() {
+                    out.push_str("\\endif\n");
+                }
             }
         }
     }
@@ -149,12 +158,21 @@ impl<'a> Planner<'a> {
     }
 
     fn step(&mut self, description: String, sql: String) {
-        self.steps.push(Step { description, mode: TransactionMode::Transaction, sql, rebuilds_invalid_index: None });
+        self.steps.push(Step {
+            description,
+            mode: TransactionMode::Transaction,
+            sql,
+            rebuilds_invalid_index: None,
+            only_if: None,
+        });
     }
 
+    /// A step outside any transaction; one that builds an index runs only while its table
+    /// exists under the name it uses (a script run a second time may find it renamed).
     fn alone(&mut self, description: String, sql: String, rebuilds: Option<String>) {
+        let only_if = rebuilds.is_some().then(|| self.table_exists());
         let rebuilds_invalid_index = rebuilds.map(|index| (self.schema.clone(), index));
-        self.steps.push(Step { description, mode: TransactionMode::Alone, sql, rebuilds_invalid_index });
+        self.steps.push(Step { description, mode: TransactionMode::Alone, sql, rebuilds_invalid_index, only_if });
     }
 
     fn column_exists(&self, column: &str) -> String {
@@ -163,6 +181,15 @@ impl<'a> Planner<'a> {
             self.regclass(),
             string_literal(column)
         )
+    }
+
+    fn table_exists(&self) -> String {
+        format!("{} IS NOT NULL", self.regclass())
+    }
+
+    /// The table exists (under the name this step uses) and has no constraint `name`.
+    fn constraint_absent(&self, name: &str) -> String {
+        format!("{} AND NOT {}", self.table_exists(), self.constraint_exists(name, ""))
     }
 
     fn constraint_exists(&self, name: &str, extra: &str) -> String {
@@ -206,29 +233,25 @@ impl<'a> Planner<'a> {
             Change::DropColumn { column, .. } => {
                 self.step(
                     change.describe(),
-                    format!("ALTER TABLE {t} DROP COLUMN IF EXISTS {};\n", quote_ident(&column.name)),
+                    format!("ALTER TABLE IF EXISTS {t} DROP COLUMN IF EXISTS {};\n", quote_ident(&column.name)),
                 );
             }
             Change::ChangeType { column, from, to } => {
                 let type_sql = crate::type_sql(&self.schema, to);
                 if from.changes_in_place_to(to) {
-                    self.step(
-                        change.describe(),
-                        format!("ALTER TABLE {t} ALTER COLUMN {} TYPE {type_sql};\n", quote_ident(column)),
-                    );
+                    let sql = format!("ALTER TABLE {t} ALTER COLUMN {} TYPE {type_sql}", quote_ident(column));
+                    self.step(change.describe(), guarded(&self.column_exists(column), &sql));
                 } else if self.down {
                     self.notes.push(format!(
                         "the way back changes {column} from {from} to {to}: PostgreSQL rewrites the table under an \
                          exclusive lock, and fails if a value does not fit"
                     ));
-                    self.step(
-                        change.describe(),
-                        format!(
-                            "ALTER TABLE {t} ALTER COLUMN {} TYPE {type_sql} USING {}::{type_sql};\n",
-                            quote_ident(column),
-                            quote_ident(column)
-                        ),
+                    let sql = format!(
+                        "ALTER TABLE {t} ALTER COLUMN {} TYPE {type_sql} USING {}::{type_sql}",
+                        quote_ident(column),
+                        quote_ident(column)
                     );
+                    self.step(change.describe(), guarded(&self.column_exists(column), &sql));
                 } else {
                     return Err(Self::unsafe_change(
                         change,
@@ -242,29 +265,29 @@ impl<'a> Planner<'a> {
             Change::ChangeDefault { column, to, .. } => {
                 let sql = match to {
                     Some(default) => format!(
-                        "ALTER TABLE {t} ALTER COLUMN {} SET DEFAULT {};\n",
+                        "ALTER TABLE {t} ALTER COLUMN {} SET DEFAULT {}",
                         quote_ident(column),
                         vetted(default, ExprContext::Default, column)?
                     ),
-                    None => format!("ALTER TABLE {t} ALTER COLUMN {} DROP DEFAULT;\n", quote_ident(column)),
+                    None => format!("ALTER TABLE {t} ALTER COLUMN {} DROP DEFAULT", quote_ident(column)),
                 };
-                self.step(change.describe(), sql);
+                self.step(change.describe(), guarded(&self.column_exists(column), &sql));
             }
             Change::ChangeNullability { column, nullable: true } => {
-                self.step(
-                    change.describe(),
-                    format!("ALTER TABLE {t} ALTER COLUMN {} DROP NOT NULL;\n", quote_ident(column)),
-                );
+                let sql = format!("ALTER TABLE {t} ALTER COLUMN {} DROP NOT NULL", quote_ident(column));
+                self.step(change.describe(), guarded(&self.column_exists(column), &sql));
             }
             Change::ChangeNullability { column, nullable: false } => self.set_not_null(column),
             Change::ChangeIdentity { column, from, to } => self.change_identity(column, *from, *to),
             Change::ChangeColumnComment { column, to, .. } => {
                 let value = to.as_deref().map_or_else(|| "NULL".to_owned(), string_literal);
-                self.step(change.describe(), format!("COMMENT ON COLUMN {t}.{} IS {value};\n", quote_ident(column)));
+                let sql = format!("COMMENT ON COLUMN {t}.{} IS {value}", quote_ident(column));
+                self.step(change.describe(), guarded(&self.column_exists(column), &sql));
             }
             Change::ChangeTableComment { to, .. } => {
                 let value = to.as_deref().map_or_else(|| "NULL".to_owned(), string_literal);
-                self.step(change.describe(), format!("COMMENT ON TABLE {t} IS {value};\n"));
+                let sql = format!("COMMENT ON TABLE {t} IS {value}");
+                self.step(change.describe(), guarded(&self.table_exists(), &sql));
             }
             Change::AddIndex { index } => {
                 let sql = format!("{};\n", index_sql(index, &t, index.unique)?);
@@ -285,7 +308,10 @@ impl<'a> Planner<'a> {
             }
             Change::AddConstraint { constraint } => self.add_constraint(change, constraint)?,
             Change::DropConstraint { constraint } => {
-                let sql = format!("ALTER TABLE {t} DROP CONSTRAINT IF EXISTS {};\n", quote_ident(constraint.name()));
+                let sql = format!(
+                    "ALTER TABLE IF EXISTS {t} DROP CONSTRAINT IF EXISTS {};\n",
+                    quote_ident(constraint.name())
+                );
                 self.step(change.describe(), sql);
             }
             Change::RenameConstraint { from, to } => {
@@ -331,18 +357,21 @@ impl<'a> Planner<'a> {
             || column.identity.is_some()
             || column.default_value.as_deref().is_some_and(is_volatile);
         let mut not_null = not_null;
+        let mut later_default = None;
         if self.down {
-            // Its values are gone: it comes back as it was, but without a volatile default
-            // (which would rewrite the table) and nullable unless a default fills it.
-            if volatile {
+            // Its values are gone: it comes back empty (NULL in every row, so that the
+            // constraints on it can be added back), with its default for new rows only, and
+            // allowing NULL.
+            if column.column_type.is_serial() || column.identity.is_some() {
                 self.notes.push(format!(
-                    "the way back adds {} again without its default (it would rewrite the table)",
+                    "the way back adds {} again as a plain column (its sequence cannot come back without values)",
                     column.name
                 ));
             } else if let Some(default) = &column.default_value {
-                let _ = write!(definition, " DEFAULT {}", vetted(default, ExprContext::Default, &column.name)?);
+                // SET DEFAULT after ADD COLUMN touches no row, even for a volatile default.
+                later_default = Some(vetted(default, ExprContext::Default, &column.name)?);
             }
-            if not_null && (volatile || column.default_value.is_none()) {
+            if not_null {
                 self.notes.push(format!("the way back adds {} again allowing NULL", column.name));
                 not_null = false;
             }
@@ -371,7 +400,18 @@ impl<'a> Planner<'a> {
         if not_null {
             definition.push_str(" NOT NULL");
         }
-        self.step(change.describe(), format!("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {definition};\n"));
+        let mut sql = format!("ALTER TABLE IF EXISTS {t} ADD COLUMN IF NOT EXISTS {definition};\n");
+        if let Some(default) = later_default {
+            let statement = format!("ALTER TABLE {t} ALTER COLUMN {} SET DEFAULT {default}", quote_ident(&column.name));
+            sql.push_str(&guarded(&self.column_exists(&column.name), &statement));
+        }
+        // The column's comment comes with it (ADD COLUMN has no place for one).
+        if let Some(comment) = column.comment.as_ref().filter(|c| !c.is_empty()) {
+            let statement =
+                format!("COMMENT ON COLUMN {t}.{} IS {}", quote_ident(&column.name), string_literal(comment));
+            sql.push_str(&guarded(&self.column_exists(&column.name), &statement));
+        }
+        self.step(change.describe(), sql);
         Ok(())
     }
 
@@ -398,11 +438,12 @@ impl<'a> Planner<'a> {
             format!("validate that {column} holds no NULL"),
             guarded(&self.constraint_exists(&check, " AND NOT convalidated"), &validate),
         );
+        let set = format!("ALTER TABLE {t} ALTER COLUMN {} SET NOT NULL", quote_ident(column));
         self.step(
             format!("make {column} NOT NULL"),
             format!(
-                "ALTER TABLE {t} ALTER COLUMN {} SET NOT NULL;\nALTER TABLE {t} DROP CONSTRAINT IF EXISTS {quoted_check};\n",
-                quote_ident(column)
+                "{}ALTER TABLE IF EXISTS {t} DROP CONSTRAINT IF EXISTS {quoted_check};\n",
+                guarded(&self.column_exists(column), &set)
             ),
         );
     }
@@ -415,15 +456,18 @@ impl<'a> Planner<'a> {
         };
         match (from, to) {
             (_, None) => {
+                let sql = format!("ALTER TABLE {t} ALTER COLUMN {} DROP IDENTITY IF EXISTS", quote_ident(column));
                 self.step(
                     format!("{column} stops being an identity column"),
-                    format!("ALTER TABLE {t} ALTER COLUMN {} DROP IDENTITY IF EXISTS;\n", quote_ident(column)),
+                    guarded(&self.column_exists(column), &sql),
                 );
             }
             (Some(_), Some(identity)) => {
+                let sql =
+                    format!("ALTER TABLE {t} ALTER COLUMN {} SET GENERATED {}", quote_ident(column), kind(identity));
                 self.step(
                     format!("{column} becomes GENERATED {}", kind(identity)),
-                    format!("ALTER TABLE {t} ALTER COLUMN {} SET GENERATED {};\n", quote_ident(column), kind(identity)),
+                    guarded(&self.column_exists(column), &sql),
                 );
             }
             (None, Some(identity)) => {
@@ -490,7 +534,7 @@ impl<'a> Planner<'a> {
                 let sql = format!("{};\n", index_sql(&index, &t, true)?);
                 self.alone(format!("build the unique index of {name}"), sql, Some(name.clone()));
                 let attach = format!("ALTER TABLE {t} ADD CONSTRAINT {quoted} UNIQUE USING INDEX {quoted}");
-                self.step(change.describe(), guarded(&format!("NOT {}", self.constraint_exists(&name, "")), &attach));
+                self.step(change.describe(), guarded(&self.constraint_absent(&name), &attach));
             }
             Constraint::PrimaryKey(pk) => {
                 let index = IndexDef {
@@ -507,7 +551,7 @@ impl<'a> Planner<'a> {
                 let sql = format!("{};\n", index_sql(&index, &t, true)?);
                 self.alone(format!("build the index of primary key {name}"), sql, Some(name.clone()));
                 let attach = format!("ALTER TABLE {t} ADD CONSTRAINT {quoted} PRIMARY KEY USING INDEX {quoted}");
-                self.step(change.describe(), guarded(&format!("NOT {}", self.constraint_exists(&name, "")), &attach));
+                self.step(change.describe(), guarded(&self.constraint_absent(&name), &attach));
             }
         }
         Ok(())
@@ -519,10 +563,7 @@ impl<'a> Planner<'a> {
         let t = self.table_ref();
         let quoted = quote_ident(name);
         let add = format!("ALTER TABLE {t} ADD CONSTRAINT {quoted} {definition} NOT VALID");
-        self.step(
-            format!("{}, not yet validated", change.describe()),
-            guarded(&format!("NOT {}", self.constraint_exists(name, "")), &add),
-        );
+        self.step(format!("{}, not yet validated", change.describe()), guarded(&self.constraint_absent(name), &add));
         let validate = format!("ALTER TABLE {t} VALIDATE CONSTRAINT {quoted}");
         self.step(
             format!("validate {name}"),

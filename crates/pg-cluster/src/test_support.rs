@@ -167,6 +167,27 @@ impl TestServer {
         }
     }
 
+    /// Runs the script at `path` with `psql -v ON_ERROR_STOP=1 -f` on `database` as the
+    /// superuser (the file must be readable by the cluster's OS user).
+    pub fn psql_file(&self, database: &str, path: &std::path::Path) -> Result<String, ClusterError> {
+        match &self.backend {
+            Backend::Local(cluster) => cluster.psql_file(database, path),
+            Backend::External { url, psql } => {
+                validate_name("database", database)?;
+                let mut command = Command::new(psql);
+                command
+                    .args(PSQL_FLAGS)
+                    .arg("-d")
+                    .arg(url.with_database(database))
+                    .arg("-f")
+                    .arg(path)
+                    .env("PGCLIENTENCODING", "UTF8")
+                    .stdin(Stdio::null());
+                run_psql(command, database, &format!("\\i {}", path.display()))
+            }
+        }
+    }
+
     /// Runs `sql` on the administrative database (`postgres` locally, the URL's own
     /// database externally).
     fn admin_psql(&self, sql: &str) -> Result<String, ClusterError> {

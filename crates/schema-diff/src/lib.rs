@@ -128,12 +128,12 @@ struct Plan {
 
 impl Plan {
     fn into_changes(self) -> Vec<Change> {
-        let mut changes = self.renames;
-        // Indexes and constraints go before the columns they use; foreign keys before the
-        // unique keys they reference.
-        let mut drops = self.drop_objects;
-        drops.sort_by_key(drop_order);
-        changes.extend(drops);
+        // Indexes and constraints that go, first: their definitions name the columns as
+        // they are before any rename (and the way back, reversed, adds them after the
+        // renames are undone). Foreign keys before the unique keys they reference.
+        let mut changes = self.drop_objects;
+        changes.sort_by_key(drop_order);
+        changes.extend(self.renames);
         changes.extend(self.drop_columns);
         changes.extend(self.add_types);
         changes.extend(self.add_columns);
@@ -265,7 +265,7 @@ fn normal_default(column: &Column, own_types: &[&str]) -> Option<String> {
 
 fn diff_column(context: &Context<'_>, before: &Column, after: &Column, out: &mut Plan) {
     let name = after.name.clone();
-    if before.column_type != after.column_type {
+    if before.column_type.canonical() != after.column_type.canonical() {
         out.alter_columns.push(Change::ChangeType {
             column: name.clone(),
             from: before.column_type.clone(),
@@ -300,10 +300,26 @@ fn diff_column(context: &Context<'_>, before: &Column, after: &Column, out: &mut
     }
 }
 
+/// The enum types a table's columns use: a declared type no column uses is not part of the
+/// table as PostgreSQL sees it.
+fn used_enums(table: &TableSchema) -> Vec<&schema_model::table::EnumType> {
+    table
+        .enums
+        .iter()
+        .filter(|e| {
+            table
+                .columns
+                .iter()
+                .any(|c| matches!(c.column_type.element(), schema_model::types::ColumnType::Named(n) if *n == e.name))
+        })
+        .collect()
+}
+
 fn diff_enums(old: &TableSchema, new: &TableSchema, out: &mut Plan) {
-    for enum_type in &new.enums {
-        let Some(before) = old.enums.iter().find(|e| e.name == enum_type.name) else {
-            out.add_types.push(Change::AddEnumType { enum_type: enum_type.clone() });
+    let (old_enums, new_enums) = (used_enums(old), used_enums(new));
+    for enum_type in &new_enums {
+        let Some(before) = old_enums.iter().find(|e| e.name == enum_type.name) else {
+            out.add_types.push(Change::AddEnumType { enum_type: (*enum_type).clone() });
             continue;
         };
         // Labels that go, or whose order among the kept ones changes: PostgreSQL can do
@@ -329,9 +345,9 @@ fn diff_enums(old: &TableSchema, new: &TableSchema, out: &mut Plan) {
             });
         }
     }
-    for enum_type in &old.enums {
-        if !new.enums.iter().any(|e| e.name == enum_type.name) {
-            out.drop_types.push(Change::DropEnumType { enum_type: enum_type.clone() });
+    for enum_type in &old_enums {
+        if !new_enums.iter().any(|e| e.name == enum_type.name) {
+            out.drop_types.push(Change::DropEnumType { enum_type: (*enum_type).clone() });
         }
     }
 }

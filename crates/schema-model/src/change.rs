@@ -388,6 +388,11 @@ pub struct Step {
     /// would keep; it is dropped first, and the step builds it again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rebuilds_invalid_index: Option<(String, String)>,
+    /// For a step that runs alone (and so cannot guard itself in a `DO` block): a condition
+    /// (an SQL boolean expression) without which it has nothing to do, such as its table
+    /// existing under the name it uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_if: Option<String>,
 }
 
 /// A migration of an existing table: the steps up, the steps back down, and what the way

@@ -276,6 +276,45 @@ fn canonical(expr: &mut Expr, depth: usize, renames: &[(String, String)]) -> boo
         return false;
     }
     let deeper = depth + 1;
+    // Children first, so a node sees its operands in canonical form.
+    let children = match expr {
+        Expr::Nested(inner)
+        | Expr::IsNull(inner)
+        | Expr::IsNotNull(inner)
+        | Expr::IsTrue(inner)
+        | Expr::IsNotTrue(inner)
+        | Expr::IsFalse(inner)
+        | Expr::IsNotFalse(inner)
+        | Expr::UnaryOp { expr: inner, .. }
+        | Expr::Cast { expr: inner, .. } => canonical(inner, deeper, renames),
+        Expr::BinaryOp { left, right, .. }
+        | Expr::IsDistinctFrom(left, right)
+        | Expr::IsNotDistinctFrom(left, right)
+        | Expr::AnyOp { left, right, .. }
+        | Expr::AllOp { left, right, .. }
+        | Expr::Like { expr: left, pattern: right, .. }
+        | Expr::ILike { expr: left, pattern: right, .. } => {
+            canonical(left, deeper, renames) && canonical(right, deeper, renames)
+        }
+        Expr::InList { expr, list, .. } => {
+            canonical(expr, deeper, renames) && list.iter_mut().all(|item| canonical(item, deeper, renames))
+        }
+        Expr::Between { expr, low, high, .. } => {
+            canonical(expr, deeper, renames) && canonical(low, deeper, renames) && canonical(high, deeper, renames)
+        }
+        Expr::Array(array) => array.elem.iter_mut().all(|item| canonical(item, deeper, renames)),
+        Expr::Function(function) => match &mut function.args {
+            FunctionArguments::List(list) => list.args.iter_mut().all(|arg| match arg {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(inner)) => canonical(inner, deeper, renames),
+                _ => true,
+            }),
+            _ => true,
+        },
+        _ => true,
+    };
+    if !children {
+        return false;
+    }
     loop {
         let replacement = match &*expr {
             Expr::Nested(inner) => Some((**inner).clone()),
@@ -340,40 +379,7 @@ fn canonical(expr: &mut Expr, depth: usize, renames: &[(String, String)]) -> boo
     {
         *expr = Expr::Identifier(sqlparser::ast::Ident::with_quote('"', to.clone()));
     }
-    match expr {
-        Expr::IsNull(inner)
-        | Expr::IsNotNull(inner)
-        | Expr::IsTrue(inner)
-        | Expr::IsNotTrue(inner)
-        | Expr::IsFalse(inner)
-        | Expr::IsNotFalse(inner)
-        | Expr::UnaryOp { expr: inner, .. }
-        | Expr::Cast { expr: inner, .. } => canonical(inner, deeper, renames),
-        Expr::BinaryOp { left, right, .. }
-        | Expr::IsDistinctFrom(left, right)
-        | Expr::IsNotDistinctFrom(left, right)
-        | Expr::AnyOp { left, right, .. }
-        | Expr::AllOp { left, right, .. }
-        | Expr::Like { expr: left, pattern: right, .. }
-        | Expr::ILike { expr: left, pattern: right, .. } => {
-            canonical(left, deeper, renames) && canonical(right, deeper, renames)
-        }
-        Expr::InList { expr, list, .. } => {
-            canonical(expr, deeper, renames) && list.iter_mut().all(|item| canonical(item, deeper, renames))
-        }
-        Expr::Between { expr, low, high, .. } => {
-            canonical(expr, deeper, renames) && canonical(low, deeper, renames) && canonical(high, deeper, renames)
-        }
-        Expr::Array(array) => array.elem.iter_mut().all(|item| canonical(item, deeper, renames)),
-        Expr::Function(function) => match &mut function.args {
-            FunctionArguments::List(list) => list.args.iter_mut().all(|arg| match arg {
-                FunctionArg::Unnamed(FunctionArgExpr::Expr(inner)) => canonical(inner, deeper, renames),
-                _ => true,
-            }),
-            _ => true,
-        },
-        _ => true,
-    }
+    true
 }
 
 /// A decimal number as PostgreSQL prints one inside a string (`-5`, `1.50`, `1e3`).

@@ -247,6 +247,17 @@ impl ColumnType {
         matches!(self, Self::Text | Self::Varchar(_) | Self::Char(_))
     }
 
+    /// The type as PostgreSQL stores it, for comparing two spellings: `numeric(p)` is
+    /// `numeric(p,0)`, arrays of such alike.
+    #[must_use]
+    pub fn canonical(&self) -> ColumnType {
+        match self {
+            Self::Numeric { precision: Some(p), scale: None } => Self::Numeric { precision: Some(*p), scale: Some(0) },
+            Self::Array(inner) => Self::Array(Box::new(inner.canonical())),
+            other => other.clone(),
+        }
+    }
+
     /// Whether PostgreSQL changes a column from this type to `to` keeping every value and
     /// without rewriting the table (or scanning it): a longer or unlimited `varchar`,
     /// `varchar` to `text`, a `numeric` with more digits before the point and the same

@@ -169,7 +169,7 @@ pub(crate) fn table() -> impl Strategy<Value = SchemaRequest> {
                 .iter()
                 .find(|c| add_check && c.name != "id" && c.column_type.is_integer())
                 .map(|c| {
-                    vec![CheckConstraint { name: None, expression: format!("{} >= 0", c.name), renamed_from: None }]
+                    vec![CheckConstraint { name: None, expression: format!("{} >= -10", c.name), renamed_from: None }]
                 })
                 .unwrap_or_default();
             let schema_json = TableSchema {
