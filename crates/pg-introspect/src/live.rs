@@ -287,6 +287,9 @@ impl LiveTable {
             enums: self.enums.iter().map(|e| EnumType { name: e.name.clone(), values: e.labels.clone() }).collect(),
             comment: self.comment.clone(),
             renamed_from: None,
+            primary_key_name: primary
+                .map(|p| p.name.clone())
+                .filter(|name| *name != schema_model::naming::primary_key_name(&self.name)),
         };
         if self.kind == "p" {
             unsupported.push("the table is partitioned".to_owned());

@@ -73,7 +73,14 @@ pub fn check_change(
                 path: request.table_path().to_owned(),
             });
             violations.sort_by_key(|v| std::cmp::Reverse(v.severity));
-            let answer = CheckAnswer { success: false, registry_id: None, violations, migration_preview: None };
+            let answer = CheckAnswer {
+                success: false,
+                registry_id: None,
+                violations,
+                migration_preview: None,
+                kind: None,
+                base_version: None,
+            };
             return CheckedChange { answer, changes: Vec::new(), steps: None, inputs, level };
         }
     };
@@ -94,8 +101,14 @@ pub fn check_change(
         }
     };
     violations.sort_by_key(|v| std::cmp::Reverse(v.severity));
-    let answer =
-        CheckAnswer { success: !policy::has_errors(&violations), registry_id: None, violations, migration_preview };
+    let answer = CheckAnswer {
+        success: !policy::has_errors(&violations),
+        registry_id: None,
+        violations,
+        migration_preview,
+        kind: None,
+        base_version: None,
+    };
     CheckedChange { answer, changes, steps, inputs, level }
 }
 

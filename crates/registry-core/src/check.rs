@@ -42,8 +42,14 @@ pub fn check(request: &SchemaRequest, policy: &Policy, existing: Option<&Existin
             None
         }
     };
-    let answer =
-        CheckAnswer { success: !policy::has_errors(&violations), registry_id: None, violations, migration_preview };
+    let answer = CheckAnswer {
+        success: !policy::has_errors(&violations),
+        registry_id: None,
+        violations,
+        migration_preview,
+        kind: None,
+        base_version: None,
+    };
     Checked { answer, inputs }
 }
 

@@ -4,3 +4,4 @@
 
 pub mod change;
 pub mod check;
+pub mod drift;

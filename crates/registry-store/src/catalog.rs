@@ -1,10 +1,12 @@
 //! The catalog: every table the registry manages in every target database, each version
 //! of its schema with its columns, indexes and constraints (seed 000's shape).
 
+use schema_model::change::Compatibility;
+use schema_model::environment::GenerationInputs;
 use schema_model::expr::{ExprContext, parse_safe};
 use schema_model::naming::NamingOptions;
 use schema_model::objects::TableObjects;
-use schema_model::request::SchemaRequest;
+use schema_model::table::TableSchema;
 use serde::Serialize;
 use tokio_postgres::Transaction;
 
@@ -90,8 +92,13 @@ pub struct ConstraintInfo {
 pub struct TableVersion {
     /// Version number, from 1.
     pub version: i32,
-    /// The request that produced it.
-    pub request_id: String,
+    /// The request that produced it (none for an adopted table's first version).
+    pub request_id: Option<String>,
+    /// Who adopted the table, for a version recorded by adoption.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopted_by: Option<String>,
+    /// The table's compatibility level from this version on.
+    pub compatibility: String,
     /// When it was applied (RFC 3339, UTC).
     pub applied_at: String,
     /// The table definition as requested.
@@ -167,8 +174,8 @@ impl Store {
         let versions = client
             .query(
                 &format!(
-                    "SELECT id, version, request_id::text, {}, definition FROM registry.table_versions
-                     WHERE table_id = $1 ORDER BY version",
+                    "SELECT id, version, request_id::text, {}, definition, adopted_by, compatibility
+                     FROM registry.table_versions WHERE table_id = $1 ORDER BY version",
                     timestamp_sql("applied_at")
                 ),
                 &[&table_id],
@@ -230,6 +237,8 @@ impl Store {
             detail.versions.push(TableVersion {
                 version: row.get(1),
                 request_id: row.get(2),
+                adopted_by: row.get(5),
+                compatibility: row.get(6),
                 applied_at: row.get(3),
                 definition: row.get(4),
                 columns,
@@ -241,16 +250,39 @@ impl Store {
     }
 }
 
-/// Records a new version of the request's table in a database after its apply.
+/// Where a version comes from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Origin<'a> {
+    /// The request (its id) whose migration made it.
+    Request(&'a str),
+    /// A table that existed before the registry, adopted by this principal.
+    Adoption(&'a str),
+}
+
+/// Records a new version of a table in a database: after a request's apply (a new table, or
+/// the next version of one the registry manages, renamed when the request says so), or when
+/// an existing table is adopted. The definition is stored without `renamedFrom` markers (they
+/// describe one change, not the table), with the generation inputs and the compatibility
+/// level. Returns the new version number.
 pub(crate) async fn record_version(
     transaction: &Transaction<'_>,
     database_id: i64,
-    stored: &StoredRequest,
-    naming: &NamingOptions,
-) -> Result<(), StoreError> {
-    let request = SchemaRequest::from_value(stored.request.clone())
-        .map_err(|e| StoreError::Internal(format!("stored request {}: {e}", stored.id)))?;
-    let table = &request.schema_json;
+    table: &TableSchema,
+    origin: Origin<'_>,
+    inputs: &GenerationInputs,
+    compatibility: Compatibility,
+) -> Result<i32, StoreError> {
+    let naming = &inputs.naming;
+    if let Some(old) = &table.renamed_from {
+        // The same table under its new name: its versions stay with it.
+        transaction
+            .execute(
+                "UPDATE registry.tables SET name = $4 WHERE database_id = $1 AND schema_name = $2 AND name = $3",
+                &[&database_id, &table.schema_name(), old, &table.table_name],
+            )
+            .await?;
+    }
+    let table = &table.without_renames();
     let table_id: i64 = transaction
         .query_one(
             "INSERT INTO registry.tables (database_id, schema_name, name) VALUES ($1, $2, $3)
@@ -260,12 +292,17 @@ pub(crate) async fn record_version(
         .await?
         .get(0);
     let definition = serde_json::to_value(table).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let generation = serde_json::to_value(inputs).map_err(|e| StoreError::Internal(e.to_string()))?;
+    let (request_id, adopted_by) = match origin {
+        Origin::Request(id) => (Some(id), None),
+        Origin::Adoption(by) => (None, Some(by)),
+    };
     let row = transaction
         .query_one(
-            "INSERT INTO registry.table_versions (table_id, version, request_id, definition)
-             SELECT $1, coalesce(max(version), 0) + 1, $2::text::uuid, $3 FROM registry.table_versions WHERE table_id = $1
+            "INSERT INTO registry.table_versions (table_id, version, request_id, definition, generation, compatibility, adopted_by)
+             SELECT $1, coalesce(max(version), 0) + 1, $2::text::uuid, $3, $4, $5, $6 FROM registry.table_versions WHERE table_id = $1
              RETURNING id, version",
-            &[&table_id, &stored.id, &definition],
+            &[&table_id, &request_id, &definition, &generation, &compatibility.as_str(), &adopted_by],
         )
         .await?;
     let version_id: i64 = row.get(0);
@@ -295,7 +332,7 @@ pub(crate) async fn record_version(
             )
             .await?;
     }
-    let objects = TableObjects::of(&request, naming);
+    let objects = TableObjects::of_table(table, "", naming);
     for index in &objects.indexes {
         let predicate = index
             .predicate
@@ -359,7 +396,7 @@ pub(crate) async fn record_version(
             )
             .await?;
     }
-    Ok(())
+    Ok(version)
 }
 
 /// Marks the request's table as no longer present in a database after its rollback, when
@@ -382,4 +419,182 @@ pub(crate) async fn record_dropped(
         )
         .await?;
     Ok(())
+}
+
+/// A managed table's current version, as a change request is planned against it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurrentVersion {
+    /// The version number.
+    pub version: i32,
+    /// Its definition.
+    pub definition: TableSchema,
+    /// What its migrations were generated with (naming).
+    pub inputs: GenerationInputs,
+    /// Its compatibility level.
+    pub compatibility: Compatibility,
+}
+
+/// The current version of `schema.name` on `database`, when the registry manages that table
+/// and it is not rolled back.
+pub(crate) async fn current_version(
+    client: &impl tokio_postgres::GenericClient,
+    database: &str,
+    schema: &str,
+    name: &str,
+    fallback_naming: &NamingOptions,
+) -> Result<Option<CurrentVersion>, StoreError> {
+    version_row(client, database, schema, name, None, fallback_naming).await
+}
+
+/// Version `version` of `schema.name` on `database` (the current one when `None`).
+pub(crate) async fn version_row(
+    client: &impl tokio_postgres::GenericClient,
+    database: &str,
+    schema: &str,
+    name: &str,
+    version: Option<i32>,
+    fallback_naming: &NamingOptions,
+) -> Result<Option<CurrentVersion>, StoreError> {
+    let row = client
+        .query_opt(
+            "SELECT v.version, v.definition, coalesce(v.generation, m.generation), v.compatibility
+             FROM registry.tables t
+             JOIN registry.databases d ON d.id = t.database_id
+             JOIN registry.table_versions v ON v.table_id = t.id
+                  AND v.version = coalesce($4::int, t.current_version)
+             LEFT JOIN registry.migrations m ON m.request_id = v.request_id
+             WHERE d.name = $1 AND t.schema_name = $2 AND t.name = $3 AND t.current_version IS NOT NULL",
+            &[&database, &schema, &name, &version],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let definition: serde_json::Value = row.get(1);
+    let definition: TableSchema = serde_json::from_value(definition)
+        .map_err(|e| StoreError::Internal(format!("the catalog's definition of {schema}.{name}: {e}")))?;
+    let generation: Option<serde_json::Value> = row.get(2);
+    let inputs = match generation {
+        Some(value) => serde_json::from_value(value)
+            .map_err(|e| StoreError::Internal(format!("the generation inputs of {schema}.{name}: {e}")))?,
+        None => GenerationInputs::with_naming(fallback_naming),
+    };
+    let compatibility: String = row.get(3);
+    Ok(Some(CurrentVersion {
+        version: row.get(0),
+        definition,
+        inputs,
+        compatibility: compatibility.parse().map_err(StoreError::Internal)?,
+    }))
+}
+
+/// Puts a table back at version `base` after the rollback of the change that made its
+/// current version (only if that change did: a table changed again since keeps its version),
+/// under the name it had then.
+pub(crate) async fn record_reverted(
+    transaction: &Transaction<'_>,
+    database: &str,
+    stored: &StoredRequest,
+    base: i32,
+) -> Result<(), StoreError> {
+    transaction
+        .execute(
+            "UPDATE registry.tables t SET current_version = $3,
+                    name = (SELECT b.definition->>'tableName' FROM registry.table_versions b WHERE b.table_id = t.id AND b.version = $3)
+             FROM registry.databases d, registry.table_versions v
+             WHERE d.id = t.database_id AND d.name = $1
+               AND v.table_id = t.id AND v.version = t.current_version AND v.request_id = $2::text::uuid",
+            &[&database, &stored.id, &base],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Whether a managed table matches its live table on the target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Drift {
+    /// True when the live table is the registry's current version.
+    pub in_sync: bool,
+    /// The version compared with.
+    pub version: i32,
+    /// Each difference, as the change that would bring the live table to the registry's
+    /// version.
+    pub differences: Vec<String>,
+}
+
+impl Store {
+    /// Compares a managed table's current version with the live table on its target.
+    pub async fn drift(&self, database: &str, schema: &str, name: &str) -> Result<Drift, StoreError> {
+        let target =
+            self.inner.targets.get(database).ok_or_else(|| StoreError::not_found(format!("target \"{database}\"")))?;
+        let current = {
+            let client = self.client().await?;
+            current_version(&**client, database, schema, name, &self.policy().naming).await?
+        }
+        .ok_or_else(|| StoreError::not_found(format!("managed table {schema}.{name} in \"{database}\"")))?;
+        let reader = target.readers.get().await?;
+        let live = pg_introspect::read::table(&**reader, schema, name).await?;
+        let differences = match live {
+            None => vec![format!("table {schema}.{name} does not exist on the target")],
+            Some(live) => {
+                registry_core::drift::differences(&current.definition, &live.to_model().table, &current.inputs.naming)
+            }
+        };
+        Ok(Drift { in_sync: differences.is_empty(), version: current.version, differences })
+    }
+
+    /// Takes a table that exists on a target but not in the registry under its management:
+    /// records the live table as version 1 (its indexes and constraints under the names they
+    /// have) and audits it. A table the model cannot describe fully (an expression index, a
+    /// partitioned table, ...) is refused with what is missing.
+    pub async fn adopt(&self, database: &str, schema: &str, name: &str, by: &str) -> Result<TableDetail, StoreError> {
+        let target =
+            self.inner.targets.get(database).ok_or_else(|| StoreError::not_found(format!("target \"{database}\"")))?;
+        let live = {
+            let reader = target.readers.get().await?;
+            pg_introspect::read::table(&**reader, schema, name).await?
+        }
+        .ok_or_else(|| StoreError::not_found(format!("table {schema}.{name} on target \"{database}\"")))?;
+        let mapped = live.to_model();
+        if !mapped.unsupported.is_empty() {
+            return Err(StoreError::Invalid(format!(
+                "table {schema}.{name} has what the registry cannot describe, so it cannot manage it: {}",
+                mapped.unsupported.join("; ")
+            )));
+        }
+        let inputs = GenerationInputs::with_naming(&self.policy().naming);
+        let level = self.policy().compatibility.level_of(schema, name);
+        let mut object = self.client().await?;
+        let client: &mut tokio_postgres::Client = &mut object;
+        let transaction = client.transaction().await?;
+        if current_version(&transaction, database, schema, name, &inputs.naming).await?.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "table {schema}.{name} in \"{database}\" is managed by the registry already"
+            )));
+        }
+        let database_id: i64 = transaction
+            .query_one(
+                "INSERT INTO registry.databases (name) VALUES ($1)
+                 ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+                &[&database],
+            )
+            .await?
+            .get(0);
+        let version =
+            record_version(&transaction, database_id, &mapped.table, Origin::Adoption(by), &inputs, level).await?;
+        let details = serde_json::json!({"adopted": true, "version": version}).to_string();
+        crate::audit::NewAudit {
+            table_schema: Some(schema),
+            table_name: Some(name),
+            action: "adopt",
+            performed_by: by,
+            target: Some(database),
+            success: true,
+            details: Some(&details),
+            ..crate::audit::NewAudit::default()
+        }
+        .insert(&transaction, &self.inner.audit_key)
+        .await?;
+        transaction.commit().await?;
+        self.table(database, schema, name).await
+    }
 }

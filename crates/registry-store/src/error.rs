@@ -54,6 +54,26 @@ pub enum StoreError {
         /// Every difference, in a sentence each.
         differences: Vec<String>,
     },
+    /// A change was planned against a version of the table that is no longer current
+    /// (someone else changed it first); nothing ran.
+    #[error(
+        "the table is at version {current} now, and this change was planned against version {base}; nothing was run, submit the change again against the current version"
+    )]
+    StaleBase {
+        /// The table's current version.
+        current: i32,
+        /// The version the change was planned against.
+        base: i32,
+    },
+    /// The live table differs from the version the registry has for it (changed outside the
+    /// registry); nothing ran.
+    #[error("the table on target \"{target}\" has drifted from the registry's version ({}); nothing was run", differences.join("; "))]
+    Drift {
+        /// Target name.
+        target: String,
+        /// What differs, each in a sentence.
+        differences: Vec<String>,
+    },
     /// A rollback would destroy data; nothing changed. It runs after an operator confirms
     /// the loss and another principal approves it.
     #[error("rolling back on target \"{target}\" would destroy data ({}); nothing was changed", describe_rows(&at_risk.rows, at_risk.capped))]

@@ -337,6 +337,7 @@ fn stand_in(request: &SchemaRequest, schema: &str, name: &str) -> TableSchema {
         enums: table.enums.clone(),
         comment: None,
         renamed_from: None,
+        primary_key_name: None,
     }
 }
 
@@ -429,4 +430,140 @@ fn setup_error(error: &tokio_postgres::Error, sql: &str) -> StoreError {
         crate::error::describe(error),
         shorten(sql, 200)
     ))
+}
+
+/// Rehearses a change to a managed table: in a transaction that is always rolled back, the
+/// current version is created (with stand-ins for the tables its foreign keys reference and
+/// its enum types), the steps up run (an index that the apply builds concurrently is built
+/// plainly here, inside the transaction), the table is read back and must be the new
+/// definition; then the steps back run and it must be the current version again (but for
+/// enum labels, which PostgreSQL cannot remove). PostgreSQL's refusal of a step is an error
+/// violation with its message and SQLSTATE.
+pub async fn rehearse_change(
+    client: &mut tokio_postgres::Client,
+    current: &TableSchema,
+    inputs: &GenerationInputs,
+    request: &SchemaRequest,
+    steps: &schema_model::change::StepPlan,
+) -> Result<Vec<Violation>, StoreError> {
+    let transaction = client.transaction().await?;
+    let result = run_change(&transaction, current, inputs, request, steps).await;
+    let _ = transaction.rollback().await;
+    result
+}
+
+async fn run_change(
+    transaction: &tokio_postgres::Transaction<'_>,
+    current: &TableSchema,
+    inputs: &GenerationInputs,
+    request: &SchemaRequest,
+    steps: &schema_model::change::StepPlan,
+) -> Result<Vec<Violation>, StoreError> {
+    let root = request.table_path().to_owned();
+    let new = &request.schema_json;
+    transaction
+        .batch_execute(
+            "SET LOCAL statement_timeout = '15s'; SET LOCAL lock_timeout = '5s'; SET LOCAL search_path = public",
+        )
+        .await?;
+    // The current version, with stand-ins for what its foreign keys (and the new ones)
+    // reference.
+    let current_request = SchemaRequest::from_value(serde_json::to_value(current).unwrap_or_default())
+        .map_err(|e| StoreError::Internal(format!("the current version does not read back: {e}")))?;
+    let mut stand_ins: Vec<(String, String, TableSchema)> = Vec::new();
+    for source in [&current_request, request] {
+        for (schema, name) in Stage::with_stand_ins(source, inputs).missing {
+            let known = stand_ins.iter().any(|(s, n, _)| *s == schema && *n == name);
+            let itself = name == current.table_name && schema == current.schema_name();
+            if !known && !itself {
+                let table = stand_in(source, &schema, &name);
+                stand_ins.push((schema, name, table));
+            }
+        }
+    }
+    let mut schemas: Vec<&str> = vec![current.schema_name()];
+    schemas.extend(stand_ins.iter().map(|(s, _, _)| s.as_str()));
+    schemas.sort_unstable();
+    schemas.dedup();
+    for name in schemas {
+        let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", ddl_gen::pg::quote_ident(name));
+        transaction.batch_execute(&sql).await.map_err(|e| setup_error(&e, &sql))?;
+    }
+    for (_, _, table) in &stand_ins {
+        let wrapper = SchemaRequest::from_value(serde_json::to_value(table).unwrap_or_default())
+            .map_err(|e| StoreError::Internal(format!("a stand-in does not read back: {e}")))?;
+        let migration = ddl_gen::generate(&wrapper, &inputs.naming)
+            .map_err(|e| StoreError::Internal(format!("a stand-in cannot be generated: {e}")))?;
+        let body = ddl_gen::pg::transaction_body(&migration.up_sql).unwrap_or_default();
+        transaction.batch_execute(body).await.map_err(|e| setup_error(&e, body))?;
+    }
+    let migration = ddl_gen::generate_with(&current_request, inputs)
+        .map_err(|e| StoreError::Internal(format!("the current version cannot be generated: {e}")))?;
+    let body = ddl_gen::pg::transaction_body(&migration.up_sql).unwrap_or_default();
+    transaction.batch_execute(body).await.map_err(|e| setup_error(&e, body))?;
+
+    let mut violations = Vec::new();
+    for (direction, list, expected, table_name) in
+        [("up", &steps.up, new, &new.table_name), ("down", &steps.down, current, &current.table_name)]
+    {
+        for (i, step) in list.iter().enumerate() {
+            let sql = match step.mode {
+                schema_model::change::TransactionMode::Transaction => step.sql.clone(),
+                // A transaction holds the rehearsal: build and drop plainly.
+                schema_model::change::TransactionMode::Alone => step.sql.replace("INDEX CONCURRENTLY", "INDEX"),
+            };
+            if let Err(error) = transaction.batch_execute(&sql).await {
+                if crate::error::is_transient(&error) {
+                    return Err(unfinished(&error));
+                }
+                let (code, message) = sqlstate_and_message(&error);
+                violations.push(Violation {
+                    severity: Severity::Error,
+                    message: format!(
+                        "PostgreSQL refuses step {} of the way {direction} ({}) (SQLSTATE {code}): {message}",
+                        i + 1,
+                        step.description
+                    ),
+                    suggestion: "Change the definition so that PostgreSQL accepts the change; its message says what it objects to".to_owned(),
+                    rule: REFUSED_RULE.to_owned(),
+                    path: root.clone(),
+                });
+                return Ok(violations);
+            }
+        }
+        transaction.batch_execute("SET LOCAL search_path = public").await?;
+        let live = pg_introspect::read::table(transaction, expected.schema_name(), table_name).await?;
+        let Some(live) = live else {
+            violations.push(Violation {
+                severity: Severity::Error,
+                message: format!(
+                    "After the steps {direction}, table {}.{table_name} does not exist",
+                    expected.schema_name()
+                ),
+                suggestion: "Report this: the generated steps do not make the table they should".to_owned(),
+                rule: MISMATCH_RULE.to_owned(),
+                path: root.clone(),
+            });
+            return Ok(violations);
+        };
+        let found = live.to_model().table;
+        let left: Vec<schema_model::change::Change> = schema_diff::diff(expected, &found, &inputs.naming)
+            .map_err(|e| StoreError::Internal(format!("the rehearsed table does not compare: {e}")))?
+            .into_iter()
+            .filter(|c| direction == "up" || !matches!(c, schema_model::change::Change::AddEnumValue { .. }))
+            .collect();
+        for change in left {
+            violations.push(Violation {
+                severity: Severity::Error,
+                message: format!(
+                    "After the steps {direction}, the table is not as it should be: it still needs to {}",
+                    change.describe()
+                ),
+                suggestion: "Report this: the generated steps do not say what the request says".to_owned(),
+                rule: MISMATCH_RULE.to_owned(),
+                path: root.clone(),
+            });
+        }
+    }
+    Ok(violations)
 }

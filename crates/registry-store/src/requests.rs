@@ -4,7 +4,7 @@
 use schema_model::environment::{ExistingObjects, GenerationInputs};
 use schema_model::request::SchemaRequest;
 use schema_model::status::RequestStatus;
-use schema_model::violation::{CheckAnswer, MigrationPreview, Violation};
+use schema_model::violation::{CheckAnswer, MigrationPreview, RequestKind, Violation};
 use serde::Serialize;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -45,6 +45,11 @@ pub struct StoredRequest {
     pub created_at: String,
     /// When its status last changed (RFC 3339, UTC).
     pub updated_at: String,
+    /// `create`, or `alter` for a change to a table the registry manages.
+    pub kind: RequestKind,
+    /// For a change: the version of the table it was planned against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_version: Option<i32>,
 }
 
 /// One line of a request list.
@@ -71,6 +76,16 @@ struct Examined {
     expected: Option<pg_introspect::live::LiveTable>,
     /// The target the request is for.
     target: Option<String>,
+    /// For a change to a managed table: the version it was planned against, its changes
+    /// and steps.
+    change: Option<PlannedChange>,
+}
+
+/// A change request's plan, as stored with its migration.
+struct PlannedChange {
+    base_version: i32,
+    changes: Vec<schema_model::change::Change>,
+    steps: schema_model::change::StepPlan,
 }
 
 /// The request was stored: its id and the answer (violations and preview).
@@ -98,7 +113,7 @@ pub(crate) fn timestamp_sql(column: &str) -> String {
 fn request_columns() -> String {
     format!(
         "r.id::text, r.table_schema, r.table_name, r.owner, r.requested_by, r.status, r.version, r.request,
-         r.violations, m.file_name, m.up_sql, m.down_sql, m.checksum, {}, {}",
+         r.violations, m.file_name, m.up_sql, m.down_sql, m.checksum, {}, {}, r.kind, r.base_version",
         timestamp_sql("r.created_at"),
         timestamp_sql("r.updated_at")
     )
@@ -122,6 +137,11 @@ fn stored_request(row: &Row) -> Result<StoredRequest, StoreError> {
         checksum: row.get(12),
         created_at: row.get(13),
         updated_at: row.get(14),
+        kind: match row.get::<_, String>(15).as_str() {
+            "alter" => RequestKind::Alter,
+            _ => RequestKind::Create,
+        },
+        base_version: row.get(16),
     })
 }
 
@@ -140,6 +160,17 @@ impl Store {
         let object = self.client().await?;
         let client: &tokio_postgres::Client = &object;
         let schema = request.schema_json.schema_name();
+        // A table the registry manages on the target is changed, not created.
+        let managed_name = request.schema_json.renamed_from.as_deref().unwrap_or(&request.schema_json.table_name);
+        let current = match target.as_deref() {
+            Some(target) => {
+                crate::catalog::current_version(client, target, schema, managed_name, &self.policy().naming).await?
+            }
+            None => None,
+        };
+        if let Some(current) = current {
+            return self.examine_change(client, request, target, current).await;
+        }
         let (existing, note) = match target.as_deref().and_then(|name| Some((name, self.inner.targets.get(name)?))) {
             Some((name, endpoint)) => {
                 let (existing, note) = crate::environment::existing_objects(client, name, endpoint, schema).await?;
@@ -149,6 +180,7 @@ impl Store {
         };
         let checked = registry_core::check::check(request, self.policy(), existing.as_ref());
         let mut answer = checked.answer;
+        answer.kind = Some(RequestKind::Create);
         answer.violations.extend(note);
         let mut expected = None;
         if answer.success
@@ -163,7 +195,56 @@ impl Store {
             answer.success = !policy::has_errors(&answer.violations);
             expected = rehearsal.expected;
         }
-        Ok(Examined { answer, inputs: checked.inputs, expected, target })
+        Ok(Examined { answer, inputs: checked.inputs, expected, target, change: None })
+    }
+
+    /// The full check of a change to a managed table: what exists around it (without its
+    /// own names), the table and change rules at its compatibility level, the plan, and the
+    /// rehearsal of the steps up and back on a copy of the current version.
+    async fn examine_change(
+        &self,
+        client: &tokio_postgres::Client,
+        request: &SchemaRequest,
+        target: Option<String>,
+        current: crate::catalog::CurrentVersion,
+    ) -> Result<Examined, StoreError> {
+        let schema = request.schema_json.schema_name();
+        let (existing, note) = match target.as_deref().and_then(|name| Some((name, self.inner.targets.get(name)?))) {
+            Some((name, endpoint)) => {
+                let (existing, note) = crate::environment::existing_objects(client, name, endpoint, schema).await?;
+                (Some(existing.without_table(&current.definition.table_name)), note)
+            }
+            None => (None, None),
+        };
+        let checked = registry_core::change::check_change(
+            request,
+            registry_core::change::Current {
+                table: &current.definition,
+                inputs: &current.inputs,
+                level: Some(current.compatibility),
+            },
+            self.policy(),
+            existing.as_ref(),
+        );
+        let mut answer = checked.answer;
+        answer.kind = Some(RequestKind::Alter);
+        answer.base_version = Some(current.version);
+        answer.violations.extend(note);
+        if answer.success
+            && let (Some(pool), Some(steps)) = (&self.inner.rehearsal, &checked.steps)
+        {
+            let mut scratch = pool.get().await?;
+            let scratch: &mut tokio_postgres::Client = &mut scratch;
+            let rehearsal =
+                crate::rehearsal::rehearse_change(scratch, &current.definition, &current.inputs, request, steps)
+                    .await?;
+            answer.violations.extend(rehearsal);
+            answer.violations.sort_by_key(|v| std::cmp::Reverse(v.severity));
+            answer.success = !policy::has_errors(&answer.violations);
+        }
+        let change =
+            checked.steps.map(|steps| PlannedChange { base_version: current.version, changes: checked.changes, steps });
+        Ok(Examined { answer, inputs: checked.inputs, expected: None, target, change })
     }
 
     /// What the rehearsal creates before the migration: the shared enum types, and the
@@ -219,7 +300,7 @@ impl Store {
     /// and an audit entry, all in one transaction. A request with an error violation is
     /// refused with [`StoreError::Rejected`] and nothing is stored.
     pub async fn create_request(&self, request: &SchemaRequest, performed_by: &str) -> Result<Created, StoreError> {
-        let Examined { mut answer, inputs, expected, target } = self.examine(request).await?;
+        let Examined { mut answer, inputs, expected, target, change } = self.examine(request).await?;
         let Some(preview) = answer.migration_preview.clone().filter(|_| answer.success) else {
             return Err(StoreError::Rejected(Box::new(answer)));
         };
@@ -239,16 +320,28 @@ impl Store {
         let checksum = migration_checksum(&preview.up_sql, &preview.down_sql);
         let justification = metadata.and_then(|m| m.justification.as_deref());
         let related_issue = metadata.and_then(|m| m.related_issue.as_deref());
+        let kind = if change.is_some() { RequestKind::Alter } else { RequestKind::Create };
+        let base_version = change.as_ref().map(|c| c.base_version);
+        let steps = change
+            .as_ref()
+            .map(|c| serde_json::to_value(&c.steps))
+            .transpose()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let changes = change
+            .as_ref()
+            .map(|c| serde_json::to_value(&c.changes))
+            .transpose()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
 
         let mut object = self.client().await?;
         let statement = object
             .prepare_cached(&format!(
                 "WITH r AS (
-                     INSERT INTO registry.schema_requests (id, table_schema, table_name, owner, requested_by, request, status, violations, target)
-                     VALUES ($1::text::uuid, $2, $3, $4, $5, $6, $7, $8, $15) RETURNING id, version, created_at, updated_at
+                     INSERT INTO registry.schema_requests (id, table_schema, table_name, owner, requested_by, request, status, violations, target, kind, base_version)
+                     VALUES ($1::text::uuid, $2, $3, $4, $5, $6, $7, $8, $15, $16, $17) RETURNING id, version, created_at, updated_at
                  ), m AS (
-                     INSERT INTO registry.migrations (request_id, file_name, up_sql, down_sql, checksum, generation, expected)
-                     SELECT id, $9, $10, $11, $12, $13, $14 FROM r
+                     INSERT INTO registry.migrations (request_id, file_name, up_sql, down_sql, checksum, generation, expected, steps, changes)
+                     SELECT id, $9, $10, $11, $12, $13, $14, $18, $19 FROM r
                  )
                  SELECT version, {}, {} FROM r",
                 timestamp_sql("created_at"),
@@ -275,6 +368,10 @@ impl Store {
                     &generation,
                     &expected,
                     &target,
+                    &kind.as_str(),
+                    &base_version,
+                    &steps,
+                    &changes,
                 ],
             )
             .await?;
@@ -285,6 +382,7 @@ impl Store {
             action: "create",
             performed_by,
             to_status: Some(status),
+            details: base_version.map(|v| format!("{{\"kind\":\"alter\",\"baseVersion\":{v}}}")).as_deref(),
             justification,
             related_issue,
             success: true,
@@ -308,6 +406,8 @@ impl Store {
             checksum,
             created_at: row.get(1),
             updated_at: row.get(2),
+            kind,
+            base_version,
         };
         answer.registry_id = Some(id);
         Ok(Created { request: stored, answer })

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (2, "audit chain", include_str!("../migrations/0002_audit_chain.sql")),
     (3, "what runs is what was approved", include_str!("../migrations/0003_what_runs_is_what_was_approved.sql")),
     (4, "apply leases", include_str!("../migrations/0004_apply_leases.sql")),
+    (5, "changes", include_str!("../migrations/0005_changes.sql")),
 ];
 
 /// Advisory lock key for schema migrations ("schema-registry" in ASCII, truncated).

@@ -223,7 +223,7 @@ async fn an_interrupted_rollback_settled_after_the_table_was_made_again_keeps_th
     assert_eq!(setup.store.get_request(&first).await.expect("get").status, RequestStatus::Approved);
     let table = setup.store.table(TARGET, "public", "reports").await.expect("catalog");
     assert_eq!(table.table.current_version, Some(2), "the live table is the second request's");
-    assert_eq!(table.versions.last().map(|v| v.request_id.as_str()), Some(second.as_str()));
+    assert_eq!(table.versions.last().and_then(|v| v.request_id.as_deref()), Some(second.as_str()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

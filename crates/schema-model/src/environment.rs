@@ -139,6 +139,27 @@ impl ExistingObjects {
         }
     }
 
+    /// Everything but `table` and what belongs to it (its indexes and constraints, the enum
+    /// types only it uses): what exists around a table that a change request redefines, so
+    /// that its own names do not count as taken.
+    #[must_use]
+    pub fn without_table(&self, table: &str) -> Self {
+        let mut out = self.clone();
+        out.relations.retain(|name, relation| {
+            !(name == table && relation.kind == RelationKind::Table) && relation.table.as_deref() != Some(table)
+        });
+        for constraints in out.constraints.values_mut() {
+            constraints.retain(|c| c.table != table);
+        }
+        out.constraints.retain(|_, constraints| !constraints.is_empty());
+        // A type only this table uses is its own; one others use too stays (shared).
+        out.types.retain(|_, found| !(found.used_by.len() == 1 && found.used_by.contains(table)));
+        for found in out.types.values_mut() {
+            found.used_by.remove(table);
+        }
+        out
+    }
+
     /// The enum types a request declares that already exist with exactly its labels: they
     /// are shared, referenced but never created or dropped by the request.
     pub fn shared_enums<'a>(&self, declared: impl IntoIterator<Item = (&'a str, &'a [String])>) -> BTreeSet<String> {

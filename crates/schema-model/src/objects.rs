@@ -153,7 +153,7 @@ impl TableObjects {
                 at("primaryKey".to_owned())
             };
             objects.primary_key = Some(PrimaryKeyDef {
-                name: naming::primary_key_name(name),
+                name: table.primary_key_name.clone().unwrap_or_else(|| naming::primary_key_name(name)),
                 columns: pk_columns.iter().map(|c| (*c).to_owned()).collect(),
                 path,
             });
@@ -254,6 +254,10 @@ impl TableObjects {
             });
         }
         objects.make_generated_names_unique(name);
+        // A name the definition gives is kept as given.
+        if let (Some(pk), Some(explicit)) = (&mut objects.primary_key, &table.primary_key_name) {
+            pk.name.clone_from(explicit);
+        }
         objects
     }
 

@@ -28,6 +28,10 @@ pub struct TableSchema {
     /// A composite primary key; use the column flag `primaryKey` for a single column.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub primary_key: Vec<String>,
+    /// The primary key constraint's name, when it is not the convention's `pk_<table>` (a
+    /// table that existed before the registry, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_key_name: Option<String>,
     /// Table-level (possibly multi-column) foreign keys.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub foreign_keys: Vec<ForeignKey>,
@@ -367,6 +371,30 @@ impl TableSchema {
         } else {
             self.primary_key.iter().map(String::as_str).collect()
         }
+    }
+
+    /// The definition without `renamedFrom` markers: they describe one change, not the
+    /// table, and a later change compares with the table as it is.
+    #[must_use]
+    pub fn without_renames(&self) -> Self {
+        let mut table = self.clone();
+        table.renamed_from = None;
+        for column in &mut table.columns {
+            column.renamed_from = None;
+        }
+        for index in &mut table.indexes {
+            index.renamed_from = None;
+        }
+        for unique in &mut table.uniques {
+            unique.renamed_from = None;
+        }
+        for check in &mut table.checks {
+            check.renamed_from = None;
+        }
+        for fk in &mut table.foreign_keys {
+            fk.renamed_from = None;
+        }
+        table
     }
 
     /// Whether the column is NOT NULL once created (primary key columns always are).

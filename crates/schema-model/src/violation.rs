@@ -87,4 +87,31 @@ pub struct CheckAnswer {
     pub violations: Vec<Violation>,
     /// The migration; absent when the request cannot be turned into SQL.
     pub migration_preview: Option<MigrationPreview>,
+    /// `create` for a new table, `alter` for a change to one the registry manages (set by
+    /// the registry, which knows its tables).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<RequestKind>,
+    /// For a change: the version of the table it was planned against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_version: Option<i32>,
+}
+
+/// What a request does to its table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestKind {
+    /// Creates a new table.
+    Create,
+    /// Changes a table the registry manages.
+    Alter,
+}
+
+impl RequestKind {
+    /// `create` or `alter`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Alter => "alter",
+        }
+    }
 }

@@ -101,6 +101,10 @@ impl From<StoreError> for ApiError {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "migration_failed", message)
             }
             StoreError::Integrity(_) => Self::new(StatusCode::CONFLICT, "integrity", message),
+            StoreError::StaleBase { current, base } => Self::new(StatusCode::CONFLICT, "stale_base_version", message)
+                .with_details(json!({"currentVersion": current, "baseVersion": base})),
+            StoreError::Drift { target, differences } => Self::new(StatusCode::CONFLICT, "drift", message)
+                .with_details(json!({"target": target, "differences": differences})),
             StoreError::Verification { target, differences } => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "verification_failed", message)
                     .with_details(json!({"target": target, "differences": differences}))

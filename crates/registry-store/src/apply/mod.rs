@@ -37,14 +37,17 @@
 mod lease;
 pub mod reconcile;
 mod record;
+mod steps;
 mod target;
 
 use std::collections::BTreeMap;
 
 use pg_introspect::live::LiveTable;
+use schema_model::change::{Compatibility, StepPlan};
 use schema_model::environment::GenerationInputs;
 use schema_model::request::SchemaRequest;
 use schema_model::status::RequestStatus;
+use schema_model::table::TableSchema;
 use serde::Serialize;
 use tokio_postgres::Transaction;
 
@@ -128,10 +131,15 @@ enum DataPolicy {
     Approved { confirmed_by: String, approved_by: String, confirmed: DataAtRisk },
 }
 
-/// The migration's stored extras: what it was generated with, the table the rehearsal made.
-struct Stored {
-    inputs: GenerationInputs,
+/// The migration's stored extras: what it was generated with, the table the rehearsal made,
+/// and for a change its steps, its changes and the version it was planned against.
+pub(crate) struct Stored {
+    pub(crate) inputs: GenerationInputs,
     expected: Option<LiveTable>,
+    pub(crate) steps: Option<StepPlan>,
+    pub(crate) changes: Vec<schema_model::change::Change>,
+    /// The definition of the base version (a change only).
+    pub(crate) base: Option<TableSchema>,
 }
 
 impl Store {
@@ -145,6 +153,28 @@ impl Store {
         self.claim(id, target, Action::Apply, performed_by, &request, &model, &stored, None).await?;
         operations.fault("apply:claimed")?;
         let renewal = self.keep_alive(id);
+        if let (Some(base), Some(plan)) = (&stored.base, &stored.steps) {
+            let run = steps::Run {
+                target,
+                endpoint,
+                limits: &operations.limits,
+                id,
+                checksum: &request.checksum,
+                file_name: &request.migration.file_name,
+                by: performed_by,
+                direction: steps::Direction::Up,
+                steps: &plan.up,
+                before: base,
+                after: &model.schema_json,
+                naming: &stored.inputs.naming,
+                drops: Vec::new(),
+                loss_approved: false,
+            };
+            let result = steps::run(self, &run).await.map(|(ran, _)| ran);
+            let inputs = &stored.inputs;
+            let record = async |ledger: &Ledger<'_>, ran_sql: bool| ledger.applied(ran_sql, inputs, None).await;
+            return self.finish(id, target, Action::Apply, performed_by, &request, renewal, result, record).await;
+        }
         let body = ddl_gen::pg::transaction_body(&request.migration.up_sql)
             .ok_or_else(|| StoreError::Internal("the stored up migration is not a registry transaction".to_owned()))?;
         let checksum = request.checksum.as_str();
@@ -220,7 +250,16 @@ impl Store {
         let id = parse_id(id)?;
         let endpoint = self.endpoint(target)?;
         let request = self.get_request(id).await?;
-        let at_risk = target::data_at_risk(target, endpoint, &self.inner.operations.limits, &request).await?;
+        let at_risk = match request.base_version {
+            // A change: what its way back drops are the columns it added.
+            Some(_) => {
+                let (_, _, model, stored) = self.prepare(id, target).await?;
+                let columns = steps::added_columns(&stored.changes);
+                steps::values_at_risk_on(target, endpoint, &self.inner.operations.limits, &model.schema_json, &columns)
+                    .await?
+            }
+            None => target::data_at_risk(target, endpoint, &self.inner.operations.limits, &request).await?,
+        };
         if at_risk.is_empty() {
             return self.rollback(id, target, by).await.map(RollbackStep::Done);
         }
@@ -337,6 +376,34 @@ impl Store {
         self.claim(id, target, Action::Rollback, performed_by, &request, &model, &stored, approval.as_ref()).await?;
         operations.fault("rollback:claimed")?;
         let renewal = self.keep_alive(id);
+        if let (Some(base), Some(plan)) = (&stored.base, &stored.steps) {
+            let run = steps::Run {
+                target,
+                endpoint,
+                limits: &operations.limits,
+                id,
+                checksum: &request.checksum,
+                file_name: &request.migration.file_name,
+                by: performed_by,
+                direction: steps::Direction::Down,
+                steps: &plan.down,
+                before: &model.schema_json.without_renames(),
+                after: base,
+                naming: &stored.inputs.naming,
+                drops: steps::added_columns(&stored.changes),
+                loss_approved: !matches!(data, DataPolicy::Refuse),
+            };
+            let result = steps::run(self, &run).await;
+            let (result, lost) = match result {
+                Ok((ran_sql, lost)) => (Ok(ran_sql), lost),
+                Err(failure) => (Err(failure), DataAtRisk::default()),
+            };
+            let record = async |ledger: &Ledger<'_>, ran_sql: bool| {
+                let details = self.approved_rollback_details(ledger, id, target, approval.as_ref(), &lost).await?;
+                ledger.rolled_back(ran_sql, details.as_deref(), None).await
+            };
+            return self.finish(id, target, Action::Rollback, performed_by, &request, renewal, result, record).await;
+        }
         let body = ddl_gen::pg::transaction_body(&request.migration.down_sql).ok_or_else(|| {
             StoreError::Internal("the stored down migration is not a registry transaction".to_owned())
         })?;
@@ -366,23 +433,7 @@ impl Store {
             Err(failure) => (Err(failure), DataAtRisk::default()),
         };
         let record = async |ledger: &Ledger<'_>, ran_sql: bool| {
-            let details = match &approval {
-                None => None,
-                Some(approval) => {
-                    let approved_by = approval["approvedBy"].as_str().unwrap_or_default();
-                    ledger
-                        .registry
-                        .execute(
-                            "UPDATE registry.rollback_approvals SET approved_by = $3, approved_at = now()
-                             WHERE request_id = $1::text::uuid AND target = $2 AND approved_at IS NULL",
-                            &[&id, &target, &approved_by],
-                        )
-                        .await?;
-                    let mut details = approval.clone();
-                    details["rowsDropped"] = serde_json::json!(lost);
-                    Some(details.to_string())
-                }
-            };
+            let details = self.approved_rollback_details(ledger, id, target, approval.as_ref(), &lost).await?;
             ledger.rolled_back(ran_sql, details.as_deref(), None).await
         };
         self.finish(id, target, Action::Rollback, performed_by, &request, renewal, result, record).await
@@ -390,6 +441,36 @@ impl Store {
 }
 
 impl Store {
+    /// For a data-losing rollback that was approved: marks the approval used and says what
+    /// was lost and who agreed, for the audit entry.
+    async fn approved_rollback_details(
+        &self,
+        ledger: &Ledger<'_>,
+        id: &str,
+        target: &str,
+        approval: Option<&serde_json::Value>,
+        lost: &DataAtRisk,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(approval) = approval else { return Ok(None) };
+        let approved_by = approval["approvedBy"].as_str().unwrap_or_default();
+        ledger
+            .registry
+            .execute(
+                "UPDATE registry.rollback_approvals SET approved_by = $3, approved_at = now()
+                 WHERE request_id = $1::text::uuid AND target = $2 AND approved_at IS NULL",
+                &[&id, &target, &approved_by],
+            )
+            .await?;
+        let mut details = approval.clone();
+        details["rowsDropped"] = serde_json::json!(lost);
+        Ok(Some(details.to_string()))
+    }
+
+    /// The compatibility level the policy gives a request's table.
+    fn policy_level(&self, request: &StoredRequest) -> Compatibility {
+        self.inner.policy.compatibility.level_of(&request.table_schema, &request.table_name)
+    }
+
     /// How to reach a configured target.
     fn endpoint(&self, target: &str) -> Result<&Endpoint, StoreError> {
         self.inner
@@ -444,6 +525,23 @@ impl Store {
                 settled = true;
                 continue;
             }
+            if action == Action::Apply
+                && current == RequestStatus::Approved
+                && let (Some(base_version), Some(base)) = (request.base_version, &stored.base)
+            {
+                let now = crate::catalog::current_version(
+                    &registry,
+                    target,
+                    base.schema_name(),
+                    &base.table_name,
+                    &stored.inputs.naming,
+                )
+                .await?;
+                let now = now.map_or(0, |v| v.version);
+                if now != base_version {
+                    return Err(StoreError::StaleBase { current: now, base: base_version });
+                }
+            }
             let allowed = match action {
                 Action::Apply => matches!(current, RequestStatus::Approved | RequestStatus::Migrated),
                 Action::Rollback => current == RequestStatus::Migrated && is_live(&registry, id, target).await?,
@@ -455,9 +553,17 @@ impl Store {
                 };
                 return Err(StoreError::InvalidTransition { from: current, to });
             }
-            let ledger =
-                Ledger { registry: &registry, key: &self.inner.audit_key, request, current, action, target, by };
-            if let Some(refusal) = ledger.refuse_unless_intact(model, &stored.inputs).await? {
+            let ledger = Ledger {
+                registry: &registry,
+                key: &self.inner.audit_key,
+                request,
+                current,
+                action,
+                target,
+                by,
+                policy_level: self.policy_level(request),
+            };
+            if let Some(refusal) = ledger.refuse_unless_intact(model, stored).await? {
                 registry.commit().await?;
                 return Err(refusal);
             }
@@ -505,8 +611,16 @@ impl Store {
             if !lease::release(&registry, id, &operations.instance).await? {
                 return Ok(None);
             }
-            let ledger =
-                Ledger { registry: &registry, key: &self.inner.audit_key, request, current, action, target, by };
+            let ledger = Ledger {
+                registry: &registry,
+                key: &self.inner.audit_key,
+                request,
+                current,
+                action,
+                target,
+                by,
+                policy_level: self.policy_level(request),
+            };
             let outcome = record(&ledger, ran_sql).await?;
             registry.commit().await?;
             Ok::<_, StoreError>(Some(outcome))
@@ -552,8 +666,16 @@ impl Store {
         let registry = client.transaction().await?;
         let current = fetch_for_update(&registry, id).await?;
         if lease::release(&registry, id, &self.inner.operations.instance).await? {
-            let ledger =
-                Ledger { registry: &registry, key: &self.inner.audit_key, request, current, action, target, by };
+            let ledger = Ledger {
+                registry: &registry,
+                key: &self.inner.audit_key,
+                request,
+                current,
+                action,
+                target,
+                by,
+                policy_level: self.policy_level(request),
+            };
             ledger.failed(error, None).await?;
         }
         registry.commit().await?;
@@ -657,10 +779,19 @@ fn stored_model(request: &StoredRequest) -> Result<SchemaRequest, StoreError> {
 /// were kept get the naming options in force now and no snapshot).
 async fn stored_extras(client: &tokio_postgres::Client, id: &str, inner: &Inner) -> Result<Stored, StoreError> {
     let row = client
-        .query_one("SELECT generation, expected FROM registry.migrations WHERE request_id = $1::text::uuid", &[&id])
+        .query_one(
+            "SELECT m.generation, m.expected, m.steps, m.changes, r.base_version, r.target, r.table_schema, r.table_name,
+                    r.request->'schemaJson'->>'renamedFrom'
+             FROM registry.migrations m JOIN registry.schema_requests r ON r.id = m.request_id
+             WHERE m.request_id = $1::text::uuid",
+            &[&id],
+        )
         .await?;
     let generation: Option<serde_json::Value> = row.get(0);
     let expected: Option<serde_json::Value> = row.get(1);
+    let steps: Option<serde_json::Value> = row.get(2);
+    let changes: Option<serde_json::Value> = row.get(3);
+    let base_version: Option<i32> = row.get(4);
     let inputs = match generation {
         Some(value) => serde_json::from_value(value)
             .map_err(|e| StoreError::Internal(format!("stored generation inputs of {id}: {e}")))?,
@@ -670,5 +801,37 @@ async fn stored_extras(client: &tokio_postgres::Client, id: &str, inner: &Inner)
         .map(serde_json::from_value)
         .transpose()
         .map_err(|e| StoreError::Internal(format!("stored rehearsal snapshot of {id}: {e}")))?;
-    Ok(Stored { inputs, expected })
+    let steps = steps
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| StoreError::Internal(format!("stored steps of {id}: {e}")))?;
+    let changes = changes
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| StoreError::Internal(format!("stored changes of {id}: {e}")))?
+        .unwrap_or_default();
+    let base = match base_version {
+        None => None,
+        Some(version) => {
+            let target: Option<String> = row.get(5);
+            let schema: String = row.get(6);
+            let (name, renamed_from): (String, Option<String>) = (row.get(7), row.get(8));
+            let target = target.ok_or_else(|| StoreError::Internal(format!("change {id} names no target")))?;
+            // The catalog knows the table by its old name until the change is applied.
+            let mut found = None;
+            for candidate in renamed_from.iter().chain(std::iter::once(&name)) {
+                found = crate::catalog::version_row(client, &target, &schema, candidate, Some(version), &inputs.naming)
+                    .await?;
+                if found.is_some() {
+                    break;
+                }
+            }
+            Some(
+                found
+                    .ok_or_else(|| StoreError::Internal(format!("version {version} of {schema}.{name}, which change {id} was planned against, is not in the catalog")))?
+                    .definition,
+            )
+        }
+    };
+    Ok(Stored { inputs, expected, steps, changes, base })
 }

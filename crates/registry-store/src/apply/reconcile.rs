@@ -121,6 +121,7 @@ impl Store {
             action: found.action,
             target: &found.target,
             by: &found.performed_by,
+            policy_level: self.inner.policy.compatibility.level_of(&request.table_schema, &request.table_name),
         };
         let recovery = Recovery { error: found.last_error.clone() };
         if let Some(recorded) = history

@@ -1,6 +1,7 @@
 //! The registry side of an apply or rollback: the integrity gate before anything runs, and
 //! the one transaction that records an outcome (status, applications, catalog, audit).
 
+use schema_model::change::Compatibility;
 use schema_model::environment::GenerationInputs;
 use schema_model::request::SchemaRequest;
 use schema_model::status::RequestStatus;
@@ -36,6 +37,9 @@ pub(crate) struct Ledger<'a> {
     pub(crate) action: Action,
     pub(crate) target: &'a str,
     pub(crate) by: &'a str,
+    /// The compatibility level the policy gives the table, for a version whose request
+    /// sets none and whose table had none before.
+    pub(crate) policy_level: Compatibility,
 }
 
 impl Ledger<'_> {
@@ -44,9 +48,9 @@ impl Ledger<'_> {
     pub(crate) async fn refuse_unless_intact(
         &self,
         model: &SchemaRequest,
-        inputs: &GenerationInputs,
+        stored: &super::Stored,
     ) -> Result<Option<StoreError>, StoreError> {
-        match check_integrity(self.registry, self.key, self.request, model, inputs).await? {
+        match check_integrity(self.registry, self.key, self.request, model, stored).await? {
             Ok(()) => Ok(None),
             Err(reason) => {
                 let error = StoreError::Integrity(reason);
@@ -133,7 +137,29 @@ impl Ledger<'_> {
                 )
                 .await?;
         }
-        crate::catalog::record_version(registry, database_id, request, &inputs.naming).await?;
+        let model = SchemaRequest::from_value(request.request.clone())
+            .map_err(|e| StoreError::Internal(format!("stored request {}: {e}", request.id)))?;
+        let level = match model.compatibility {
+            Some(level) => level,
+            None => crate::catalog::current_version(
+                registry,
+                target,
+                model.schema_json.schema_name(),
+                model.schema_json.renamed_from.as_deref().unwrap_or(&model.schema_json.table_name),
+                &inputs.naming,
+            )
+            .await?
+            .map_or(self.policy_level, |current| current.compatibility),
+        };
+        crate::catalog::record_version(
+            registry,
+            database_id,
+            &model.schema_json,
+            crate::catalog::Origin::Request(&request.id),
+            inputs,
+            level,
+        )
+        .await?;
         let (note, executed) = match recovered {
             Some(recovery) => (
                 Some(format!(
@@ -207,7 +233,11 @@ impl Ledger<'_> {
                 &[&request.id, &status.as_str()],
             )
             .await?;
-        crate::catalog::record_dropped(registry, target, request).await?;
+        match request.base_version {
+            // A change rolled back: the table is at its base version again.
+            Some(base) => crate::catalog::record_reverted(registry, target, request, base).await?,
+            None => crate::catalog::record_dropped(registry, target, request).await?,
+        }
         let (note, executed) = match recovered {
             Some(recovery) => (
                 Some(format!(
@@ -248,8 +278,9 @@ async fn check_integrity(
     key: &AuditKey,
     request: &StoredRequest,
     model: &SchemaRequest,
-    inputs: &GenerationInputs,
+    stored: &super::Stored,
 ) -> Result<Result<(), String>, StoreError> {
+    let inputs = &stored.inputs;
     let migration = &request.migration;
     if migration_checksum(&migration.up_sql, &migration.down_sql) != request.checksum {
         return Ok(Err("the stored SQL does not match its checksum: it was changed after submission".to_owned()));
@@ -279,6 +310,30 @@ async fn check_integrity(
             )));
         }
         None => return Ok(Err("the approval recorded no checksum (approved before checksums were kept)".to_owned())),
+    }
+    if let Some(base) = &stored.base {
+        // A change: its steps are planned again against the base version.
+        let again = schema_diff::diff(base, &model.schema_json, &inputs.naming).map_err(|e| e.to_string()).and_then(
+            |changes| {
+                ddl_gen::alter::plan(base, &model.schema_json, &changes, &inputs.naming).map_err(|e| e.to_string())
+            },
+        );
+        return Ok(match again {
+            Ok(steps) if stored.steps.as_ref() == Some(&steps) => {
+                let preview = registry_core::change::preview(model, &steps);
+                if preview.up_sql == migration.up_sql && preview.down_sql == migration.down_sql {
+                    Ok(())
+                } else {
+                    Err("the stored scripts are not the ones the stored steps render".to_owned())
+                }
+            }
+            Ok(_) => Err(
+                "the stored request no longer plans the stored steps against its base version (the request, the steps \
+                 or the generator changed since approval); submit the request again"
+                    .to_owned(),
+            ),
+            Err(error) => Err(format!("the stored request no longer plans against its base version: {error}")),
+        });
     }
     match ddl_gen::generate_with(model, inputs) {
         Ok(again) if again.up_sql == migration.up_sql && again.down_sql == migration.down_sql => Ok(Ok(())),

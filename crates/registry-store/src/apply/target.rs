@@ -25,7 +25,7 @@ pub const HISTORY_SCHEMA: &str = "schema_registry";
 /// Rows counted at most when measuring what a rollback would destroy.
 const COUNT_CAP: i64 = 1_000_000;
 
-const HISTORY_TABLE_DDL: &str = "CREATE TABLE IF NOT EXISTS schema_registry.applied_migrations (
+pub(crate) const HISTORY_TABLE_DDL: &str = "CREATE TABLE IF NOT EXISTS schema_registry.applied_migrations (
     request_id  uuid PRIMARY KEY,
     file_name   text NOT NULL,
     checksum    text NOT NULL,

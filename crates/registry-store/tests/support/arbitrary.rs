@@ -184,6 +184,7 @@ pub(crate) fn table() -> impl Strategy<Value = SchemaRequest> {
                 enums,
                 comment,
                 renamed_from: None,
+                primary_key_name: None,
             };
             SchemaRequest {
                 table_name,
