@@ -107,4 +107,52 @@ mod tests {
             }
         }
     }
+
+    /// Modules of `registry-server` on the server's side and on the command line's side:
+    /// neither names the other (settings shared by both live in `settings`).
+    const SERVER_SIDE: &[&str] = &["serve.rs", "server"];
+    const COMMAND_LINE_SIDE: &[&str] = &["cli.rs", "tables.rs", "admin.rs", "client.rs", "report.rs"];
+
+    fn module_name(file: &str) -> &str {
+        file.trim_end_matches(".rs")
+    }
+
+    fn sources(root: &Path, entry: &str) -> Vec<(String, String)> {
+        let path = root.join("crates/registry-server/src").join(entry);
+        let mut files = Vec::new();
+        if path.is_dir() {
+            for file in std::fs::read_dir(&path).expect("module directory") {
+                let file = file.expect("entry").path();
+                files.push((file.display().to_string(), std::fs::read_to_string(&file).expect("source")));
+            }
+        } else {
+            files.push((path.display().to_string(), std::fs::read_to_string(&path).expect("source")));
+        }
+        files
+    }
+
+    fn names_module(source: &str, module: &str) -> bool {
+        source.contains(&format!("crate::{module}::"))
+            || source.contains(&format!("crate::{module};"))
+            || source.contains(&format!("registry_server::{module}::"))
+            || (source.contains("use crate::{") && source.contains(&format!(" {module}::")))
+    }
+
+    #[test]
+    fn server_and_command_line_do_not_import_each_other() {
+        let root = crate::workspace_root();
+        let root = Path::new(&root);
+        for (sides, others) in [(SERVER_SIDE, COMMAND_LINE_SIDE), (COMMAND_LINE_SIDE, SERVER_SIDE)] {
+            for entry in sides {
+                for (file, source) in sources(root, entry) {
+                    for other in others {
+                        assert!(
+                            !names_module(&source, module_name(other)),
+                            "{file} names the module {other} of the other side"
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

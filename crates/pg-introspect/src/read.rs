@@ -189,6 +189,29 @@ pub async fn table(
     }))
 }
 
+/// Every ordinary and partitioned table as `(schema, name)`, sorted: of `schema` when given,
+/// else of every schema but PostgreSQL's own and the registry's bookkeeping on a target
+/// (`schema_registry`). Partitions are left out: they are read through their parent.
+pub async fn tables(
+    client: &impl GenericClient,
+    schema: Option<&str>,
+) -> Result<Vec<(String, String)>, IntrospectError> {
+    let rows = client
+        .query(
+            "SELECT n.nspname::text, c.relname::text
+             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+               AND CASE WHEN $1::text IS NULL
+                        THEN n.nspname NOT IN ('pg_catalog', 'information_schema', 'schema_registry')
+                             AND n.nspname NOT LIKE 'pg\\_%'
+                        ELSE n.nspname = $1 END
+             ORDER BY 1, 2",
+            &[&schema],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
 /// Whether `schema` exists, and every relation, constraint and type name in it.
 pub async fn namespace(
     client: &impl GenericClient,

@@ -1,21 +1,18 @@
 //! Command-line parsing and dispatch.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::net::SocketAddr;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use policy::config::Policy;
 use schema_model::request::SchemaRequest;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::client::{Client, ClientError};
 use crate::report;
+use crate::settings::{ServeArgs, read_policy, read_text};
 
 /// The Schema Registry: the one safe door for PostgreSQL schema change.
 ///
@@ -59,6 +56,31 @@ pub enum Command {
         #[arg(long, value_name = "URL", requires = "rehearse")]
         rehearsal_database_url: Option<String>,
     },
+    /// Compare two versions of a table (request files) and print the changes, the change
+    /// rules' violations and the lock-safe ALTER migration up and back, offline.
+    ///
+    /// Exit status: 0 when no violation is an error, 1 when one is, 2 when an input or the
+    /// policy file cannot be read or parsed.
+    Diff(crate::tables::DiffArgs),
+    /// Print live tables of a database as bare request definitions (the JSON of
+    /// `schemaJson`), read from its catalog.
+    ///
+    /// Exit status: 0 when every table is described fully, 1 when one has features the
+    /// registry has no place for (named on standard error), 2 on errors.
+    Inspect(crate::tables::InspectArgs),
+    /// Compare managed tables with the live tables on a target, through a running server.
+    ///
+    /// Exit status: 0 when every table is in sync, 1 when one has drifted, 2 on errors.
+    Drift(crate::tables::DriftArgs),
+    /// Work with the tables of a target on a running server.
+    Table {
+        /// Server and credentials.
+        #[command(flatten)]
+        connection: Connection,
+        /// The table command.
+        #[command(subcommand)]
+        command: crate::tables::TableCommand,
+    },
     /// Work with schema requests on a running server.
     Request {
         /// Server and credentials.
@@ -89,57 +111,6 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-}
-
-/// Options of the server.
-#[derive(Debug, Clone, Default, Args)]
-pub struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long, env = "REGISTRY_LISTEN")]
-    pub listen: Option<SocketAddr>,
-    /// The registry's PostgreSQL as the server's runtime role (neither superuser nor schema
-    /// owner); without it an embedded local PostgreSQL runs in the data directory.
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: Option<String>,
-    /// The registry's PostgreSQL as the owner of the `registry` schema, used only to migrate
-    /// it at start-up and grant the runtime role its privileges.
-    #[arg(long, env = "MIGRATION_DATABASE_URL", value_name = "URL")]
-    pub migration_database_url: Option<String>,
-    /// Run even when the runtime role is a superuser or owns the registry schema (it could
-    /// then rewrite the audit log); warns on every start.
-    #[arg(long)]
-    pub allow_superuser: bool,
-    /// Root certificates (PEM) for database URLs with sslmode=verify-ca/verify-full that
-    /// name no sslrootcert.
-    #[arg(long, value_name = "FILE")]
-    pub tls_root_cert: Option<PathBuf>,
-    /// A scratch database where submitted migrations are rehearsed (run, then rolled back)
-    /// before they are stored; the embedded cluster has one of its own.
-    #[arg(long, env = "REHEARSAL_DATABASE_URL", value_name = "URL")]
-    pub rehearsal_database_url: Option<String>,
-    /// Store submitted migrations without rehearsing them (only with --database-url and no
-    /// rehearsal database).
-    #[arg(long)]
-    pub no_rehearsal: bool,
-    /// The target of requests that name none [default: the one named `default`, or the only one].
-    #[arg(long, value_name = "NAME")]
-    pub default_target: Option<String>,
-    /// The key of the audit chain's HMACs (64 hex digits; created when missing)
-    /// [default: <data-dir>/audit.key]. Replicas must share it.
-    #[arg(long, value_name = "FILE")]
-    pub audit_key_file: Option<PathBuf>,
-    /// A target database, `NAME=URL` (repeatable).
-    #[arg(long = "target", value_name = "NAME=URL")]
-    pub targets: Vec<String>,
-    /// Where the embedded PostgreSQL and the admin token live [default: ./.registry].
-    #[arg(long, env = "REGISTRY_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// A policy file (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-    /// A configuration file (TOML) with the same settings; flags win.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
 }
 
 /// Where the server is and who calls it.
@@ -269,35 +240,55 @@ pub const EXIT_VIOLATIONS: u8 = 1;
 /// Exit code when input cannot be read or parsed, or the server cannot be reached.
 pub const EXIT_BAD_INPUT: u8 = 2;
 
-/// Parses the process arguments and runs the command.
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        None => crate::serve::run(cli.serve),
-        Some(Command::Serve(args)) => crate::serve::run(args),
-        Some(Command::Check { file, policy, format, rehearse, rehearsal_database_url }) => {
+/// Runs a command other than `serve` (the binary's `main` starts the server itself).
+pub fn run(command: Command) -> ExitCode {
+    match command {
+        Command::Serve(_) => {
+            eprintln!("error: `serve` is started by the binary, not by the command line's dispatcher");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+        Command::Check { file, policy, format, rehearse, rehearsal_database_url } => {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
             let rehearsal = rehearse.then_some(rehearsal_database_url.as_deref());
-            match check_with(&file, policy.as_deref(), format, rehearsal, &mut out) {
-                Ok(code) => ExitCode::from(code),
-                Err(message) => {
-                    let _ = out.flush();
-                    eprintln!("error: {message}");
-                    ExitCode::from(EXIT_BAD_INPUT)
-                }
-            }
+            offline_result(check_with(&file, policy.as_deref(), format, rehearsal, &mut out), &mut out)
         }
-        Some(Command::Request { connection, command }) => {
+        Command::Diff(args) => {
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            offline_result(crate::tables::diff(&args, &mut out), &mut out)
+        }
+        Command::Inspect(args) => {
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            offline_result(crate::tables::inspect(&args, &mut out), &mut out)
+        }
+        Command::Drift(args) => crate::tables::drift(&args),
+        Command::Table { connection, command } => {
+            client_command(&connection, |client| crate::tables::table(client, &connection, command))
+        }
+        Command::Request { connection, command } => {
             client_command(&connection, |client| request(client, &connection, command))
         }
-        Some(Command::Audit { command: AuditCommand::Verify { database, format } }) => {
+        Command::Audit { command: AuditCommand::Verify { database, format } } => {
             crate::admin::audit_verify(&database, format)
         }
-        Some(Command::Migrate(args)) => crate::admin::migrate(&args),
-        Some(Command::SetupRoles(args)) => crate::admin::setup_roles(&args),
-        Some(Command::Token { connection, command }) => {
+        Command::Migrate(args) => crate::admin::migrate(&args),
+        Command::SetupRoles(args) => crate::admin::setup_roles(&args),
+        Command::Token { connection, command } => {
             client_command(&connection, |client| token(client, &connection, command))
+        }
+    }
+}
+
+/// The exit code of a command that answers with a code or a message for exit 2.
+fn offline_result(result: Result<u8, String>, out: &mut impl Write) -> ExitCode {
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => {
+            let _ = out.flush();
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_BAD_INPUT)
         }
     }
 }
@@ -334,7 +325,8 @@ fn client_command(connection: &Connection, run: impl FnOnce(&Client) -> Result<(
     }
 }
 
-fn print(connection: &Connection, value: &Value, text: impl FnOnce(&Value) -> String) {
+/// Prints a server's answer as JSON or as the text `text` makes of it.
+pub(crate) fn print(connection: &Connection, value: &Value, text: impl FnOnce(&Value) -> String) {
     match connection.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(value).unwrap_or_default()),
         Format::Text => print!("{}", text(value)),
@@ -447,88 +439,6 @@ fn token(client: &Client, connection: &Connection, command: TokenCommand) -> Res
     Ok(())
 }
 
-/// Settings of the server from `--config` (TOML); flags override them.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConfigFile {
-    /// `listen = "127.0.0.1:8080"`.
-    pub listen: Option<SocketAddr>,
-    /// `database_url = "postgresql://..."` (the runtime role).
-    pub database_url: Option<String>,
-    /// `migration_database_url = "postgresql://..."` (the schema owner).
-    pub migration_database_url: Option<String>,
-    /// `allow_superuser = true` accepts a privileged runtime role.
-    pub allow_superuser: Option<bool>,
-    /// `tls_root_cert = "ca.pem"`.
-    pub tls_root_cert: Option<PathBuf>,
-    /// `audit_key_file = "audit.key"`.
-    pub audit_key_file: Option<PathBuf>,
-    /// `rehearsal_database_url = "postgresql://..."`.
-    pub rehearsal_database_url: Option<String>,
-    /// `no_rehearsal = true`.
-    pub no_rehearsal: Option<bool>,
-    /// `default_target = "prod"`.
-    pub default_target: Option<String>,
-    /// `data_dir = ".registry"`.
-    pub data_dir: Option<PathBuf>,
-    /// `policy = "policy.toml"`.
-    pub policy: Option<PathBuf>,
-    /// `[targets] name = "postgresql://..."`.
-    #[serde(default)]
-    pub targets: BTreeMap<String, String>,
-    /// Pool size for the registry database.
-    pub pool_size: Option<usize>,
-    /// Requests per second per token (0 disables).
-    pub rate_limit_per_second: Option<f64>,
-    /// Longest a request may take, in seconds.
-    pub request_timeout_seconds: Option<u64>,
-    /// Largest request body, in bytes.
-    pub body_limit_bytes: Option<usize>,
-    /// Largest page size.
-    pub max_page_size: Option<i64>,
-    /// Statement timeout on the registry database, in seconds.
-    pub statement_timeout_seconds: Option<u64>,
-    /// Most client connections at once (1024).
-    pub max_connections: Option<usize>,
-    /// Seconds a client may take to send a request's headers (10).
-    pub header_timeout_seconds: Option<u64>,
-    /// Seconds the target side of one apply or rollback may take (60).
-    pub apply_timeout_seconds: Option<u64>,
-    /// Seconds an apply waits for another apply of the same target (5).
-    pub apply_lock_wait_seconds: Option<u64>,
-    /// Applies and rollbacks at once (8).
-    pub max_concurrent_applies: Option<usize>,
-    /// Applies and rollbacks at once on one target (4).
-    pub max_applies_per_target: Option<usize>,
-}
-
-impl ConfigFile {
-    /// Reads a configuration file; errors say where.
-    pub fn read(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.to_string().trim_end()))
-    }
-}
-
-/// Parses `NAME=URL`.
-pub fn parse_target(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((name, url)) if !name.is_empty() && !url.is_empty() => Ok((name.to_owned(), url.to_owned())),
-        _ => Err(format!("--target takes NAME=URL, got \"{text}\"")),
-    }
-}
-
-/// A duration in whole seconds.
-pub fn seconds(value: u64) -> Duration {
-    Duration::from_secs(value)
-}
-
-/// Reads a policy file.
-pub fn read_policy(path: &Path) -> Result<Policy, String> {
-    let text = read_text(path)?;
-    Policy::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))
-}
-
 /// Runs `check`: returns the exit code, or the message for unreadable input (exit 2).
 pub fn check(file: &Path, policy_file: Option<&Path>, format: Format, out: &mut impl Write) -> Result<u8, String> {
     check_with(file, policy_file, format, None, out)
@@ -572,15 +482,4 @@ pub fn check_with(
 
 fn display_name(path: &Path) -> String {
     if path == Path::new("-") { "<stdin>".to_owned() } else { path.display().to_string() }
-}
-
-/// Reads a file, or standard input for `-`, as UTF-8.
-fn read_text(path: &Path) -> Result<String, String> {
-    let mut text = String::new();
-    if path == Path::new("-") {
-        std::io::stdin().read_to_string(&mut text).map_err(|e| format!("cannot read standard input: {e}"))?;
-    } else {
-        text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    }
-    Ok(text)
 }

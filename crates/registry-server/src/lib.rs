@@ -1,6 +1,9 @@
-//! The Schema Registry binary's library: the HTTP API ([`server`]), the server start-up
-//! ([`serve`]), the command line ([`cli`]) with its client ([`client`]) and its database commands ([`admin`]), and the reports it
-//! prints ([`report`]). It is the only crate that knows about HTTP and the command line.
+//! The Schema Registry binary's library: the HTTP API ([`server`]) and its start-up
+//! ([`serve`]); the command line ([`cli`]) with its client ([`client`]), its database
+//! commands ([`admin`]), its commands for living tables ([`tables`]) and the reports it
+//! prints ([`report`]); and the settings both sides read ([`settings`]), so that the
+//! server and the command line never import each other. It is the only crate that knows
+//! about HTTP and the command line.
 
 pub mod admin;
 pub mod cli;
@@ -8,3 +11,5 @@ pub mod client;
 pub mod report;
 pub mod serve;
 pub mod server;
+pub mod settings;
+pub mod tables;

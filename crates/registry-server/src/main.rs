@@ -1,7 +1,16 @@
-//! `registry-server`: the Schema Registry's binary. All logic lives in the library.
+//! `registry-server`: the Schema Registry's binary. All logic lives in the library; this
+//! only parses the arguments and hands them to the server or to the command line.
 
 use std::process::ExitCode;
 
+use clap::Parser as _;
+use registry_server::cli::{Cli, Command};
+
 fn main() -> ExitCode {
-    registry_server::cli::main()
+    let cli = Cli::parse();
+    match cli.command {
+        None => registry_server::serve::run(cli.serve),
+        Some(Command::Serve(args)) => registry_server::serve::run(args),
+        Some(command) => registry_server::cli::run(command),
+    }
 }

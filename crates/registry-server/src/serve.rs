@@ -14,8 +14,8 @@ use registry_store::embedded::{Embedded, TARGET_NAME};
 use registry_store::store::{Store, StoreConfig};
 use registry_store::tokens::Role;
 
-use crate::cli::{ConfigFile, ServeArgs, parse_target, read_policy};
 use crate::server::{self, AppState, Limits};
+use crate::settings::{ConfigFile, ServeArgs, parse_target, read_policy};
 
 /// The file the first admin token is written to, inside the data directory.
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";

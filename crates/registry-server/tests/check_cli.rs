@@ -1,4 +1,5 @@
-//! The `check` command, driven as a user would: the real binary on the fixtures.
+//! The offline commands `check` and `diff`, and `inspect`, driven as a user would: the real
+//! binary on the fixtures (and, for `inspect`, on a database of the test cluster).
 
 #![allow(clippy::unwrap_used, reason = "a test helper that cannot run its binary must fail loudly")]
 
@@ -167,4 +168,176 @@ fn check_rehearse_asks_postgresql_itself() {
     assert!(refusal["message"].as_str().unwrap().contains("SQLSTATE 42883"), "{refusal}");
     let clean = run(&["check", "fixtures/requests/01_caricatures.json", "--rehearse"], None);
     assert_eq!(clean.status.code(), Some(0), "{}", String::from_utf8_lossy(&clean.stdout));
+}
+
+/// Writes `value` to a file of the temporary directory and returns its path.
+fn write_json(dir: &Path, name: &str, value: &Value) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_string_pretty(value).unwrap()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// The change list a reviewed change snapshot records (`- add column likes` lines).
+fn snapshot_changes(stem: &str) -> Vec<String> {
+    let snapshot = root().join("fixtures/changes/snapshots").join(format!("{stem}.snap"));
+    let text = std::fs::read_to_string(&snapshot).unwrap();
+    text.lines()
+        .skip_while(|line| !line.starts_with("# changes:"))
+        .skip(1)
+        .take_while(|line| line.starts_with("- "))
+        .map(|line| line.trim_start_matches("- ").to_owned())
+        .collect()
+}
+
+#[test]
+fn diff_of_each_change_fixture_lists_its_reviewed_changes_and_exits_by_its_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for path in files("fixtures/changes", "json") {
+        let stem = path.file_stem().unwrap().to_str().unwrap().to_owned();
+        let pair: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let old = write_json(dir.path(), &format!("{stem}.old.json"), &pair["before"]);
+        let new = write_json(dir.path(), &format!("{stem}.new.json"), &pair["after"]);
+        let out = run(&["diff", &old, &new, "--format", "json"], None);
+        let answer: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{stem}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+        let descriptions: Vec<String> = answer["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["description"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(descriptions, snapshot_changes(&stem), "{stem}: the changes of the reviewed snapshot");
+        let has_error = answer["violations"].as_array().unwrap().iter().any(|v| v["severity"] == "error");
+        assert_eq!(out.status.code(), Some(i32::from(has_error)), "{stem}");
+        if !has_error {
+            let table = pair["after"]["tableName"].as_str().unwrap();
+            let file_name = answer["migrationPreview"]["fileName"].as_str().unwrap();
+            assert!(file_name.ends_with(&format!("_alter_{table}")), "{stem}: {file_name}");
+            assert!(answer["migrationPreview"]["upSql"].as_str().unwrap().contains("ALTER "), "{stem}");
+        }
+    }
+}
+
+#[test]
+fn diff_of_a_file_with_itself_has_no_change_and_sql_that_changes_nothing() {
+    for path in files("fixtures/requests", "json") {
+        let file = path.to_str().unwrap();
+        let out = run(&["diff", file, file, "--format", "json"], None);
+        let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(answer["changes"], Value::Array(Vec::new()), "{file}");
+        if answer["migrationPreview"].is_null() {
+            // A definition that cannot be planned at all (two columns of one name) says so.
+            assert_eq!(out.status.code(), Some(1), "{file}");
+            assert!(answer["violations"].as_array().unwrap().iter().any(|v| v["rule"] == "change.invalid"), "{file}");
+            continue;
+        }
+        for script in ["upSql", "downSql"] {
+            let sql = answer["migrationPreview"][script].as_str().unwrap();
+            let statements: Vec<&str> =
+                sql.lines().filter(|line| !line.trim().is_empty() && !line.starts_with("--")).collect();
+            assert!(statements.is_empty(), "{file}: {script} has statements {statements:?}");
+        }
+    }
+}
+
+#[test]
+fn diff_reads_stdin_prints_text_and_answers_bad_input_with_exit_2() {
+    let old = std::fs::read_to_string(root().join("fixtures/requests/01_caricatures.json")).unwrap();
+    let mut new: Value = serde_json::from_str(&old).unwrap();
+    new["schemaJson"]["columns"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "likes", "type": "integer", "nullable": false, "defaultValue": "0"}));
+    let dir = tempfile::tempdir().unwrap();
+    let new_path = write_json(dir.path(), "new.json", &new);
+    let out = run(&["diff", "-", &new_path], Some(&old));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("<stdin> -> ") && text.contains("1 change at compatibility level BACKWARD"), "{text}");
+    assert!(text.contains("  - add column likes"), "{text}");
+    assert!(text.contains(r#"ADD COLUMN IF NOT EXISTS "likes" integer DEFAULT 0 NOT NULL"#), "{text}");
+
+    // Another table without `renamedFrom` is not a change of this one.
+    let mut other: Value = serde_json::from_str(&old).unwrap();
+    other["schemaJson"]["tableName"] = Value::from("portraits");
+    let other_path = write_json(dir.path(), "other.json", &other);
+    let out = run(&["diff", "fixtures/requests/01_caricatures.json", &other_path, "--format", "json"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(answer["violations"].as_array().unwrap().iter().any(|v| v["rule"] == "change.invalid"), "{answer}");
+
+    for (args, stdin, expected) in [
+        (vec!["diff", "fixtures/requests/01_caricatures.json", "missing.json"], None, "cannot read missing.json"),
+        (vec!["diff", "-", "fixtures/requests/01_caricatures.json"], Some("{\"tableName\": "), "<stdin>: "),
+        (vec!["diff", "-", "-"], Some("{}"), "only one of OLD and NEW"),
+        (
+            vec!["diff", "fixtures/requests/01_caricatures.json", "fixtures/invalid/bad_type_modifier.json"],
+            None,
+            "fixtures/invalid/bad_type_modifier.json: ",
+        ),
+        (
+            vec![
+                "diff",
+                "fixtures/requests/01_caricatures.json",
+                "fixtures/requests/01_caricatures.json",
+                "--policy",
+                "missing.toml",
+            ],
+            None,
+            "missing.toml",
+        ),
+    ] {
+        let out = run(&args, stdin);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}: printed a report");
+        assert!(stderr.contains(expected), "{args:?}: expected `{expected}` in `{stderr}`");
+    }
+}
+
+#[test]
+fn inspect_prints_the_live_table_as_the_definition_it_was_created_from() {
+    let server = pg_cluster::test_support::test_server().unwrap();
+    let database = server.create_unique_database("inspect").unwrap();
+    let request = "fixtures/requests/01_caricatures.json";
+    let checked = run(&["check", request, "--format", "json"], None);
+    let answer: Value = serde_json::from_slice(&checked.stdout).unwrap();
+    server.psql(&database, answer["migrationPreview"]["upSql"].as_str().unwrap()).unwrap();
+    server
+        .psql(
+            &database,
+            "CREATE TABLE public.events (id bigint, at timestamptz) PARTITION BY RANGE (at);
+             CREATE SCHEMA audit; CREATE TABLE audit.notes (id integer PRIMARY KEY, body text);",
+        )
+        .unwrap();
+    let url = server.url(&database);
+
+    let out = run(&["inspect", "--database-url", &url, "--table", "caricatures"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir = tempfile::tempdir().unwrap();
+    let inspected = dir.path().join("live.json");
+    std::fs::write(&inspected, &out.stdout).unwrap();
+    let diff = run(&["diff", request, inspected.to_str().unwrap(), "--format", "json"], None);
+    let compared: Value = serde_json::from_slice(&diff.stdout).unwrap();
+    assert_eq!(compared["changes"], Value::Array(Vec::new()), "no phantom change: {compared}");
+
+    // Every table; what the model has no place for is named on stderr and exits 1.
+    let out = run(&["inspect", "--database-url", &url], None);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let tables: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = tables.as_array().unwrap().iter().map(|t| t["tableName"].as_str().unwrap()).collect();
+    assert_eq!(names, ["notes", "caricatures", "events"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("public.events: ") && stderr.contains("partition"), "{stderr}");
+    let out = run(&["inspect", "--database-url", &url, "--schema", "audit"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let tables: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(tables[0]["schema"], "audit", "{tables}");
+
+    let out = run(&["inspect", "--database-url", &url, "--table", "public.nothing"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("there is no table public.nothing"));
+    let out = run(&["inspect", "--database-url", "postgres://nobody@127.0.0.1:1/none", "--table", "t"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot connect to the database"));
 }

@@ -518,7 +518,7 @@ pub struct Drift {
     pub version: i32,
     /// Each difference, as the change that would bring the live table to the registry's
     /// version.
-    pub differences: Vec<String>,
+    pub differences: Vec<registry_core::drift::Difference>,
 }
 
 impl Store {
@@ -534,7 +534,7 @@ impl Store {
         let reader = target.readers.get().await?;
         let live = pg_introspect::read::table(&**reader, schema, name).await?;
         let differences = match live {
-            None => vec![format!("table {schema}.{name} does not exist on the target")],
+            None => vec![registry_core::drift::Difference::missing_table(schema, name)],
             Some(live) => {
                 registry_core::drift::differences(&current.definition, &live.to_model().table, &current.inputs.naming)
             }

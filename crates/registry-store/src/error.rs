@@ -67,12 +67,12 @@ pub enum StoreError {
     },
     /// The live table differs from the version the registry has for it (changed outside the
     /// registry); nothing ran.
-    #[error("the table on target \"{target}\" has drifted from the registry's version ({}); nothing was run", differences.join("; "))]
+    #[error("the table on target \"{target}\" has drifted from the registry's version ({}); nothing was run", differences.iter().map(|d| d.change.as_str()).collect::<Vec<_>>().join("; "))]
     Drift {
         /// Target name.
         target: String,
-        /// What differs, each in a sentence.
-        differences: Vec<String>,
+        /// What differs, and the change that would undo each difference.
+        differences: Vec<registry_core::drift::Difference>,
     },
     /// A rollback would destroy data; nothing changed. It runs after an operator confirms
     /// the loss and another principal approves it.

@@ -139,7 +139,13 @@ async fn a_stale_base_and_drift_are_refused_before_anything_runs() {
     connect(&setup.target_url).await.batch_execute("ALTER TABLE notes ADD COLUMN sneaky text").await.expect("alter");
     let drift = setup.store.drift(TARGET, "public", "notes").await.expect("drift");
     assert!(!drift.in_sync);
-    assert!(drift.differences.iter().any(|d| d.contains("sneaky")), "{drift:?}");
+    assert!(
+        drift
+            .differences
+            .iter()
+            .any(|d| d.object == "column sneaky" && d.expected == "absent" && d.live.contains("text")),
+        "{drift:?}"
+    );
     let third = V2.replace(
         r#""indexes": [{"columns": ["created_at"]}]"#,
         r#""indexes": [{"columns": ["created_at"]}, {"columns": ["body"]}]"#,

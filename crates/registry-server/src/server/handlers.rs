@@ -45,6 +45,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/tables", get(tables))
         .route("/api/tables/{name}", get(table))
         .route("/api/tables/{name}/audit", get(table_audit))
+        .route("/api/tables/{name}/drift", get(table_drift))
+        .route("/api/tables/adopt", post(adopt_table))
         .route("/api/databases", get(databases))
         .route("/api/tokens", post(create_token).get(list_tokens))
         .route("/api/tokens/{name}", delete(revoke_token))
@@ -360,6 +362,41 @@ async fn table(
     let database = target_name(&state, params.database)?;
     let schema = params.schema.unwrap_or_else(|| "public".to_owned());
     Ok(Json(state.store.table(&database, &schema, &name).await?).into_response())
+}
+
+async fn table_drift(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(name): Path<String>,
+    params: Result<Query<CatalogQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let params = query(params)?;
+    let database = target_name(&state, params.database)?;
+    let schema = params.schema.unwrap_or_else(|| "public".to_owned());
+    let drift = state.store.drift(&database, &schema, &name).await?;
+    Ok(Json(json!({"database": database, "schema": schema, "table": name, "inSync": drift.in_sync, "version": drift.version, "differences": drift.differences})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdoptBody {
+    database: Option<String>,
+    schema: Option<String>,
+    table: String,
+}
+
+/// An operator brings a table that existed before the registry under it.
+async fn adopt_table(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(OPERATORS, "adopt tables")?;
+    let body: AdoptBody = parse_json(body)?;
+    let database = target_name(&state, body.database)?;
+    let schema = body.schema.unwrap_or_else(|| "public".to_owned());
+    let table = state.store.adopt(&database, &schema, &body.table, &caller.0.name).await?;
+    Ok((StatusCode::CREATED, Json(table)).into_response())
 }
 
 async fn table_audit(

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use registry_core::drift::Difference;
 use schema_model::change::{Change, Step, TransactionMode};
 use schema_model::naming::NamingOptions;
 use schema_model::table::TableSchema;
@@ -222,15 +223,15 @@ fn missing_privilege(error: tokio_postgres::Error) -> StoreError {
     }
 }
 
-/// How the live table differs from `expected`, each difference in words.
+/// How the live table differs from `expected`.
 async fn drift(
     client: &tokio_postgres::Client,
     expected: &TableSchema,
     naming: &NamingOptions,
-) -> Result<Vec<String>, StoreError> {
+) -> Result<Vec<Difference>, StoreError> {
     let live = pg_introspect::read::table(client, expected.schema_name(), &expected.table_name).await?;
     let Some(live) = live else {
-        return Ok(vec![format!("table {}.{} does not exist", expected.schema_name(), expected.table_name)]);
+        return Ok(vec![Difference::missing_table(expected.schema_name(), &expected.table_name)]);
     };
     Ok(registry_core::drift::differences(expected, &live.to_model().table, naming))
 }
@@ -387,9 +388,13 @@ async fn finish(client: &tokio_postgres::Client, run: &Run<'_>) -> Result<(), Ta
     let mut differences = drift(client, run.after, run.naming).await.map_err(definite)?;
     if run.direction == Direction::Down {
         // PostgreSQL cannot remove enum labels: the ones the change added stay.
-        differences.retain(|d| !d.starts_with("remove value"));
+        differences.retain(|d| !d.change.starts_with("remove value"));
     }
     if !differences.is_empty() {
+        let differences = differences
+            .into_iter()
+            .map(|d| format!("{}: expected {}, found {}", d.object, d.expected, d.live))
+            .collect();
         return Err(definite(StoreError::Verification { target: run.target.to_owned(), differences }));
     }
     let sql = match run.direction {
