@@ -549,11 +549,24 @@ impl Store {
     pub async fn adopt(&self, database: &str, schema: &str, name: &str, by: &str) -> Result<TableDetail, StoreError> {
         let target =
             self.inner.targets.get(database).ok_or_else(|| StoreError::not_found(format!("target \"{database}\"")))?;
-        let live = {
+        let (live, owner) = {
             let reader = target.readers.get().await?;
-            pg_introspect::read::table(&**reader, schema, name).await?
+            let live = pg_introspect::read::table(&**reader, schema, name).await?;
+            (live, table_owner(&reader, schema, name).await?)
+        };
+        let live =
+            live.ok_or_else(|| StoreError::not_found(format!("table {schema}.{name} on target \"{database}\"")))?;
+        if let Some(TableOwner { owner, applier, may_alter: false }) = owner {
+            // Every change of a managed table is an ALTER TABLE, which only the owner may run:
+            // adopting a table the registry cannot alter would accept changes it can never apply.
+            return Err(StoreError::Conflict(format!(
+                "table {schema}.{name} is owned by {owner}, and the registry applies changes on target \"{database}\" \
+                 as {applier}, which may only alter tables it owns (or whose owner role it is a member of): run \
+                 `ALTER TABLE {} OWNER TO {}` as {owner} or a superuser, then adopt it again",
+                ddl_gen::pg::qualified(Some(schema), name),
+                ddl_gen::pg::quote_ident(&applier)
+            )));
         }
-        .ok_or_else(|| StoreError::not_found(format!("table {schema}.{name} on target \"{database}\"")))?;
         let mapped = live.to_model();
         if !mapped.unsupported.is_empty() {
             return Err(StoreError::Invalid(format!(
@@ -597,4 +610,29 @@ impl Store {
         transaction.commit().await?;
         self.table(database, schema, name).await
     }
+}
+
+/// Who owns a table on a target, and whether the role the registry applies changes as may
+/// alter it.
+struct TableOwner {
+    owner: String,
+    applier: String,
+    may_alter: bool,
+}
+
+async fn table_owner(
+    client: &tokio_postgres::Client,
+    schema: &str,
+    name: &str,
+) -> Result<Option<TableOwner>, StoreError> {
+    let row = client
+        .query_opt(
+            "SELECT pg_catalog.pg_get_userbyid(c.relowner), current_user::text,
+                    pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE')
+               FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = $1 AND c.relname = $2",
+            &[&schema, &name],
+        )
+        .await?;
+    Ok(row.map(|row| TableOwner { owner: row.get(0), applier: row.get(1), may_alter: row.get(2) }))
 }

@@ -226,9 +226,16 @@ impl Server {
     /// Runs the binary with `args` and this server's URL (a command-line client or
     /// database command).
     pub(crate) fn command(&self, args: &[&str]) -> std::process::Output {
+        self.command_with_env(args, &[])
+    }
+
+    /// [`Server::command`] with extra environment variables (`REGISTRY_TOKEN`).
+    pub(crate) fn command_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         Command::new(env!("CARGO_BIN_EXE_registry-server"))
             .args(args)
             .env("REGISTRY_SERVER", &self.url)
+            .env_remove("REGISTRY_TOKEN")
+            .envs(env.iter().copied())
             .output()
             .unwrap()
     }
