@@ -279,6 +279,12 @@ async fn prepare(args: ServeArgs) -> anyhow::Result<Prepared> {
     if let Some(count) = file.max_applies_per_target {
         config.apply.max_per_target = count.max(1);
     }
+    if let Some(millis) = file.table_lock_timeout_ms {
+        config.apply.table_lock_timeout = Duration::from_millis(millis.max(1));
+    }
+    if let Some(tries) = file.step_tries {
+        config.apply.step_tries = tries.max(1);
+    }
     config.faults = crash_hook();
     let apply_timeout = config.apply.timeout;
     let store = Store::open(config).await.context("cannot open the registry database")?;

@@ -116,6 +116,11 @@ pub struct ConfigFile {
     pub max_concurrent_applies: Option<usize>,
     /// Applies and rollbacks at once on one target (4).
     pub max_applies_per_target: Option<usize>,
+    /// Milliseconds one step of a change waits for a lock on its table before it gives up
+    /// and is tried again (5000).
+    pub table_lock_timeout_ms: Option<u64>,
+    /// Tries of a step that met the table lock timeout (4).
+    pub step_tries: Option<u32>,
 }
 
 impl ConfigFile {

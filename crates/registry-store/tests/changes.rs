@@ -26,6 +26,10 @@ struct Setup {
 }
 
 async fn setup(server: &pg_cluster::test_support::TestServer) -> Setup {
+    setup_with(server, |_| {}).await
+}
+
+async fn setup_with(server: &pg_cluster::test_support::TestServer, adjust: impl FnOnce(&mut StoreConfig)) -> Setup {
     let registry = server.create_unique_database("registry").expect("registry database");
     let target = server.create_unique_database("target").expect("target database");
     let rehearsal = server.create_unique_database("rehearsal").expect("rehearsal database");
@@ -37,6 +41,7 @@ async fn setup(server: &pg_cluster::test_support::TestServer) -> Setup {
         .with_rehearsal_url(server.url(&rehearsal))
         .allowing_privileged_runtime();
     config.faults = Some(FaultHook(Arc::new(move |at: &str| hook.lock().expect("hook").as_deref() == Some(at))));
+    adjust(&mut config);
     let store = Store::open(config.clone()).await.expect("store opens");
     Setup { store, config, target_url, crash }
 }
@@ -233,4 +238,37 @@ async fn an_adopted_table_can_then_be_changed() {
     assert!(outcome.ran_sql);
     assert_eq!(one::<i64>(&setup.target_url, "SELECT count(*) FROM legacy WHERE note IS NULL").await, 1);
     assert_eq!(setup.store.table(TARGET, "public", "legacy").await.expect("catalog").table.current_version, Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_step_behind_a_long_reader_is_tried_a_bounded_number_of_times_and_runs_once_it_is_gone() {
+    let server = support::server();
+    let setup = setup_with(&server, |config| {
+        config.apply.table_lock_timeout = std::time::Duration::from_millis(100);
+        config.apply.step_tries = 3;
+    })
+    .await;
+    applied_v1(&setup).await;
+    let (id, _) = approved(&setup.store, V2).await;
+    let reader = connect(&setup.target_url).await;
+    reader.batch_execute("BEGIN; SELECT count(*) FROM notes").await.expect("the reader holds ACCESS SHARE");
+    let busy = setup.store.apply(&id, TARGET, "olaf").await;
+    let Err(StoreError::Busy(message)) = &busy else { panic!("{busy:?}") };
+    assert!(message.contains("step 1 (add column stars)") && message.contains("3 times"), "{message}");
+    assert!(message.contains("lock timeout"), "{message}");
+    let stars: i64 = one(
+        &setup.target_url,
+        "SELECT count(*) FROM pg_attribute WHERE attrelid = 'notes'::regclass AND attname = 'stars'",
+    )
+    .await;
+    assert_eq!(stars, 0, "the step that gave up left nothing");
+    let steps_done: i64 = one(&setup.target_url, "SELECT count(*) FROM schema_registry.applied_steps").await;
+    assert_eq!(steps_done, 0);
+    let request = setup.store.get_request(&id).await.expect("request");
+    assert_eq!(request.status, RequestStatus::Approved, "still to apply");
+
+    reader.batch_execute("ROLLBACK").await.expect("the reader ends");
+    let outcome = setup.store.apply(&id, TARGET, "olaf").await.expect("applied once the reader is gone");
+    assert_eq!(outcome.status, RequestStatus::Migrated);
+    assert!(setup.store.drift(TARGET, "public", "notes").await.expect("drift").in_sync);
 }

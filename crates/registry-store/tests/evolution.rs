@@ -316,12 +316,6 @@ async fn insert_rows(db: &Db, table: &TableSchema) -> Result<(), String> {
     Ok(())
 }
 
-/// The table as PostgreSQL has it, in the model.
-async fn live(db: &Db, schema: &str, name: &str) -> Result<TableSchema, String> {
-    let found = pg_introspect::read::table(db.client(), schema, name).await.map_err(|e| e.to_string())?;
-    Ok(found.ok_or_else(|| format!("{schema}.{name} does not exist"))?.to_model().table)
-}
-
 /// The rows, as text, of the columns both definitions share (by the first one's names,
 /// through renames).
 async fn rows(db: &Db, table: &TableSchema, columns: &[String]) -> Result<Vec<String>, String> {
@@ -396,7 +390,7 @@ async fn round(
 
     for pass in ["up", "up again"] {
         script(server, database, &preview.up_sql, pass)?;
-        let found = live(db, new.schema_name(), &new.table_name).await?;
+        let found = db.live(new.schema_name(), &new.table_name).await?;
         let left = schema_diff::diff(new, &found, &naming).map_err(|e| format!("{pass}: {e}"))?;
         if !left.is_empty() {
             return Err(format!("{pass}: the table is not B, left: {left:#?}\nfound: {found:#?}\n{}", preview.up_sql));
@@ -408,7 +402,7 @@ async fn round(
     }
     for pass in ["down", "down again"] {
         script(server, database, &preview.down_sql, pass)?;
-        let found = live(db, old.schema_name(), &old.table_name).await?;
+        let found = db.live(old.schema_name(), &old.table_name).await?;
         let left: Vec<Change> = schema_diff::diff(old, &found, &naming)
             .map_err(|e| format!("{pass}: {e}"))?
             .into_iter()

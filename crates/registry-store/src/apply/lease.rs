@@ -34,10 +34,18 @@ pub struct ApplyLimits {
     pub max_concurrent: usize,
     /// Of those, on one target.
     pub max_per_target: usize,
+    /// How long one step of a change waits for a lock on the table (`lock_timeout`): a
+    /// step that would queue behind a long reader fails fast instead of stalling every
+    /// writer queued behind it.
+    pub table_lock_timeout: Duration,
+    /// How many times a step that met `table_lock_timeout` is tried, pausing 0.5 s, then
+    /// twice as long each time, in between.
+    pub step_tries: u32,
 }
 
 impl Default for ApplyLimits {
-    /// 60 s per operation, 5 s for the apply lock, 15 s leases, 8 at once, 4 per target.
+    /// 60 s per operation, 5 s for the apply lock, 15 s leases, 8 at once, 4 per target,
+    /// 5 s for a table lock, 4 tries of a step.
     fn default() -> Self {
         Self {
             timeout: Duration::from_mins(1),
@@ -45,6 +53,8 @@ impl Default for ApplyLimits {
             lease: Duration::from_secs(15),
             max_concurrent: 8,
             max_per_target: 4,
+            table_lock_timeout: Duration::from_secs(5),
+            step_tries: 4,
         }
     }
 }

@@ -19,9 +19,7 @@ use crate::connect::Endpoint;
 use crate::error::{StoreError, describe, is_transient};
 use crate::store::Store;
 
-/// Tries of one step that meets a lock timeout, and the first pause between them (doubled
-/// each time).
-const STEP_TRIES: u32 = 4;
+/// The first pause between two tries of a step that met a lock timeout (doubled each time).
 const FIRST_PAUSE: Duration = Duration::from_millis(500);
 
 const STEPS_TABLE_DDL: &str = "CREATE TABLE IF NOT EXISTS schema_registry.applied_steps (
@@ -284,24 +282,26 @@ async fn values_at_risk(
 /// One step, recorded when it finished; a lock timeout is tried again after a pause.
 async fn run_step(client: &tokio_postgres::Client, run: &Run<'_>, number: i32, step: &Step) -> Result<(), StoreError> {
     let mut pause = FIRST_PAUSE;
-    for attempt in 1..=STEP_TRIES {
+    let tries = run.limits.step_tries.max(1);
+    for attempt in 1..=tries {
         let result = match step.mode {
             TransactionMode::Transaction => transactional(client, run, number, step).await,
             TransactionMode::Alone => alone(client, run, number, step).await,
         };
         match result {
             Ok(()) => return Ok(()),
-            Err(error) if is_transient(&error) && attempt < STEP_TRIES => {
+            Err(error) if is_transient(&error) && attempt < tries => {
                 tokio::time::sleep(pause).await;
                 pause *= 2;
             }
             Err(error) if is_transient(&error) => {
                 return Err(StoreError::Busy(format!(
-                    "step {number} ({}) of the change on target \"{}\" met {} {STEP_TRIES} times; the steps before \
-                     it are done, apply again to go on",
+                    "step {number} ({}) of the change on target \"{}\" met {} {tries} times; the steps before it \
+                     are done, apply again to go on{}",
                     step.description,
                     run.target,
-                    describe(&error)
+                    describe(&error),
+                    left_invalid(client, run, step).await
                 )));
             }
             Err(error) => {
@@ -319,13 +319,44 @@ async fn run_step(client: &tokio_postgres::Client, run: &Run<'_>, number: i32, s
     Ok(())
 }
 
+/// For a step that runs alone and gave up: the indexes of the table it leaves invalid, said
+/// in words. `DROP INDEX CONCURRENTLY` commits the index's invalidation before it waits for
+/// the table's users, and an interrupted `CREATE INDEX CONCURRENTLY` leaves its index behind:
+/// either way the index is no longer used by queries but still maintained by every write,
+/// until the step runs again (or someone rebuilds it).
+async fn left_invalid(client: &tokio_postgres::Client, run: &Run<'_>, step: &Step) -> String {
+    if step.mode != TransactionMode::Alone {
+        return String::new();
+    }
+    let invalid = client
+        .query(
+            "SELECT c.relname::text FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+              WHERE i.indrelid = to_regclass($1) AND NOT i.indisvalid ORDER BY 1",
+            &[&ddl_gen::pg::qualified(Some(run.before.schema_name()), &run.before.table_name)],
+        )
+        .await;
+    match invalid {
+        Ok(rows) if !rows.is_empty() => {
+            let names: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+            format!(
+                "; meanwhile the table has invalid indexes ({}): queries do not use them and writes still maintain \
+                 them until the step finishes",
+                names.join(", ")
+            )
+        }
+        _ => String::new(),
+    }
+}
+
 async fn transactional(
     client: &tokio_postgres::Client,
     run: &Run<'_>,
     number: i32,
     step: &Step,
 ) -> Result<(), tokio_postgres::Error> {
-    client.batch_execute("BEGIN; SET LOCAL lock_timeout = '5s'").await?;
+    client
+        .batch_execute(&format!("BEGIN; SET LOCAL lock_timeout = {}", run.limits.table_lock_timeout.as_millis()))
+        .await?;
     let result = async {
         client.batch_execute(&step.sql).await?;
         record(client, run, number).await
@@ -362,7 +393,7 @@ async fn alone(
                     .await?;
             }
         }
-        client.batch_execute("SET lock_timeout = '5s'").await?;
+        client.batch_execute(&format!("SET lock_timeout = {}", run.limits.table_lock_timeout.as_millis())).await?;
         let result = client.batch_execute(&step.sql).await;
         let _ = client.batch_execute("RESET lock_timeout").await;
         result?;

@@ -83,6 +83,12 @@ impl Db {
         &self.client
     }
 
+    /// The table as PostgreSQL has it, in the model.
+    pub(crate) async fn live(&self, schema: &str, name: &str) -> Result<schema_model::table::TableSchema, String> {
+        let found = pg_introspect::read::table(&self.client, schema, name).await.map_err(|e| e.to_string())?;
+        Ok(found.ok_or_else(|| format!("{schema}.{name} does not exist"))?.to_model().table)
+    }
+
     /// Runs a script (several statements, simple query protocol).
     pub(crate) async fn execute(&self, sql: &str) -> Result<(), String> {
         self.client.batch_execute(sql).await.map_err(|e| describe(&e))
