@@ -230,10 +230,12 @@ impl LocalCluster {
         let bin_dir = find_bin_dir()?;
         let run_as = RunAs::detect()?;
         let data_dir = std::path::absolute(data_dir).map_err(io_error("resolve", data_dir))?;
+        if let Some(parent) = data_dir.parent() {
+            fs::create_dir_all(parent).map_err(io_error("create directory", parent))?;
+            // The data and socket directories sit side by side in it.
+            run_as.open_parent(parent)?;
+        }
         if !data_dir.join("PG_VERSION").is_file() {
-            if let Some(parent) = data_dir.parent() {
-                fs::create_dir_all(parent).map_err(io_error("create directory", parent))?;
-            }
             match DirBuilder::new().mode(0o700).create(&data_dir) {
                 Ok(()) => run_as.chown(&data_dir)?,
                 Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {
@@ -786,5 +788,26 @@ mod tests {
         assert!(data.join("PG_VERSION").is_file(), "data dir was removed");
 
         fs::remove_dir_all(&base).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn a_persistent_cluster_starts_inside_a_private_directory() {
+        use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
+        // A server's data directory: mode 0700, holding secrets beside the cluster.
+        let private = std::env::temp_dir().join(format!("pgreg-private-test-{}", unique_suffix()));
+        ok(DirBuilder::new().mode(0o700).create(&private).map_err(io_error("create", &private)));
+        fs::write(private.join("secret"), "x").unwrap_or_else(|e| panic!("{e}"));
+        let data = private.join("postgres");
+        let cluster = ok(LocalCluster::start_persistent(&data));
+        assert_eq!(ok(cluster.psql("postgres", "select 1")).trim(), "1");
+        let meta = fs::metadata(&private).unwrap_or_else(|e| panic!("{e}"));
+        let run_as = ok(RunAs::detect());
+        match run_as.switch_to {
+            // As root: the cluster's user may enter, but not list; others get nothing.
+            Some((_, gid)) => assert_eq!((meta.mode() & 0o777, meta.gid()), (0o710, gid)),
+            None => assert_eq!(meta.mode() & 0o777, 0o700, "left as it was"),
+        }
+        drop(cluster);
+        fs::remove_dir_all(&private).unwrap_or_else(|e| panic!("{e}"));
     }
 }

@@ -50,6 +50,29 @@ impl RunAs {
         }
     }
 
+    /// Lets this user enter `dir`, the private directory that holds a cluster's data and
+    /// socket directories (a no-op when not switching, or when it can already). Only a
+    /// directory of ours that no group or other user can use at all (mode 0700) is changed:
+    /// its group becomes this user's and may enter it, but not list it (0710). Directories
+    /// above it are left alone; when they bar the user, `initdb` says so with
+    /// [`RunAs::hint`].
+    pub(crate) fn open_parent(self, dir: &Path) -> Result<(), ClusterError> {
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+        let Some((uid, gid)) = self.switch_to else { return Ok(()) };
+        let meta = match fs::metadata(dir) {
+            Ok(meta) => meta,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(err) => return Err(io_error("inspect", dir)(err)),
+        };
+        let mode = meta.mode() & 0o7777;
+        let can_enter = meta.uid() == uid || mode & 0o001 != 0 || (meta.gid() == gid && mode & 0o010 != 0);
+        if can_enter || meta.uid() != effective_uid()? || mode & 0o077 != 0 {
+            return Ok(());
+        }
+        std::os::unix::fs::chown(dir, None, Some(gid)).map_err(io_error("change the group of", dir))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(mode | 0o010)).map_err(io_error("set the mode of", dir))
+    }
+
     /// A sentence for error messages when the tools run as someone else.
     pub(crate) fn hint(self, path: &Path) -> String {
         match self.switch_to {

@@ -53,9 +53,20 @@ fn violation_lines(out: &mut String, violations: &serde_json::Value) {
 /// The answer to `request submit`.
 pub fn submitted(answer: &serde_json::Value) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "stored request {}", text_of(answer, "registryId"));
+    let _ = write!(out, "stored request {}", text_of(answer, "registryId"));
+    match answer["baseVersion"].as_i64() {
+        Some(base) if answer["kind"] == "alter" => {
+            let _ = writeln!(out, ": a change of the table's version {base}");
+        }
+        _ => out.push('\n'),
+    }
     violation_lines(&mut out, &answer["violations"]);
     let _ = writeln!(out, "migration {}", text_of(&answer["migrationPreview"], "fileName"));
+    // A change runs in steps; their headings in the script say what each does.
+    let up = answer["migrationPreview"]["upSql"].as_str().unwrap_or_default();
+    for step in up.lines().filter_map(|line| line.strip_prefix("-- step ")) {
+        let _ = writeln!(out, "  step {step}");
+    }
     out
 }
 

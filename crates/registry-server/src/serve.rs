@@ -23,8 +23,9 @@ pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 pub const AUDIT_KEY_FILE: &str = "audit.key";
 
 /// Creates the data directory with mode 0700 (it holds the admin token, the audit key and
-/// the embedded cluster). An existing one is left as it is, with a warning when others can
-/// read it.
+/// the embedded cluster; when root, the embedded cluster's OS user is then let in to its
+/// own subdirectory: 0710). An existing one is left as it is, with a warning when others can
+/// read or write it.
 fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _};
     match std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir) {
@@ -36,7 +37,7 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
         }
     }
     if let Ok(meta) = std::fs::metadata(dir)
-        && meta.mode() & 0o077 != 0
+        && meta.mode() & 0o066 != 0
     {
         tracing::warn!(
             "the data directory {} can be read by other users (mode {:o}); it holds the admin token and the audit key",

@@ -294,12 +294,16 @@ fn drift_text(reports: &[Value]) -> String {
             if differences.len() == 1 { "difference" } else { "differences" }
         );
         for difference in differences {
+            let side = |key: &str| match difference[key].as_str().unwrap_or_default() {
+                "absent" => "nothing".to_owned(),
+                text => text.to_owned(),
+            };
             let _ = writeln!(
                 out,
-                "  {}: the registry has {}, the live table has {}\n    to undo: {}",
+                "  {}\n    registry: {}\n    live:     {}\n    to undo:  {}",
                 difference["object"].as_str().unwrap_or_default(),
-                difference["expected"].as_str().unwrap_or_default(),
-                difference["live"].as_str().unwrap_or_default(),
+                side("expected"),
+                side("live"),
                 difference["change"].as_str().unwrap_or_default()
             );
         }
