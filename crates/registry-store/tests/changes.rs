@@ -272,3 +272,25 @@ async fn a_step_behind_a_long_reader_is_tried_a_bounded_number_of_times_and_runs
     assert_eq!(outcome.status, RequestStatus::Migrated);
     assert!(setup.store.drift(TARGET, "public", "notes").await.expect("drift").in_sync);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_step_that_runs_into_the_apply_timeout_is_not_tried_again_and_says_which_setting_to_raise() {
+    let server = support::server();
+    let setup = setup_with(&server, |config| {
+        // The statement timeout (the apply timeout) comes before the table's lock timeout.
+        config.apply.timeout = std::time::Duration::from_secs(1);
+        config.apply.table_lock_timeout = std::time::Duration::from_secs(30);
+    })
+    .await;
+    applied_v1(&setup).await;
+    let (id, _) = approved(&setup.store, V2).await;
+    let reader = connect(&setup.target_url).await;
+    reader.batch_execute("BEGIN; SELECT count(*) FROM notes").await.expect("the reader holds ACCESS SHARE");
+    let busy = setup.store.apply(&id, TARGET, "olaf").await;
+    let Err(StoreError::Busy(message)) = &busy else { panic!("{busy:?}") };
+    assert!(message.contains("step 1 (add column stars)") && message.contains("apply_timeout_seconds"), "{message}");
+    assert!(!message.contains(" times"), "tried once, not again and again: {message}");
+    reader.batch_execute("ROLLBACK").await.expect("the reader ends");
+    let outcome = setup.store.apply(&id, TARGET, "olaf").await.expect("applied once the reader is gone");
+    assert_eq!(outcome.status, RequestStatus::Migrated);
+}

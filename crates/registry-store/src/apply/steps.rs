@@ -290,6 +290,19 @@ async fn run_step(client: &tokio_postgres::Client, run: &Run<'_>, number: i32, s
         };
         match result {
             Ok(()) => return Ok(()),
+            Err(error) if error.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) => {
+                // The statement ran into the target session's statement timeout: trying again
+                // would take as long again (and an index build starts over).
+                return Err(StoreError::Busy(format!(
+                    "step {number} ({}) of the change on target \"{}\" was cancelled: it ran into the apply timeout \
+                     ({} s; a table this large needs a longer one, apply_timeout_seconds) or someone cancelled it; \
+                     the steps before it are done, apply again to go on{}",
+                    step.description,
+                    run.target,
+                    run.limits.timeout.as_secs_f64(),
+                    left_invalid(client, run, step).await
+                )));
+            }
             Err(error) if is_transient(&error) && attempt < tries => {
                 tokio::time::sleep(pause).await;
                 pause *= 2;
