@@ -26,17 +26,7 @@ fn request_named(table: &str) -> Value {
 
 /// Submits and approves; the request's id.
 fn approved(server: &Server, who: &Actors, table: &str) -> String {
-    let (status, body) = server.call("POST", "/api/schema-requests", Some(&who.requester), Some(&request_named(table)));
-    assert_eq!(status, 201, "{body}");
-    let id = body["registryId"].as_str().unwrap().to_owned();
-    let (status, body) = server.call(
-        "PATCH",
-        &format!("/api/schema-requests/{id}"),
-        Some(&who.reviewer),
-        Some(&json!({"status": "approved"})),
-    );
-    assert_eq!(status, 200, "{body}");
-    id
+    support::submit_and_approve(server, who, &request_named(table)).0
 }
 
 fn status_of(server: &Server, who: &Actors, id: &str) -> String {

@@ -14,20 +14,10 @@ use support::{Actors, Server, actors, cleanup, fixture};
 /// The embedded server's only target (its database is `target`).
 const TARGET: &str = "default";
 
-/// Submits `request`, checks it was accepted as `kind`, approves it and returns its id and
-/// the submission's answer.
+/// Submits and approves `request`, checking it was accepted as `kind`.
 fn submit_and_approve(server: &Server, who: &Actors, request: &Value, kind: &str) -> (String, Value) {
-    let (status, answer) = server.call("POST", "/api/schema-requests", Some(&who.requester), Some(request));
-    assert_eq!(status, 201, "{answer}");
+    let (id, answer) = support::submit_and_approve(server, who, request);
     assert_eq!(answer["kind"], kind, "{answer}");
-    let id = answer["registryId"].as_str().unwrap().to_owned();
-    let (status, body) = server.call(
-        "PATCH",
-        &format!("/api/schema-requests/{id}"),
-        Some(&who.reviewer),
-        Some(&json!({"status": "approved"})),
-    );
-    assert_eq!(status, 200, "{body}");
     (id, answer)
 }
 

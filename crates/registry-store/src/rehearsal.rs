@@ -309,19 +309,7 @@ fn stand_in(request: &SchemaRequest, schema: &str, name: &str) -> TableSchema {
                     t if t.is_serial() => schema_model::types::ColumnType::Integer,
                     t => t.clone(),
                 });
-            columns.push(Column {
-                name: referenced.clone(),
-                column_type,
-                primary_key: false,
-                nullable: None,
-                default_value: None,
-                unique: false,
-                references: None,
-                check: None,
-                identity: None,
-                comment: None,
-                renamed_from: None,
-            });
+            columns.push(Column::new(referenced.clone(), column_type));
         }
         uniques.push(UniqueConstraint { name: None, columns: fk.referenced_columns.clone(), renamed_from: None });
     }

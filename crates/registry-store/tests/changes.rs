@@ -56,6 +56,18 @@ async fn one<T: for<'a> tokio_postgres::types::FromSql<'a>>(url: &str, sql: &str
     connect(url).await.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
 }
 
+/// When each recorded step finished, in step order.
+async fn finish_times(url: &str) -> Vec<String> {
+    connect(url)
+        .await
+        .query("SELECT finished_at::text FROM schema_registry.applied_steps ORDER BY step", &[])
+        .await
+        .expect("steps")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 fn request(json: &str) -> SchemaRequest {
     SchemaRequest::from_json(json).unwrap_or_else(|e| panic!("{e}: {json}"))
 }
@@ -180,24 +192,10 @@ async fn a_stop_between_steps_resumes_at_the_first_unfinished_step() {
     // again: the remaining steps run once, the finished ones never again.
     let other = Store::open(setup.config.clone()).await.expect("reopen");
     other.reconcile_abandoned(Scope::All).await.expect("reconcile");
-    let first_two: Vec<String> = connect(&setup.target_url)
-        .await
-        .query("SELECT finished_at::text FROM schema_registry.applied_steps ORDER BY step", &[])
-        .await
-        .expect("steps")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let first_two = finish_times(&setup.target_url).await;
     let outcome = other.apply(&id, TARGET, "olaf").await.expect("resumed");
     assert_eq!(outcome.status, RequestStatus::Migrated);
-    let after: Vec<String> = connect(&setup.target_url)
-        .await
-        .query("SELECT finished_at::text FROM schema_registry.applied_steps ORDER BY step", &[])
-        .await
-        .expect("steps")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let after = finish_times(&setup.target_url).await;
     assert_eq!(after[..2], first_two[..], "the finished steps did not run again");
     assert!(other.drift(TARGET, "public", "notes").await.expect("drift").in_sync);
 }

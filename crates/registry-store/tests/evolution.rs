@@ -70,22 +70,6 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     ]
 }
 
-fn plain_column(name: String, column_type: ColumnType) -> Column {
-    Column {
-        name,
-        column_type,
-        primary_key: false,
-        nullable: None,
-        default_value: None,
-        unique: false,
-        references: None,
-        check: None,
-        identity: None,
-        comment: None,
-        renamed_from: None,
-    }
-}
-
 /// Columns a change may touch: not the key, not a serial or identity.
 fn movable(table: &TableSchema) -> Vec<usize> {
     let key = table.primary_key_columns().iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
@@ -113,7 +97,7 @@ fn mutate(a: &TableSchema, mutations: &[Mutation]) -> TableSchema {
                     2 => (ColumnType::Boolean, "false"),
                     _ => (ColumnType::parse("timestamptz").expect("type"), "now()"),
                 };
-                let mut column = plain_column(format!("added_{added}"), column_type);
+                let mut column = Column::new(format!("added_{added}"), column_type);
                 if *default {
                     column.default_value = Some(value.to_owned());
                     column.nullable = Some(false);

@@ -92,6 +92,25 @@ pub struct Column {
     pub renamed_from: Option<String>,
 }
 
+impl Column {
+    /// A plain column: nullable by default, no key, default, check, identity or comment.
+    pub fn new(name: impl Into<String>, column_type: ColumnType) -> Self {
+        Self {
+            name: name.into(),
+            column_type,
+            primary_key: false,
+            nullable: None,
+            default_value: None,
+            unique: false,
+            references: None,
+            check: None,
+            identity: None,
+            comment: None,
+            renamed_from: None,
+        }
+    }
+}
+
 #[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
 fn is_false(value: &bool) -> bool {
     !*value

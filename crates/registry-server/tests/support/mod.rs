@@ -42,6 +42,22 @@ pub(crate) fn actors(server: &Server) -> Actors {
     }
 }
 
+/// Submits `request` as the requester and approves it as the reviewer; its id and the
+/// submission's answer.
+pub(crate) fn submit_and_approve(server: &Server, who: &Actors, request: &Value) -> (String, Value) {
+    let (status, answer) = server.call("POST", "/api/schema-requests", Some(&who.requester), Some(request));
+    assert_eq!(status, 201, "{answer}");
+    let id = answer["registryId"].as_str().unwrap().to_owned();
+    let (status, body) = server.call(
+        "PATCH",
+        &format!("/api/schema-requests/{id}"),
+        Some(&who.reviewer),
+        Some(&json!({"status": "approved"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    (id, answer)
+}
+
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

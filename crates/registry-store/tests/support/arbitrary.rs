@@ -118,19 +118,8 @@ pub(crate) fn table() -> impl Strategy<Value = SchemaRequest> {
             let mut enums = Vec::new();
             if let Some(labels) = labels {
                 enums.push(EnumType { name: "mood".to_owned(), values: labels.into_iter().collect() });
-                columns.push(Column {
-                    name: "mood".to_owned(),
-                    column_type: ColumnType::Named("mood".to_owned()),
-                    primary_key: false,
-                    nullable: Some(true),
-                    default_value: None,
-                    unique: false,
-                    references: None,
-                    check: None,
-                    identity: None,
-                    comment: None,
-                    renamed_from: None,
-                });
+                columns
+                    .push(Column { nullable: Some(true), ..Column::new("mood", ColumnType::Named("mood".to_owned())) });
             }
             let mut indexes: Vec<Index> = Vec::new();
             for (pick, kind, partial) in index_specs {
