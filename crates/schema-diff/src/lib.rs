@@ -1,4 +1,5 @@
-//! Two versions of a table definition → the ordered changes between them.
+//! Two versions of a table definition → the ordered changes between them; two schemas of
+//! several tables → the tables created, changed and dropped ([`diff_schemas`]).
 //!
 //! Both sides are compared the way PostgreSQL would store them, so that a definition
 //! compared with itself, or with the live table it produced (read back through
@@ -19,11 +20,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use schema_model::change::{Change, Constraint};
+use schema_model::change::{Change, Constraint, Schema, SchemaChange};
 use schema_model::expr::{ExprContext, comparable_renamed};
 use schema_model::naming::NamingOptions;
 use schema_model::objects::{CheckDef, ForeignKeyDef, IndexDef, TableObjects, UniqueDef};
-use schema_model::table::{Column, ReferentialAction, TableSchema};
+use schema_model::table::{Column, EnumType, ReferentialAction, TableSchema};
 
 /// Why two definitions cannot be compared.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -111,6 +112,87 @@ pub fn diff(old: &TableSchema, new: &TableSchema, naming: &NamingOptions) -> Res
     diff_objects(&context, &constraints_of(&old_objects), &constraints_of(&new_objects), &mut out, Kind::Constraint);
     diff_objects(&context, &indexes_of(&old_objects), &indexes_of(&new_objects), &mut out, Kind::Index);
     Ok(out.into_changes())
+}
+
+/// The changes from one schema of several tables to another, in the order they can run:
+/// types the tables may use, tables created, tables changed (each as [`diff`] says), tables
+/// dropped (those that refer to others first), then types no longer used. A table of `new`
+/// continues the table of `old` with the same schema and name, or the one its `renamedFrom`
+/// names in its schema; every other table of `old` is dropped.
+pub fn diff_schemas(old: &Schema, new: &Schema, naming: &NamingOptions) -> Result<Vec<SchemaChange>, DiffError> {
+    let mut types = Plan::default();
+    enum_changes(&old.enums.iter().collect::<Vec<_>>(), &new.enums.iter().collect::<Vec<_>>(), &mut types);
+    let mut created = Vec::new();
+    let mut altered = Vec::new();
+    let mut continued = BTreeSet::new();
+    for table in &new.tables {
+        let before = old
+            .table(table.schema_name(), &table.table_name)
+            .or_else(|| table.renamed_from.as_deref().and_then(|from| old.table(table.schema_name(), from)));
+        let Some(before) = before else {
+            created.push(SchemaChange::CreateTable { table: table.clone() });
+            continue;
+        };
+        if !continued.insert((before.schema_name().to_owned(), before.table_name.clone())) {
+            return Err(DiffError::BadRename {
+                path: format!("{}.{}", table.schema_name(), table.table_name),
+                from: before.table_name.clone(),
+                reason: "is continued by two tables of the new schema",
+            });
+        }
+        let changes = diff(before, table, naming)?;
+        if !changes.is_empty() {
+            altered.push(SchemaChange::AlterTable {
+                schema: table.schema_name().to_owned(),
+                table: table.table_name.clone(),
+                changes,
+            });
+        }
+    }
+    let dropped: Vec<&TableSchema> = old
+        .tables
+        .iter()
+        .filter(|t| !continued.contains(&(t.schema_name().to_owned(), t.table_name.clone())))
+        .collect();
+    let dropped = table_drop_order(dropped);
+    let mut changes = Vec::new();
+    if !types.add_types.is_empty() {
+        changes.push(SchemaChange::AlterTypes { changes: types.add_types });
+    }
+    changes.extend(created);
+    changes.extend(altered);
+    changes.extend(dropped.into_iter().map(|table| SchemaChange::DropTable { table: table.clone() }));
+    if !types.drop_types.is_empty() {
+        changes.push(SchemaChange::AlterTypes { changes: types.drop_types });
+    }
+    Ok(changes)
+}
+
+/// Tables in an order they can be dropped: one that refers to another before it (ties in
+/// reverse creation order).
+fn table_drop_order(mut left: Vec<&TableSchema>) -> Vec<&TableSchema> {
+    let refers_to = |table: &TableSchema, other: &TableSchema| {
+        let names_other = |schema: Option<&str>, name: &str| {
+            name == other.table_name && schema.unwrap_or(table.schema_name()) == other.schema_name()
+        };
+        !std::ptr::eq(table, other)
+            && (table
+                .columns
+                .iter()
+                .any(|c| c.references.as_ref().is_some_and(|r| names_other(r.schema.as_deref(), &r.table)))
+                || table
+                    .foreign_keys
+                    .iter()
+                    .any(|fk| names_other(fk.references.schema.as_deref(), &fk.references.table)))
+    };
+    left.reverse();
+    let mut ordered = Vec::with_capacity(left.len());
+    while !left.is_empty() {
+        // The first table no other remaining one refers to; in a cycle, the first one.
+        let next = left.iter().position(|t| !left.iter().any(|o| refers_to(o, t))).unwrap_or(0);
+        ordered.push(left.remove(next));
+    }
+    ordered
 }
 
 /// The changes, grouped by when they can run.
@@ -302,7 +384,7 @@ fn diff_column(context: &Context<'_>, before: &Column, after: &Column, out: &mut
 
 /// The enum types a table's columns use: a declared type no column uses is not part of the
 /// table as PostgreSQL sees it.
-fn used_enums(table: &TableSchema) -> Vec<&schema_model::table::EnumType> {
+fn used_enums(table: &TableSchema) -> Vec<&EnumType> {
     table
         .enums
         .iter()
@@ -316,8 +398,12 @@ fn used_enums(table: &TableSchema) -> Vec<&schema_model::table::EnumType> {
 }
 
 fn diff_enums(old: &TableSchema, new: &TableSchema, out: &mut Plan) {
-    let (old_enums, new_enums) = (used_enums(old), used_enums(new));
-    for enum_type in &new_enums {
+    enum_changes(&used_enums(old), &used_enums(new), out);
+}
+
+/// Types added, labels added and removed (first among the additions), types dropped (last).
+fn enum_changes(old_enums: &[&EnumType], new_enums: &[&EnumType], out: &mut Plan) {
+    for enum_type in new_enums {
         let Some(before) = old_enums.iter().find(|e| e.name == enum_type.name) else {
             out.add_types.push(Change::AddEnumType { enum_type: (*enum_type).clone() });
             continue;
@@ -345,7 +431,7 @@ fn diff_enums(old: &TableSchema, new: &TableSchema, out: &mut Plan) {
             });
         }
     }
-    for enum_type in &old_enums {
+    for enum_type in old_enums {
         if !new_enums.iter().any(|e| e.name == enum_type.name) {
             out.drop_types.push(Change::DropEnumType { enum_type: (*enum_type).clone() });
         }

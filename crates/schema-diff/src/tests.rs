@@ -1,9 +1,9 @@
-use schema_model::change::{Change, Constraint};
+use schema_model::change::{Change, Constraint, Schema, SchemaChange};
 use schema_model::naming::NamingOptions;
 use schema_model::request::SchemaRequest;
 use schema_model::table::TableSchema;
 
-use crate::{DiffError, diff};
+use crate::{DiffError, diff, diff_schemas};
 
 fn table(json: &str) -> TableSchema {
     SchemaRequest::from_json(json).unwrap_or_else(|e| panic!("{e}: {json}")).schema_json
@@ -161,5 +161,61 @@ fn checks_follow_renamed_columns() {
     assert_eq!(
         changes(old, new),
         ["rename column qty to quantity", "rename constraint ck_items_qty to ck_items_quantity"]
+    );
+}
+
+fn schema(tables: &[&str]) -> Schema {
+    Schema { tables: tables.iter().map(|t| table(t)).collect(), enums: Vec::new() }
+}
+
+#[test]
+fn schemas_of_several_tables_are_created_altered_renamed_and_dropped_in_an_order_that_runs() {
+    let teams = r#"{"tableName": "teams", "columns": [{"name": "id", "type": "bigint", "primaryKey": true}]}"#;
+    let members = r#"{"tableName": "members", "columns": [{"name": "id", "type": "bigint", "primaryKey": true},
+        {"name": "team_id", "type": "bigint", "references": {"table": "teams", "column": "id"}}]}"#;
+    let notes = r#"{"tableName": "notes", "columns": [{"name": "id", "type": "bigint", "primaryKey": true}]}"#;
+    let old = schema(&[teams, members, notes]);
+    let naming = NamingOptions::default();
+    assert_eq!(diff_schemas(&old, &old, &naming).expect("diff"), Vec::new(), "no phantom change");
+
+    let memos = r#"{"tableName": "memos", "renamedFrom": "notes", "columns": [{"name": "id", "type": "bigint", "primaryKey": true},
+        {"name": "body", "type": "text"}]}"#;
+    let tags = r#"{"tableName": "tags", "columns": [{"name": "id", "type": "bigint", "primaryKey": true}]}"#;
+    let new = schema(&[memos, tags]);
+    let changes = diff_schemas(&old, &new, &naming).expect("diff");
+    let described: Vec<String> = changes.iter().map(SchemaChange::describe).collect();
+    assert_eq!(
+        described,
+        [
+            "create table public.tags",
+            "alter table public.memos: rename table notes to memos, rename constraint pk_notes to pk_memos, add column body",
+            // Members refer to teams: they go first.
+            "drop table public.members",
+            "drop table public.teams",
+        ]
+    );
+    assert!(changes[3].loses_data() && !changes[0].loses_data());
+
+    let twice = schema(&[memos, &memos.replace("memos", "memos_2")]);
+    let error = diff_schemas(&old, &twice, &naming).expect_err("two continuations");
+    assert!(error.to_string().contains("continued by two tables"), "{error}");
+}
+
+#[test]
+fn shared_enum_types_of_a_schema_are_compared_too() {
+    let old = Schema {
+        tables: Vec::new(),
+        enums: vec![schema_model::table::EnumType { name: "mood".into(), values: vec!["ok".into()] }],
+    };
+    let mut new = old.clone();
+    new.enums[0].values.push("great".into());
+    let changes = diff_schemas(&old, &new, &NamingOptions::default()).expect("diff");
+    assert_eq!(
+        changes.iter().map(SchemaChange::describe).collect::<Vec<_>>(),
+        ["types: add value 'great' to type mood"]
+    );
+    let gone = diff_schemas(&old, &Schema::default(), &NamingOptions::default()).expect("diff");
+    assert!(
+        matches!(&gone[..], [SchemaChange::AlterTypes { changes }] if matches!(changes[..], [Change::DropEnumType { .. }]))
     );
 }

@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::objects::{CheckDef, ForeignKeyDef, IndexDef, PrimaryKeyDef, UniqueDef};
-use crate::table::{Column, EnumType, Identity};
+use crate::table::{Column, EnumType, Identity, TableSchema};
 use crate::types::ColumnType;
 
 /// A constraint of any kind, with its effective name.
@@ -55,6 +55,79 @@ impl Constraint {
             Self::ForeignKey(_) => "foreign key",
             Self::Unique(_) => "unique constraint",
             Self::Check(_) => "check constraint",
+        }
+    }
+}
+
+/// Several tables and the enum types that stand apart from them: a database schema as a
+/// folder of migrations builds it or a database holds it. Each table keeps the enum types it
+/// declares itself.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Schema {
+    /// The tables, in the order they were created.
+    pub tables: Vec<TableSchema>,
+    /// Enum types no table declares (shared ones).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enums: Vec<EnumType>,
+}
+
+impl Schema {
+    /// The table of that schema and name.
+    pub fn table(&self, schema: &str, name: &str) -> Option<&TableSchema> {
+        self.tables.iter().find(|t| t.schema_name() == schema && t.table_name == name)
+    }
+}
+
+/// One change to a schema of several tables. The JSON form is
+/// `{"change": "alterTable", "schema": ..., "table": ..., "changes": [...]}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum SchemaChange {
+    /// A table that did not exist.
+    CreateTable {
+        /// Its definition.
+        table: TableSchema,
+    },
+    /// A table that goes, with its rows.
+    DropTable {
+        /// Its definition before.
+        table: TableSchema,
+    },
+    /// A table that stays, changed (renamed, perhaps).
+    AlterTable {
+        /// Its schema.
+        schema: String,
+        /// Its name after the change.
+        table: String,
+        /// What changes, in order.
+        changes: Vec<Change>,
+    },
+    /// Shared enum types added, changed or dropped.
+    AlterTypes {
+        /// `AddEnumType`, `AddEnumValue`, `RemoveEnumValue` or `DropEnumType` changes.
+        changes: Vec<Change>,
+    },
+}
+
+impl SchemaChange {
+    /// In words, for reports: `create table public.a`, `alter table public.b: add column c`.
+    pub fn describe(&self) -> String {
+        let list = |changes: &[Change]| changes.iter().map(Change::describe).collect::<Vec<_>>().join(", ");
+        match self {
+            Self::CreateTable { table } => format!("create table {}.{}", table.schema_name(), table.table_name),
+            Self::DropTable { table } => format!("drop table {}.{}", table.schema_name(), table.table_name),
+            Self::AlterTable { schema, table, changes } => format!("alter table {schema}.{table}: {}", list(changes)),
+            Self::AlterTypes { changes } => format!("types: {}", list(changes)),
+        }
+    }
+
+    /// Whether it destroys stored values: a table dropped, or a change of a table that does.
+    pub fn loses_data(&self) -> bool {
+        match self {
+            Self::DropTable { .. } => true,
+            Self::AlterTable { changes, .. } => changes.iter().any(Change::loses_data),
+            Self::CreateTable { .. } | Self::AlterTypes { .. } => false,
         }
     }
 }
