@@ -68,6 +68,12 @@ pub enum Command {
     /// Exit status: 0 when every table is described fully, 1 when one has features the
     /// registry has no place for (named on standard error), 2 on errors.
     Inspect(crate::tables::InspectArgs),
+    /// Replay SQL files and migration folders into table definitions: CREATE TABLE / INDEX /
+    /// TYPE … AS ENUM, ALTER TABLE, COMMENT ON, DROP. What the registry's model cannot hold
+    /// is listed under `skipped` with the file, line and reason.
+    ///
+    /// Exit status: 0 when read, 2 when an input cannot be read or `--table` names no table.
+    Import(crate::sql_files::ImportArgs),
     /// Compare managed tables with the live tables on a target, through a running server.
     ///
     /// Exit status: 0 when every table is in sync, 1 when one has drifted, 2 on errors.
@@ -257,6 +263,11 @@ pub fn run(command: Command) -> ExitCode {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
             offline_result(crate::tables::diff(&args, &mut out), &mut out)
+        }
+        Command::Import(args) => {
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            offline_result(crate::sql_files::import(&args, &mut out), &mut out)
         }
         Command::Inspect(args) => {
             let stdout = std::io::stdout();

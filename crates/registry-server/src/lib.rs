@@ -1,7 +1,7 @@
 //! The Schema Registry binary's library: the HTTP API ([`server`]) and its start-up
 //! ([`serve`]); the command line ([`cli`]) with its client ([`client`]), its database
-//! commands ([`admin`]), its commands for living tables ([`tables`]) and the reports it
-//! prints ([`report`]); and the settings both sides read ([`settings`]), so that the
+//! commands ([`admin`]), its commands for living tables ([`tables`]), its commands that read
+//! SQL files ([`sql_files`]) and the reports it prints ([`report`]); and the settings both sides read ([`settings`]), so that the
 //! server and the command line never import each other. It is the only crate that knows
 //! about HTTP and the command line.
 
@@ -12,4 +12,5 @@ pub mod report;
 pub mod serve;
 pub mod server;
 pub mod settings;
+pub mod sql_files;
 pub mod tables;

@@ -1,0 +1,13 @@
+//! SQL in: migration files and schema dumps read into the registry's model.
+//!
+//! [`scan`] splits text into statements with exact spans (psql meta-commands and `COPY`
+//! data kept apart, quotes, dollar quotes and comments stepped over whole); [`parse`] reads
+//! each statement with sqlparser's PostgreSQL dialect on its own, so that one statement it
+//! rejects never hides the others, and names a rejected one by its leading keywords;
+//! [`replay`] plays the statements, in order, into a [`schema_model::change::Schema`] and
+//! lists what the model cannot hold. Pure: text in, model out; the caller reads the files.
+
+pub mod layout;
+pub mod parse;
+pub mod replay;
+pub mod scan;

@@ -1,0 +1,250 @@
+//! Each statement piece parsed on its own with sqlparser's PostgreSQL dialect, so that one
+//! statement sqlparser rejects never hides the others; a rejected one is named by its leading
+//! keywords (`ALTER TABLE … ATTACH PARTITION`, `CREATE FUNCTION`, `DO`, ...).
+
+use sqlparser::ast::Statement;
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+use crate::scan::{Piece, PieceKind, Position, split};
+
+/// How deep sqlparser may recurse into one statement (deeper input is refused, not a stack
+/// overflow).
+const RECURSION_LIMIT: usize = 64;
+
+/// One statement of a file, parsed or not.
+#[derive(Debug, Clone)]
+pub struct ParsedStatement<'a> {
+    /// Its piece of the file (text, span, comments before it).
+    pub piece: Piece<'a>,
+    /// What it is, as far as it was understood.
+    pub outcome: Outcome,
+}
+
+/// What became of one piece.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// sqlparser read it.
+    Parsed(Box<Statement>),
+    /// sqlparser could not: its kind by its leading keywords, and sqlparser's message.
+    NotUnderstood {
+        /// `CREATE FUNCTION`, `ALTER TABLE … ATTACH PARTITION`, `DO`, ...
+        kind: String,
+        /// Why sqlparser refused it.
+        reason: String,
+    },
+    /// A psql meta-command, skipped.
+    MetaCommand {
+        /// `\set`, `\ir`, ...
+        command: String,
+    },
+    /// The data of a `COPY … FROM stdin`, skipped.
+    CopyData,
+}
+
+/// A file's statements, in order.
+pub fn parse(text: &str) -> Vec<ParsedStatement<'_>> {
+    split(text).into_iter().map(|piece| ParsedStatement { outcome: outcome(&piece), piece }).collect()
+}
+
+fn outcome(piece: &Piece<'_>) -> Outcome {
+    match piece.kind {
+        PieceKind::MetaCommand => {
+            Outcome::MetaCommand { command: piece.text.split_whitespace().next().unwrap_or("\\").to_owned() }
+        }
+        PieceKind::CopyData => Outcome::CopyData,
+        PieceKind::Statement => match parse_one(piece.text) {
+            Ok(statement) => Outcome::Parsed(Box::new(statement)),
+            Err(reason) => Outcome::NotUnderstood { kind: leading_kind(piece.text), reason },
+        },
+    }
+}
+
+/// Parses one statement's text; `Err` with sqlparser's message (or a note when the text holds
+/// more or less than one statement).
+pub fn parse_one(text: &str) -> Result<Statement, String> {
+    parse_with_sqlparser(text).or_else(|error| enum_type(text).ok_or(error))
+}
+
+/// `CREATE TYPE name AS ENUM ('a', E'b', …)` read from its tokens: sqlparser reads the labels
+/// as identifiers and refuses escaped strings (`E'won\'t fix'`), which PostgreSQL and our own
+/// generator write.
+fn enum_type(text: &str) -> Option<Statement> {
+    use sqlparser::ast::{Ident, ObjectName, UserDefinedTypeRepresentation};
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let dialect = PostgreSqlDialect {};
+    let tokens: Vec<Token> = Tokenizer::new(&dialect, text)
+        .tokenize()
+        .ok()?
+        .into_iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    let word = |t: &Token, keyword: &str| matches!(t, Token::Word(w) if w.value.eq_ignore_ascii_case(keyword) && w.quote_style.is_none());
+    let [create, kind, rest @ ..] = tokens.as_slice() else { return None };
+    if !word(create, "CREATE") || !word(kind, "TYPE") {
+        return None;
+    }
+    let mut name = Vec::new();
+    let mut at = 0;
+    while let Some(Token::Word(w)) = rest.get(at) {
+        if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("AS") {
+            break;
+        }
+        name.push(Ident {
+            value: w.value.clone(),
+            quote_style: w.quote_style,
+            span: sqlparser::tokenizer::Span::empty(),
+        });
+        at += 1;
+        if rest.get(at) == Some(&Token::Period) {
+            at += 1;
+        }
+    }
+    if name.is_empty()
+        || !rest.get(at).is_some_and(|t| word(t, "AS"))
+        || !rest.get(at + 1).is_some_and(|t| word(t, "ENUM"))
+    {
+        return None;
+    }
+    let mut labels = Vec::new();
+    let mut tail = rest.get(at + 2..)?.iter();
+    if tail.next() != Some(&Token::LParen) {
+        return None;
+    }
+    loop {
+        match tail.next()? {
+            Token::SingleQuotedString(label) | Token::EscapedStringLiteral(label) => {
+                labels.push(Ident::new(label.clone()));
+            }
+            Token::RParen => break,
+            _ => return None,
+        }
+        match tail.next()? {
+            Token::Comma => {}
+            Token::RParen => break,
+            _ => return None,
+        }
+    }
+    if !tail.all(|t| *t == Token::SemiColon) {
+        return None;
+    }
+    Some(Statement::CreateType {
+        name: ObjectName::from(name),
+        representation: Some(UserDefinedTypeRepresentation::Enum { labels }),
+    })
+}
+
+fn parse_with_sqlparser(text: &str) -> Result<Statement, String> {
+    let dialect = PostgreSqlDialect {};
+    let mut statements = Parser::new(&dialect)
+        .with_recursion_limit(RECURSION_LIMIT)
+        .try_with_sql(text)
+        .and_then(|mut parser| parser.parse_statements())
+        .map_err(|e| e.to_string())?;
+    match statements.len() {
+        1 => Ok(statements.remove(0)),
+        0 => Err("no statement".to_owned()),
+        n => Err(format!("{n} statements where one was expected")),
+    }
+}
+
+/// Keywords that name a statement's kind together with the one after them.
+const TWO_WORD_KINDS: &[&str] =
+    &["create", "alter", "drop", "comment", "grant", "revoke", "refresh", "set", "reset", "select", "insert"];
+
+/// A statement's kind by its leading keywords: `CREATE FUNCTION`, `CREATE UNIQUE INDEX`,
+/// `ALTER TABLE … ATTACH PARTITION`, `DO`, `COPY`; `OR REPLACE`, `TEMPORARY` and the like are
+/// left out.
+pub fn leading_kind(text: &str) -> String {
+    let words: Vec<String> = text
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ';')
+        .filter(|w| !w.is_empty())
+        .take(12)
+        .map(str::to_ascii_uppercase)
+        .collect();
+    let Some(first) = words.first() else { return String::new() };
+    if !TWO_WORD_KINDS.contains(&first.to_ascii_lowercase().as_str()) {
+        return first.clone();
+    }
+    let rest: Vec<&String> = words[1..]
+        .iter()
+        .filter(|w| !matches!(w.as_str(), "OR" | "REPLACE" | "TEMPORARY" | "TEMP" | "UNLOGGED" | "GLOBAL" | "LOCAL"))
+        .collect();
+    let mut kind = first.clone();
+    if let Some(second) = rest.first() {
+        kind.push(' ');
+        kind.push_str(second);
+        if second.as_str() == "UNIQUE"
+            && let Some(third) = rest.get(1)
+        {
+            kind.push(' ');
+            kind.push_str(third);
+        }
+    }
+    if kind == "ALTER TABLE" {
+        for marker in ["ATTACH", "DETACH"] {
+            if words.iter().any(|w| w == marker) {
+                kind.push_str(" … ");
+                kind.push_str(marker);
+                kind.push_str(" PARTITION");
+            }
+        }
+    }
+    kind
+}
+
+/// Where a statement is, for messages: `line 3, column 1`.
+pub fn at(position: Position) -> String {
+    format!("line {}, column {}", position.line, position.column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_statement_sqlparser_rejects_does_not_hide_the_others() {
+        let sql = "CREATE TABLE a (id int);\nALTER TABLE ONLY p ATTACH PARTITION p1 FOR VALUES FROM (1) TO (2);\n\
+                   CREATE OR REPLACE FUNCTION f() RETURNS trigger AS $$ BEGIN RETURN NEW; END $$ LANGUAGE plpgsql;\n\
+                   \\set x 1\nCREATE TABLE b (id int);";
+        let parsed = parse(sql);
+        assert_eq!(parsed.len(), 5);
+        assert!(matches!(parsed[0].outcome, Outcome::Parsed(_)));
+        assert!(matches!(parsed[4].outcome, Outcome::Parsed(_)));
+        assert!(matches!(&parsed[3].outcome, Outcome::MetaCommand { command } if command == "\\set"));
+        for statement in &parsed[1..3] {
+            if let Outcome::NotUnderstood { kind, .. } = &statement.outcome {
+                assert!(["ALTER TABLE … ATTACH PARTITION", "CREATE FUNCTION"].contains(&kind.as_str()), "{kind}");
+            }
+        }
+    }
+
+    #[test]
+    fn kinds_read_the_leading_keywords() {
+        assert_eq!(leading_kind("create unique index concurrently x on t (a)"), "CREATE UNIQUE INDEX");
+        assert_eq!(leading_kind("CREATE OR REPLACE TEMP VIEW v AS SELECT 1"), "CREATE VIEW");
+        assert_eq!(leading_kind("DO $$ BEGIN END $$"), "DO");
+        assert_eq!(leading_kind("  "), "");
+    }
+}
+
+#[cfg(test)]
+mod enum_tests {
+    use sqlparser::ast::{Statement, UserDefinedTypeRepresentation};
+
+    #[test]
+    fn enum_labels_may_be_escaped_strings() {
+        let statement =
+            super::parse_one(r#"CREATE TYPE "public"."resolution" AS ENUM ('fixed', E'won\'t fix', 'it''s done');"#)
+                .expect("read");
+        let Statement::CreateType { name, representation: Some(UserDefinedTypeRepresentation::Enum { labels }) } =
+            statement
+        else {
+            panic!("not an enum type")
+        };
+        assert_eq!(name.to_string(), r#""public"."resolution""#);
+        let labels: Vec<&str> = labels.iter().map(|l| l.value.as_str()).collect();
+        assert_eq!(labels, ["fixed", "won't fix", "it's done"]);
+        assert!(super::parse_one("CREATE TYPE t AS ENUM ('a' 'b')").is_err());
+    }
+}

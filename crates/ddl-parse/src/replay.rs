@@ -1,0 +1,850 @@
+//! Statements replayed, in order, into a [`Schema`]: what CREATE TABLE / INDEX / TYPE … AS
+//! ENUM, ALTER TABLE, ALTER TYPE … ADD VALUE, COMMENT ON and DROP do to tables. Whatever the
+//! model cannot hold, or a statement that is not about tables, is listed in
+//! [`Replay::skipped`] with where it is and why; nothing is dropped silently (only
+//! transaction control and `SET`, which define nothing, pass without a word).
+
+use schema_model::change::Schema;
+use schema_model::expr::{ExprContext, from_catalog};
+use schema_model::table::{
+    CheckConstraint, Column, ColumnReference, EnumType, ForeignKey, ForeignKeyTarget, Identity, Index, IndexMethod,
+    ReferentialAction, TableSchema, UniqueConstraint,
+};
+use schema_model::types::ColumnType;
+use serde::Serialize;
+use sqlparser::ast::{
+    AlterColumnOperation, AlterTable, AlterTableOperation, AlterTypeOperation, ColumnDef, ColumnOption, CommentObject,
+    CreateIndex, CreateTable, DataType, Expr, GeneratedAs, Ident, IndexColumn, IndexType, ObjectName, ObjectNamePart,
+    ObjectType, RenameTableNameKind, Statement, TableConstraint, UserDefinedTypeRepresentation,
+};
+
+use crate::parse::{Outcome, ParsedStatement, parse, parse_one};
+
+/// Something of the input the model does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    /// The file.
+    pub path: String,
+    /// The line the statement starts on.
+    pub line: u32,
+    /// What it is: `CREATE FUNCTION`, `column default`, `partitioned table`, ...
+    pub kind: String,
+    /// Why it was not taken.
+    pub reason: String,
+}
+
+/// The schema the files build, and what was left out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Replay {
+    /// The tables (with the enum types only they use) and the shared enum types.
+    pub schema: Schema,
+    /// What the model could not take, in file order.
+    pub skipped: Vec<Skipped>,
+    /// Statements read.
+    pub statements: usize,
+    /// Statements sqlparser could not read.
+    pub not_understood: usize,
+}
+
+/// Replays `files` (path and text) in order.
+pub fn replay<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Replay {
+    let mut state = State::default();
+    for (path, text) in files {
+        for statement in parse(text) {
+            state.statement(path, &statement);
+        }
+    }
+    state.finish()
+}
+
+#[derive(Default)]
+struct State {
+    tables: Vec<TableSchema>,
+    enums: Vec<EnumType>,
+    skipped: Vec<Skipped>,
+    statements: usize,
+    not_understood: usize,
+}
+
+/// PostgreSQL's folding: unquoted names are lower case.
+fn ident(ident: &Ident) -> String {
+    if ident.quote_style.is_some() { ident.value.clone() } else { ident.value.to_lowercase() }
+}
+
+/// `(schema, name)` of a possibly qualified name; the schema is `None` when not given.
+fn qualified(name: &ObjectName) -> (Option<String>, String) {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|part| match part {
+            ObjectNamePart::Identifier(i) => ident(i),
+            ObjectNamePart::Function(f) => f.to_string(),
+        })
+        .collect();
+    match parts.as_slice() {
+        [.., schema, name] => (Some(schema.clone()), name.clone()),
+        [name] => (None, name.clone()),
+        [] => (None, String::new()),
+    }
+}
+
+fn schema_of(schema: Option<&String>) -> &str {
+    schema.map_or("public", String::as_str)
+}
+
+impl State {
+    fn skip(&mut self, path: &str, line: u32, kind: impl Into<String>, reason: impl Into<String>) {
+        self.skipped.push(Skipped { path: path.to_owned(), line, kind: kind.into(), reason: reason.into() });
+    }
+
+    fn table_mut(&mut self, name: &ObjectName) -> Option<&mut TableSchema> {
+        let (schema, table) = qualified(name);
+        self.tables.iter_mut().find(|t| t.schema_name() == schema_of(schema.as_ref()) && t.table_name == table)
+    }
+
+    fn statement(&mut self, path: &str, statement: &ParsedStatement<'_>) {
+        let line = statement.piece.start.line;
+        match &statement.outcome {
+            Outcome::MetaCommand { command } => {
+                self.skip(path, line, "psql meta-command", format!("{command} is a psql command, not SQL"));
+            }
+            Outcome::CopyData => {}
+            Outcome::NotUnderstood { kind, reason } => {
+                self.statements += 1;
+                if kind == "DO" && self.do_block(path, line, statement.piece.text) {
+                    return;
+                }
+                self.not_understood += 1;
+                self.skip(path, line, kind.clone(), format!("not understood: {reason}"));
+            }
+            Outcome::Parsed(parsed) => {
+                self.statements += 1;
+                if let Err(reason) = self.apply(parsed) {
+                    let kind = crate::parse::leading_kind(statement.piece.text);
+                    self.skip(path, line, kind, reason);
+                }
+            }
+        }
+    }
+
+    /// A `DO` block that only guards DDL (`BEGIN <statements> [EXCEPTION WHEN duplicate_object
+    /// THEN NULL;] END`) is read as its statements; anything else is not understood.
+    fn do_block(&mut self, path: &str, line: u32, text: &str) -> bool {
+        let Some(body) = dollar_body(text) else { return false };
+        let upper = body.to_ascii_uppercase();
+        let Some(begin) = upper.find("BEGIN") else { return false };
+        let end = upper
+            .find("EXCEPTION WHEN DUPLICATE_OBJECT THEN NULL")
+            .or_else(|| upper.rfind("END"))
+            .unwrap_or(body.len());
+        let inner = body.get(begin + 5..end).unwrap_or_default();
+        let statements: Vec<Result<Statement, String>> =
+            crate::scan::split(inner).iter().map(|p| parse_one(p.text)).collect();
+        if statements.is_empty()
+            || statements.iter().any(|s| !matches!(s, Ok(Statement::CreateType { .. } | Statement::AlterTable(_))))
+        {
+            return false;
+        }
+        for statement in statements.into_iter().flatten() {
+            if let Err(reason) = self.apply(&statement) {
+                self.skip(path, line, "DO", reason);
+            }
+        }
+        true
+    }
+
+    fn apply(&mut self, statement: &Statement) -> Result<(), String> {
+        match statement {
+            Statement::CreateTable(create) => self.create_table(create),
+            Statement::CreateIndex(create) => self.create_index(create),
+            Statement::AlterTable(alter) => self.alter_table(alter),
+            Statement::CreateType { name, representation } => {
+                let Some(UserDefinedTypeRepresentation::Enum { labels }) = representation else {
+                    return Err("only enum types are part of the model".to_owned());
+                };
+                let (_, type_name) = qualified(name);
+                if self.enums.iter().any(|e| e.name == type_name) {
+                    return Err(format!("type {type_name} exists already"));
+                }
+                self.enums.push(EnumType { name: type_name, values: labels.iter().map(|l| l.value.clone()).collect() });
+                Ok(())
+            }
+            Statement::AlterType(alter) => {
+                let (_, type_name) = qualified(&alter.name);
+                let enum_type = self
+                    .enums
+                    .iter_mut()
+                    .find(|e| e.name == type_name)
+                    .ok_or_else(|| format!("type {type_name} is not an enum type created before"))?;
+                match &alter.operation {
+                    AlterTypeOperation::AddValue(add) => {
+                        if !enum_type.values.contains(&add.value.value) {
+                            enum_type.values.push(add.value.value.clone());
+                        }
+                        Ok(())
+                    }
+                    AlterTypeOperation::RenameValue(rename) => {
+                        for value in &mut enum_type.values {
+                            if *value == rename.from.value {
+                                value.clone_from(&rename.to.value);
+                            }
+                        }
+                        Ok(())
+                    }
+                    AlterTypeOperation::Rename(_) => Err("renaming a type is not replayed".to_owned()),
+                }
+            }
+            Statement::Comment { object_type, object_name, comment, .. } => {
+                self.comment(*object_type, object_name, comment.clone())
+            }
+            Statement::Drop { object_type, names, if_exists, .. } => self.drop(*object_type, names, *if_exists),
+            Statement::StartTransaction { .. }
+            | Statement::Commit { .. }
+            | Statement::Rollback { .. }
+            | Statement::Set(_) => Ok(()),
+            other => {
+                Err(format!("{} is not part of a table definition", crate::parse::leading_kind(&other.to_string())))
+            }
+        }
+    }
+
+    fn create_table(&mut self, create: &CreateTable) -> Result<(), String> {
+        let (schema, name) = qualified(&create.name);
+        if create.partition_of.is_some() || create.for_values.is_some() {
+            return Err(format!("{name} is a partition; partitions are not part of the model"));
+        }
+        if create.partition_by.is_some() {
+            return Err(format!("{name} is partitioned (PARTITION BY); partitioned tables are not part of the model"));
+        }
+        if create.inherits.is_some() {
+            return Err(format!("{name} inherits from another table; inheritance is not part of the model"));
+        }
+        if create.like.is_some() || create.query.is_some() || create.clone.is_some() {
+            return Err(format!("{name} is made from another table or a query; only column lists are read"));
+        }
+        if create.temporary {
+            return Err(format!("{name} is temporary"));
+        }
+        if create.unlogged {
+            return Err(format!("{name} is UNLOGGED, which the model does not hold"));
+        }
+        if self.tables.iter().any(|t| t.schema_name() == schema_of(schema.as_ref()) && t.table_name == name) {
+            return if create.if_not_exists { Ok(()) } else { Err(format!("table {name} exists already")) };
+        }
+        let own_types: Vec<String> = self.enums.iter().map(|e| e.name.clone()).collect();
+        let mut table = TableSchema {
+            schema: schema.filter(|s| s != "public"),
+            table_name: name,
+            columns: Vec::new(),
+            indexes: Vec::new(),
+            primary_key: Vec::new(),
+            primary_key_name: None,
+            foreign_keys: Vec::new(),
+            checks: Vec::new(),
+            uniques: Vec::new(),
+            enums: Vec::new(),
+            comment: None,
+            renamed_from: None,
+        };
+        let keys = primary_keys(&self.tables);
+        for column in &create.columns {
+            let column = column_of(&mut table, column, &own_types, &keys)?;
+            table.columns.push(column);
+        }
+        for constraint in &create.constraints {
+            add_constraint(&mut table, constraint, &own_types)?;
+        }
+        normalise_primary_key(&mut table);
+        self.tables.push(table);
+        Ok(())
+    }
+
+    fn create_index(&mut self, create: &CreateIndex) -> Result<(), String> {
+        let table = self.table_mut(&create.table_name).ok_or_else(|| {
+            format!("index on {}, a table not created before (or not part of the model)", create.table_name)
+        })?;
+        let name = create.name.as_ref().map(|n| qualified(n).1);
+        if let Some(name) = &name
+            && table.indexes.iter().any(|i| i.name.as_ref() == Some(name))
+        {
+            return if create.if_not_exists { Ok(()) } else { Err(format!("index {name} exists already")) };
+        }
+        if create.nulls_distinct == Some(false) {
+            return Err("NULLS NOT DISTINCT is not part of the model".to_owned());
+        }
+        if !create.with.is_empty() {
+            return Err("storage parameters (WITH …) are not part of the model".to_owned());
+        }
+        let method = match &create.using {
+            None | Some(IndexType::BTree) => IndexMethod::Btree,
+            Some(IndexType::Hash) => IndexMethod::Hash,
+            Some(IndexType::GIN) => IndexMethod::Gin,
+            Some(IndexType::GiST) => IndexMethod::Gist,
+            Some(IndexType::BRIN) => IndexMethod::Brin,
+            Some(other) => return Err(format!("index method {other} is not part of the model")),
+        };
+        let columns = index_columns(&create.columns)?;
+        let own_types: Vec<&str> = table.enums.iter().map(|e| e.name.as_str()).collect();
+        let predicate =
+            create.predicate.as_ref().map(|p| from_catalog(&p.to_string(), ExprContext::IndexPredicate, &own_types));
+        table.indexes.push(Index {
+            name,
+            columns,
+            method,
+            unique: create.unique,
+            predicate,
+            include: create.include.iter().map(ident).collect(),
+            renamed_from: None,
+        });
+        Ok(())
+    }
+
+    fn alter_table(&mut self, alter: &AlterTable) -> Result<(), String> {
+        let own_types: Vec<String> = self.enums.iter().map(|e| e.name.clone()).collect();
+        let keys = primary_keys(&self.tables);
+        let Some(table) = self.table_mut(&alter.name) else {
+            if alter.if_exists {
+                return Ok(());
+            }
+            return Err(format!(
+                "ALTER TABLE of {}, a table not created before (or not part of the model)",
+                alter.name
+            ));
+        };
+        let mut rename_to = None;
+        for operation in &alter.operations {
+            match operation {
+                AlterTableOperation::AddColumn { column_def, if_not_exists, .. } => {
+                    if table.column(&ident(&column_def.name)).is_some() {
+                        if *if_not_exists {
+                            continue;
+                        }
+                        return Err(format!("column {} exists already", column_def.name));
+                    }
+                    let column = column_of(table, column_def, &own_types, &keys)?;
+                    table.columns.push(column);
+                }
+                AlterTableOperation::DropColumn { column_names, if_exists, .. } => {
+                    for name in column_names.iter().map(ident) {
+                        if table.column(&name).is_none() && !*if_exists {
+                            return Err(format!("column {name} does not exist"));
+                        }
+                        drop_column(table, &name);
+                    }
+                }
+                AlterTableOperation::RenameColumn { old_column_name, new_column_name } => {
+                    let (from, to) = (ident(old_column_name), ident(new_column_name));
+                    rename_column(table, &from, &to)?;
+                }
+                AlterTableOperation::RenameTable { table_name } => {
+                    let (RenameTableNameKind::As(name) | RenameTableNameKind::To(name)) = table_name;
+                    rename_to = Some(qualified(name).1);
+                }
+                AlterTableOperation::AlterColumn { column_name, op } => {
+                    let name = ident(column_name);
+                    alter_column(table, &name, op, &own_types)?;
+                }
+                AlterTableOperation::AddConstraint { constraint, .. } => add_constraint(table, constraint, &own_types)?,
+                AlterTableOperation::DropConstraint { name, if_exists, .. } => {
+                    if !drop_constraint(table, &ident(name)) && !*if_exists {
+                        return Err(format!("constraint {name} is not one the model holds"));
+                    }
+                }
+                AlterTableOperation::ValidateConstraint { .. } | AlterTableOperation::OwnerTo { .. } => {}
+                AlterTableOperation::RenameConstraint { old_name, new_name } => {
+                    rename_constraint(table, &ident(old_name), &ident(new_name))?;
+                }
+                other => return Err(format!("ALTER TABLE … {other} is not replayed")),
+            }
+        }
+        normalise_primary_key(table);
+        if let Some(new_name) = rename_to {
+            let (schema, old_name) =
+                (table.schema_name().to_owned(), std::mem::replace(&mut table.table_name, new_name.clone()));
+            // Foreign keys follow the table they refer to, as in PostgreSQL.
+            for other in &mut self.tables {
+                let own_schema = other.schema_name().to_owned();
+                let same = |s: Option<&String>, t: &str| {
+                    t == old_name && s.map_or(own_schema.as_str(), String::as_str) == schema
+                };
+                for column in &mut other.columns {
+                    if let Some(reference) = column.references.as_mut()
+                        && same(reference.schema.as_ref(), &reference.table)
+                    {
+                        reference.table.clone_from(&new_name);
+                    }
+                }
+                for fk in &mut other.foreign_keys {
+                    if same(fk.references.schema.as_ref(), &fk.references.table) {
+                        fk.references.table.clone_from(&new_name);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn comment(&mut self, object: CommentObject, name: &ObjectName, comment: Option<String>) -> Result<(), String> {
+        let comment = comment.filter(|c| !c.is_empty());
+        match object {
+            CommentObject::Table => {
+                let table =
+                    self.table_mut(name).ok_or_else(|| format!("comment on {name}, a table not created before"))?;
+                table.comment = comment;
+                Ok(())
+            }
+            CommentObject::Column => {
+                let mut parts = name.0.clone();
+                let column = parts.pop().map(|p| match p {
+                    ObjectNamePart::Identifier(i) => ident(&i),
+                    ObjectNamePart::Function(f) => f.to_string(),
+                });
+                let table_name = ObjectName(parts);
+                let table = self
+                    .table_mut(&table_name)
+                    .ok_or_else(|| format!("comment on {name}, a column of no table created before"))?;
+                let column = column.and_then(|c| table.columns.iter_mut().find(|x| x.name == c));
+                let column = column.ok_or_else(|| format!("comment on {name}, a column that does not exist"))?;
+                column.comment = comment;
+                Ok(())
+            }
+            other => Err(format!("comments on a {other} are not part of the model")),
+        }
+    }
+
+    fn drop(&mut self, object: ObjectType, names: &[ObjectName], if_exists: bool) -> Result<(), String> {
+        for name in names {
+            let (schema, object_name) = qualified(name);
+            let found = match object {
+                ObjectType::Table => {
+                    let before = self.tables.len();
+                    self.tables
+                        .retain(|t| !(t.schema_name() == schema_of(schema.as_ref()) && t.table_name == object_name));
+                    before != self.tables.len()
+                }
+                ObjectType::Index => {
+                    let mut found = false;
+                    for table in &mut self.tables {
+                        let before = table.indexes.len();
+                        table.indexes.retain(|i| i.name.as_deref() != Some(object_name.as_str()));
+                        found |= before != table.indexes.len();
+                    }
+                    found
+                }
+                ObjectType::Type => {
+                    let before = self.enums.len();
+                    self.enums.retain(|e| e.name != object_name);
+                    before != self.enums.len()
+                }
+                other => return Err(format!("DROP {other} is not part of a table definition")),
+            };
+            if !found && !if_exists {
+                return Err(format!("{name} was not created before (or is not part of the model)"));
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Replay {
+        // An enum type only one table uses is created with that table, as a request does.
+        let mut shared = Vec::new();
+        for enum_type in std::mem::take(&mut self.enums) {
+            let users: Vec<usize> = self
+                .tables
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| {
+                    t.columns
+                        .iter()
+                        .any(|c| matches!(c.column_type.element(), ColumnType::Named(n) if *n == enum_type.name))
+                })
+                .map(|(i, _)| i)
+                .collect();
+            match users.as_slice() {
+                [only] => self.tables[*only].enums.push(enum_type),
+                _ => shared.push(enum_type),
+            }
+        }
+        Replay {
+            schema: Schema { tables: self.tables, enums: shared },
+            skipped: self.skipped,
+            statements: self.statements,
+            not_understood: self.not_understood,
+        }
+    }
+}
+
+/// The body of the first dollar-quoted string of `text`.
+fn dollar_body(text: &str) -> Option<&str> {
+    let open = text.find('$')?;
+    let close_of_tag = text[open + 1..].find('$')? + open + 1;
+    let tag = &text[open..=close_of_tag];
+    let body_start = close_of_tag + 1;
+    let body_end = text[body_start..].find(tag)? + body_start;
+    Some(&text[body_start..body_end])
+}
+
+fn column_type(data_type: &DataType, own_types: &[String]) -> Result<ColumnType, String> {
+    match data_type {
+        DataType::Custom(name, modifiers) if modifiers.is_empty() => {
+            let (_, type_name) = qualified(name);
+            if own_types.contains(&type_name) {
+                return Ok(ColumnType::Named(type_name));
+            }
+        }
+        DataType::Array(sqlparser::ast::ArrayElemTypeDef::SquareBracket(inner, None)) => {
+            if let DataType::Custom(..) = inner.as_ref() {
+                return Ok(ColumnType::Array(Box::new(column_type(inner, own_types)?)));
+            }
+        }
+        _ => {}
+    }
+    let text = data_type.to_string();
+    ColumnType::parse(&text).map_err(|e| format!("type {text}: {e}"))
+}
+
+fn expression(expr: &Expr, context: ExprContext, own_types: &[String]) -> String {
+    let own: Vec<&str> = own_types.iter().map(String::as_str).collect();
+    from_catalog(&expr.to_string(), context, &own)
+}
+
+fn action(action: Option<&sqlparser::ast::ReferentialAction>) -> Result<Option<ReferentialAction>, String> {
+    action.map(|a| a.to_string().parse::<ReferentialAction>().map_err(|e| format!("{a}: {e}"))).transpose()
+}
+
+/// The primary key columns of the tables replayed so far, by `(schema, table)`.
+type Keys = Vec<((String, String), Vec<String>)>;
+
+fn primary_keys(tables: &[TableSchema]) -> Keys {
+    tables
+        .iter()
+        .map(|t| {
+            let mut key = t.primary_key.clone();
+            if key.is_empty() {
+                key = t.columns.iter().filter(|c| c.primary_key).map(|c| c.name.clone()).collect();
+            }
+            ((t.schema_name().to_owned(), t.table_name.clone()), key)
+        })
+        .collect()
+}
+
+fn column_of(table: &mut TableSchema, def: &ColumnDef, own_types: &[String], keys: &Keys) -> Result<Column, String> {
+    let name = ident(&def.name);
+    let mut column = Column::new(name.clone(), column_type(&def.data_type, own_types)?);
+    for option in &def.options {
+        let constraint_name = option.name.as_ref().map(ident);
+        match &option.option {
+            ColumnOption::Null => column.nullable = Some(true),
+            ColumnOption::NotNull => column.nullable = Some(false),
+            ColumnOption::Default(expr) => {
+                column.default_value = Some(expression(expr, ExprContext::Default, own_types));
+            }
+            ColumnOption::PrimaryKey(_) => {
+                column.primary_key = true;
+                table.primary_key_name = constraint_name;
+            }
+            ColumnOption::Unique(_) => match constraint_name {
+                Some(name) => table.uniques.push(UniqueConstraint {
+                    name: Some(name),
+                    columns: vec![column.name.clone()],
+                    renamed_from: None,
+                }),
+                None => column.unique = true,
+            },
+            ColumnOption::ForeignKey(fk) => {
+                if fk.characteristics.is_some() {
+                    return Err(format!("column {name}: DEFERRABLE foreign keys are not part of the model"));
+                }
+                let (schema, referenced) = qualified(&fk.foreign_table);
+                let referenced_column = match fk.referred_columns.as_slice() {
+                    [one] => ident(one),
+                    // The referenced table's primary key, as PostgreSQL takes it.
+                    [] => {
+                        let target = (schema.clone().unwrap_or_else(|| "public".to_owned()), referenced.clone());
+                        match keys.iter().find(|(t, _)| *t == target).map(|(_, key)| key.as_slice()) {
+                            Some([only]) => only.clone(),
+                            Some(_) => {
+                                return Err(format!(
+                                    "column {name}: REFERENCES {referenced}, whose primary key is not one column"
+                                ));
+                            }
+                            None => {
+                                return Err(format!(
+                                    "column {name}: REFERENCES {referenced} without a column, and {referenced} was not created before"
+                                ));
+                            }
+                        }
+                    }
+                    _ => return Err(format!("column {name}: a one-column foreign key names several columns")),
+                };
+                column.references = Some(ColumnReference {
+                    schema: referenced_schema(table, schema),
+                    table: referenced,
+                    column: referenced_column,
+                    on_delete: action(fk.on_delete.as_ref())?,
+                    on_update: action(fk.on_update.as_ref())?,
+                    name: constraint_name,
+                });
+            }
+            ColumnOption::Check(check) => {
+                let text = expression(&check.expr, ExprContext::Check, own_types);
+                match constraint_name.or_else(|| check.name.as_ref().map(ident)) {
+                    Some(name) => {
+                        table.checks.push(CheckConstraint { name: Some(name), expression: text, renamed_from: None });
+                    }
+                    None => column.check = Some(text),
+                }
+            }
+            ColumnOption::Generated { generated_as, generation_expr: None, .. } => {
+                column.identity = Some(match generated_as {
+                    GeneratedAs::Always => Identity::Always,
+                    GeneratedAs::ByDefault => Identity::ByDefault,
+                    GeneratedAs::ExpStored => {
+                        return Err(format!("column {name}: generated columns are not part of the model"));
+                    }
+                });
+            }
+            ColumnOption::Generated { .. } => {
+                return Err(format!("column {name}: generated columns are not part of the model"));
+            }
+            ColumnOption::Collation(collation) => {
+                return Err(format!("column {name}: COLLATE {collation} is not part of the model"));
+            }
+            other => return Err(format!("column {name}: {other} is not part of the model")),
+        }
+    }
+    Ok(column)
+}
+
+fn index_columns(columns: &[IndexColumn]) -> Result<Vec<String>, String> {
+    columns
+        .iter()
+        .map(|column| {
+            if let Some(class) = &column.operator_class {
+                return Err(format!("operator class {class} is not part of the model"));
+            }
+            if matches!(
+                column.column.options.sort,
+                Some(sqlparser::ast::OrderBySort::Desc | sqlparser::ast::OrderBySort::Using(_))
+            ) || column.column.options.nulls_first.is_some()
+            {
+                return Err("DESC and NULLS FIRST/LAST index ordering are not part of the model".to_owned());
+            }
+            match &column.column.expr {
+                Expr::Identifier(name) => Ok(ident(name)),
+                other => Err(format!("expression index element ({other}) is not part of the model")),
+            }
+        })
+        .collect()
+}
+
+fn column_names(columns: &[IndexColumn]) -> Result<Vec<String>, String> {
+    index_columns(columns)
+}
+
+fn add_constraint(table: &mut TableSchema, constraint: &TableConstraint, own_types: &[String]) -> Result<(), String> {
+    match constraint {
+        TableConstraint::PrimaryKey(pk) => {
+            if !table.primary_key.is_empty() || table.columns.iter().any(|c| c.primary_key) {
+                return Err("a second primary key".to_owned());
+            }
+            table.primary_key = column_names(&pk.columns)?;
+            table.primary_key_name = pk.name.as_ref().map(ident);
+            Ok(())
+        }
+        TableConstraint::Unique(unique) => {
+            if !unique.include.is_empty() {
+                return Err("UNIQUE … INCLUDE is not part of the model".to_owned());
+            }
+            table.uniques.push(UniqueConstraint {
+                name: unique.name.as_ref().map(ident),
+                columns: column_names(&unique.columns)?,
+                renamed_from: None,
+            });
+            Ok(())
+        }
+        TableConstraint::ForeignKey(fk) => {
+            if fk.characteristics.is_some() {
+                return Err("DEFERRABLE foreign keys are not part of the model".to_owned());
+            }
+            let (schema, referenced) = qualified(&fk.foreign_table);
+            table.foreign_keys.push(ForeignKey {
+                name: fk.name.as_ref().map(ident),
+                columns: fk.columns.iter().map(ident).collect(),
+                references: ForeignKeyTarget {
+                    schema: referenced_schema(table, schema),
+                    table: referenced,
+                    columns: fk.referred_columns.iter().map(ident).collect(),
+                },
+                on_delete: action(fk.on_delete.as_ref())?,
+                on_update: action(fk.on_update.as_ref())?,
+                renamed_from: None,
+            });
+            Ok(())
+        }
+        TableConstraint::Check(check) => {
+            table.checks.push(CheckConstraint {
+                name: check.name.as_ref().map(ident),
+                expression: expression(&check.expr, ExprContext::Check, own_types),
+                renamed_from: None,
+            });
+            Ok(())
+        }
+        other => Err(format!("constraint {other} is not part of the model")),
+    }
+}
+
+/// The schema of a referenced table as the model writes it: `None` for the table's own
+/// schema. An unqualified name is PostgreSQL's `public` (the default search path).
+fn referenced_schema(table: &TableSchema, schema: Option<String>) -> Option<String> {
+    let schema = schema.unwrap_or_else(|| "public".to_owned());
+    (schema != table.schema_name()).then_some(schema)
+}
+
+/// A primary key of one column given as a table constraint reads as the column's
+/// `primaryKey`, as requests write it.
+fn normalise_primary_key(table: &mut TableSchema) {
+    if let [only] = table.primary_key.as_slice()
+        && let Some(column) = table.columns.iter_mut().find(|c| c.name == *only)
+    {
+        column.primary_key = true;
+        table.primary_key.clear();
+    }
+}
+
+fn drop_column(table: &mut TableSchema, name: &str) {
+    table.columns.retain(|c| c.name != name);
+    table.primary_key.retain(|c| c != name);
+    table.indexes.retain(|i| !i.columns.iter().any(|c| c == name));
+    table.uniques.retain(|u| !u.columns.iter().any(|c| c == name));
+    table.foreign_keys.retain(|f| !f.columns.iter().any(|c| c == name));
+}
+
+fn rename_column(table: &mut TableSchema, from: &str, to: &str) -> Result<(), String> {
+    let column =
+        table.columns.iter_mut().find(|c| c.name == from).ok_or_else(|| format!("column {from} does not exist"))?;
+    to.clone_into(&mut column.name);
+    let rename = |names: &mut Vec<String>| {
+        for name in names.iter_mut().filter(|n| *n == from) {
+            to.clone_into(name);
+        }
+    };
+    rename(&mut table.primary_key);
+    for index in &mut table.indexes {
+        rename(&mut index.columns);
+        rename(&mut index.include);
+    }
+    for unique in &mut table.uniques {
+        rename(&mut unique.columns);
+    }
+    for fk in &mut table.foreign_keys {
+        rename(&mut fk.columns);
+    }
+    Ok(())
+}
+
+fn alter_column(
+    table: &mut TableSchema,
+    name: &str,
+    op: &AlterColumnOperation,
+    own_types: &[String],
+) -> Result<(), String> {
+    let column =
+        table.columns.iter_mut().find(|c| c.name == name).ok_or_else(|| format!("column {name} does not exist"))?;
+    match op {
+        AlterColumnOperation::SetNotNull => column.nullable = Some(false),
+        AlterColumnOperation::DropNotNull => column.nullable = Some(true),
+        AlterColumnOperation::SetDefault { value } => {
+            column.default_value = Some(expression(value, ExprContext::Default, own_types));
+        }
+        AlterColumnOperation::DropDefault => column.default_value = None,
+        AlterColumnOperation::SetDataType { data_type, .. } => column.column_type = column_type(data_type, own_types)?,
+        AlterColumnOperation::AddGenerated { generated_as, .. } => {
+            column.identity = Some(match generated_as {
+                Some(GeneratedAs::ByDefault) => Identity::ByDefault,
+                _ => Identity::Always,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn drop_constraint(table: &mut TableSchema, name: &str) -> bool {
+    drop_named_constraint(table, name) || drop_default_named_constraint(table, name)
+}
+
+/// A constraint declared without a name, dropped by the name PostgreSQL gave it:
+/// `<table>_pkey`, `<table>_<column>_key`, `<table>_<column>_fkey`, `<table>_<column>_check`.
+fn drop_default_named_constraint(table: &mut TableSchema, name: &str) -> bool {
+    let table_name = table.table_name.clone();
+    if name == format!("{table_name}_pkey") && table.primary_key_name.is_none() {
+        table.primary_key.clear();
+        for column in &mut table.columns {
+            column.primary_key = false;
+        }
+        return true;
+    }
+    for column in &mut table.columns {
+        let stem = format!("{table_name}_{}", column.name);
+        if name == format!("{stem}_key") && column.unique {
+            column.unique = false;
+            return true;
+        }
+        if name == format!("{stem}_fkey") && column.references.as_ref().is_some_and(|r| r.name.is_none()) {
+            column.references = None;
+            return true;
+        }
+        if name == format!("{stem}_check") && column.check.is_some() {
+            column.check = None;
+            return true;
+        }
+    }
+    let before = table.uniques.len() + table.foreign_keys.len();
+    table.uniques.retain(|u| !(u.name.is_none() && name == format!("{table_name}_{}_key", u.columns.join("_"))));
+    table.foreign_keys.retain(|f| !(f.name.is_none() && name == format!("{table_name}_{}_fkey", f.columns.join("_"))));
+    before != table.uniques.len() + table.foreign_keys.len()
+}
+
+fn drop_named_constraint(table: &mut TableSchema, name: &str) -> bool {
+    let mut found = false;
+    if table.primary_key_name.as_deref() == Some(name) {
+        table.primary_key.clear();
+        table.primary_key_name = None;
+        for column in &mut table.columns {
+            column.primary_key = false;
+        }
+        found = true;
+    }
+    let before = table.uniques.len() + table.checks.len() + table.foreign_keys.len();
+    table.uniques.retain(|u| u.name.as_deref() != Some(name));
+    table.checks.retain(|c| c.name.as_deref() != Some(name));
+    table.foreign_keys.retain(|f| f.name.as_deref() != Some(name));
+    for column in &mut table.columns {
+        if column.references.as_ref().is_some_and(|r| r.name.as_deref() == Some(name)) {
+            column.references = None;
+            found = true;
+        }
+    }
+    found || before != table.uniques.len() + table.checks.len() + table.foreign_keys.len()
+}
+
+fn rename_constraint(table: &mut TableSchema, from: &str, to: &str) -> Result<(), String> {
+    let to = Some(to.to_owned());
+    if table.primary_key_name.as_deref() == Some(from) {
+        table.primary_key_name = to;
+        return Ok(());
+    }
+    for name in table
+        .uniques
+        .iter_mut()
+        .map(|u| &mut u.name)
+        .chain(table.checks.iter_mut().map(|c| &mut c.name))
+        .chain(table.foreign_keys.iter_mut().map(|f| &mut f.name))
+    {
+        if name.as_deref() == Some(from) {
+            name.clone_from(&to);
+            return Ok(());
+        }
+    }
+    Err(format!("constraint {from} is not one the model holds under that name"))
+}

@@ -1,0 +1,116 @@
+//! Replaying migrations into the model: what each statement does to the tables, and what is
+//! listed as skipped instead of being dropped silently.
+
+use ddl_parse::replay::replay;
+use schema_model::table::TableSchema;
+
+fn one(sql: &str) -> ddl_parse::replay::Replay {
+    replay([("m.sql", sql)])
+}
+
+fn table<'a>(replayed: &'a ddl_parse::replay::Replay, name: &str) -> &'a TableSchema {
+    replayed
+        .schema
+        .tables
+        .iter()
+        .find(|t| t.table_name == name)
+        .unwrap_or_else(|| panic!("no table {name}: {replayed:#?}"))
+}
+
+#[test]
+fn a_migration_history_replays_into_the_final_tables() {
+    let replayed = replay([
+        (
+            "001_init.sql",
+            "CREATE TABLE Users (id bigserial PRIMARY KEY, email varchar(100) NOT NULL UNIQUE, nick text);
+             CREATE TABLE posts (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                                 author_id bigint REFERENCES users ON DELETE CASCADE,
+                                 body text CHECK (length(body) > 0), created_at timestamptz DEFAULT now());
+             CREATE INDEX posts_author ON posts (author_id) WHERE body IS NOT NULL;
+             COMMENT ON TABLE posts IS 'What users write';",
+        ),
+        (
+            "002_change.sql",
+            "ALTER TABLE users RENAME COLUMN nick TO nickname;
+             ALTER TABLE users ALTER COLUMN email TYPE varchar(200), ALTER COLUMN nickname SET NOT NULL;
+             ALTER TABLE users DROP CONSTRAINT users_email_key;
+             ALTER TABLE users RENAME TO accounts;
+             ALTER TABLE posts ADD COLUMN title text DEFAULT 'untitled' NOT NULL, DROP COLUMN created_at;
+             ALTER TABLE IF EXISTS ghosts ADD COLUMN x int;
+             DROP INDEX IF EXISTS nothing_here;",
+        ),
+    ]);
+    assert_eq!(replayed.skipped, [], "nothing skipped");
+    let accounts = table(&replayed, "accounts");
+    let names: Vec<&str> = accounts.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["id", "email", "nickname"]);
+    assert_eq!(accounts.columns[1].column_type.sql(), "character varying(200)");
+    assert!(!accounts.columns[1].unique, "the unnamed unique dropped by PostgreSQL's name for it");
+    assert_eq!(accounts.columns[2].nullable, Some(false));
+    let posts = table(&replayed, "posts");
+    let author = posts.column("author_id").expect("author_id");
+    let reference = author.references.as_ref().expect("reference");
+    assert_eq!(
+        (reference.table.as_str(), reference.column.as_str()),
+        ("accounts", "id"),
+        "follows the rename, the key found"
+    );
+    assert_eq!(posts.column("id").and_then(|c| c.identity), Some(schema_model::table::Identity::Always));
+    assert!(posts.column("body").and_then(|c| c.check.as_ref()).is_some());
+    assert!(posts.column("created_at").is_none());
+    assert_eq!(posts.column("title").and_then(|c| c.default_value.as_deref()), Some("'untitled'"));
+    assert_eq!(posts.indexes[0].predicate.as_deref(), Some(r#""body" IS NOT NULL"#));
+    assert_eq!(posts.comment.as_deref(), Some("What users write"));
+    assert_eq!(replayed.statements, 11);
+}
+
+#[test]
+fn what_the_model_cannot_hold_is_listed_with_file_line_and_reason() {
+    let replayed = one("CREATE TABLE events (id bigint, at timestamptz) PARTITION BY RANGE (at);\n\
+         CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n\
+         \\set ON_ERROR_STOP on\n\
+         CREATE TABLE t (id int PRIMARY KEY, name text COLLATE \"C\");\n\
+         CREATE TABLE u (id int PRIMARY KEY, email text);\n\
+         CREATE INDEX u_lower ON u (lower(email));\n\
+         ALTER TABLE u ENABLE ROW LEVEL SECURITY;\n");
+    let found: Vec<(u32, &str)> = replayed.skipped.iter().map(|s| (s.line, s.kind.as_str())).collect();
+    assert_eq!(
+        found,
+        [
+            (1, "CREATE TABLE"),
+            (2, "CREATE FUNCTION"),
+            (3, "psql meta-command"),
+            (4, "CREATE TABLE"),
+            (6, "CREATE INDEX"),
+            (7, "ALTER TABLE")
+        ]
+    );
+    assert!(replayed.skipped[0].reason.contains("partitioned"), "{:?}", replayed.skipped[0]);
+    assert!(replayed.skipped[3].reason.contains("COLLATE"), "{:?}", replayed.skipped[3]);
+    assert!(replayed.skipped[4].reason.contains("expression index"), "{:?}", replayed.skipped[4]);
+    assert_eq!(replayed.schema.tables.len(), 1, "only u");
+}
+
+#[test]
+fn enum_types_go_with_their_only_table_and_shared_ones_stay_apart() {
+    let replayed = one(
+        "DO $x$ BEGIN CREATE TYPE mood AS ENUM ('ok', E'it\\'s fine'); EXCEPTION WHEN duplicate_object THEN NULL; END $x$;
+         CREATE TYPE state AS ENUM ('on');
+         ALTER TYPE state ADD VALUE 'off';
+         CREATE TABLE a (id int PRIMARY KEY, m mood, s state);
+         CREATE TABLE b (id int PRIMARY KEY, s state[]);",
+    );
+    assert_eq!(replayed.skipped, []);
+    let a = table(&replayed, "a");
+    assert_eq!(a.enums.len(), 1);
+    assert_eq!(a.enums[0].values, ["ok", "it's fine"]);
+    assert_eq!(replayed.schema.enums.len(), 1);
+    assert_eq!(replayed.schema.enums[0].values, ["on", "off"]);
+}
+
+#[test]
+fn statements_about_missing_tables_say_so() {
+    let replayed = one("ALTER TABLE nowhere ADD COLUMN x int;\nDROP TABLE nowhere;\nCREATE INDEX i ON nowhere (x);");
+    assert_eq!(replayed.skipped.len(), 3);
+    assert!(replayed.skipped.iter().all(|s| s.reason.contains("not created before")), "{:#?}", replayed.skipped);
+}

@@ -1,0 +1,180 @@
+//! The commands that read SQL files: `import` (migration folders and dumps replayed into
+//! the table model). Files and folders are read here; `ddl-parse` does the rest on text.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use ddl_parse::layout::{Direction, Layout, migrations};
+use ddl_parse::replay::{Replay, replay};
+use schema_model::environment::GenerationInputs;
+use schema_model::naming::NamingOptions;
+use schema_model::request::{InputShape, SchemaRequest};
+use schema_model::table::TableSchema;
+use serde_json::json;
+
+/// How `import` prints the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportFormat {
+    /// `{"tables": [...], "enums": [...], "skipped": [...]}`: tables as bare request
+    /// definitions.
+    Json,
+    /// The CREATE script the registry's generator writes for the schema.
+    Sql,
+}
+
+/// Options of `import`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// SQL files and migration folders (diesel, sqlx, golang-migrate, Flyway, refinery,
+    /// dbmate, goose, Prisma, pop, or numbered files), replayed in order.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ImportFormat::Json)]
+    pub format: ImportFormat,
+    /// Only this table (`name` or `schema.name`), printed alone.
+    #[arg(long, value_name = "[SCHEMA.]NAME")]
+    pub table: Option<String>,
+}
+
+/// Files of the input, in the order they run: `(shown path, SQL)`.
+pub(crate) struct Input {
+    pub(crate) files: Vec<(String, String)>,
+    /// The layout of each folder given.
+    pub(crate) layouts: Vec<(String, Layout)>,
+}
+
+/// Reads files and folders. A folder's migrations are taken as its tool orders them, the
+/// ups only when `with_downs` is false.
+pub(crate) fn read_input(paths: &[PathBuf], with_downs: bool) -> Result<Input, String> {
+    let mut input = Input { files: Vec::new(), layouts: Vec::new() };
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if meta.is_dir() {
+            let mut found = Vec::new();
+            walk(path, path, &mut found)?;
+            let borrowed: Vec<(&str, &str)> = found.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+            let (layout, ordered) = migrations(&borrowed);
+            input.layouts.push((path.display().to_string(), layout));
+            for migration in ordered {
+                if migration.direction == Direction::Down && !with_downs {
+                    continue;
+                }
+                input.files.push((path.join(&migration.path).display().to_string(), migration.sql));
+            }
+        } else {
+            let text = read_utf8(path)?;
+            input.files.push((path.display().to_string(), text));
+        }
+    }
+    Ok(input)
+}
+
+fn read_utf8(path: &Path) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    String::from_utf8(bytes)
+        .map_err(|e| format!("{}: not UTF-8 text (byte {})", path.display(), e.utf8_error().valid_up_to()))
+}
+
+/// The `.sql` files and `metadata.toml` files below `dir`, with paths relative to `root`.
+fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) -> Result<(), String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            walk(root, &path, out)?;
+            continue;
+        }
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if !(ddl_parse::layout::is_sql(name) || name == "metadata.toml") {
+            continue;
+        }
+        let relative = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned();
+        out.push((relative, read_utf8(&path)?));
+    }
+    Ok(())
+}
+
+/// Runs `import`: the exit code, or the message for unreadable input (exit 2).
+pub fn import(args: &ImportArgs, out: &mut impl Write) -> Result<u8, String> {
+    let input = read_input(&args.paths, false)?;
+    let replayed = replay(input.files.iter().map(|(path, text)| (path.as_str(), text.as_str())));
+    let Replay { schema, skipped, statements, not_understood } = &replayed;
+    let tables: Vec<&TableSchema> = match &args.table {
+        Some(wanted) => {
+            let (schema_name, name) = wanted.split_once('.').unwrap_or(("public", wanted));
+            let found: Vec<&TableSchema> =
+                schema.tables.iter().filter(|t| t.schema_name() == schema_name && t.table_name == name).collect();
+            if found.is_empty() {
+                return Err(format!("there is no table {schema_name}.{name} in the input"));
+            }
+            found
+        }
+        None => schema.tables.iter().collect(),
+    };
+    let text = match args.format {
+        ImportFormat::Json => {
+            let value = if args.table.is_some() {
+                serde_json::to_value(tables[0])
+            } else {
+                serde_json::to_value(json!({
+                    "tables": tables,
+                    "enums": schema.enums,
+                    "skipped": skipped,
+                    "statements": statements,
+                    "notUnderstood": not_understood,
+                }))
+            }
+            .map_err(|e| format!("cannot render the schema: {e}"))?;
+            let mut text =
+                serde_json::to_string_pretty(&value).map_err(|e| format!("cannot render the schema: {e}"))?;
+            text.push('\n');
+            text
+        }
+        ImportFormat::Sql => create_script(&tables, &schema.enums)?,
+    };
+    out.write_all(text.as_bytes()).map_err(|e| format!("cannot write the schema: {e}"))?;
+    let _ = out.flush();
+    eprintln!(
+        "read {} files: {statements} statements ({not_understood} not understood), {} tables, {} skipped",
+        input.files.len(),
+        schema.tables.len(),
+        skipped.len()
+    );
+    Ok(0)
+}
+
+/// The CREATE script of the tables (shared enum types first), as the generator writes it.
+fn create_script(tables: &[&TableSchema], shared: &[schema_model::table::EnumType]) -> Result<String, String> {
+    let mut script = String::new();
+    for enum_type in shared {
+        let labels: Vec<String> = enum_type.values.iter().map(|v| ddl_gen::pg::string_literal(v)).collect();
+        let _ = writeln!(
+            script,
+            "CREATE TYPE {} AS ENUM ({});",
+            ddl_gen::pg::quote_ident(&enum_type.name),
+            labels.join(", ")
+        );
+    }
+    let mut inputs = GenerationInputs::with_naming(&NamingOptions::default());
+    inputs.shared_enums = shared.iter().map(|e| e.name.clone()).collect();
+    for table in tables {
+        let request = SchemaRequest {
+            table_name: table.table_name.clone(),
+            owner: None,
+            schema_json: (*table).clone(),
+            request_metadata: None,
+            target: None,
+            compatibility: None,
+            shape: InputShape::BareTable,
+        };
+        let preview = ddl_gen::generate_with(&request, &inputs)
+            .map_err(|e| format!("table {}.{}: {e}", table.schema_name(), table.table_name))?;
+        script.push_str(&preview.up_sql);
+        script.push('\n');
+    }
+    Ok(script)
+}
