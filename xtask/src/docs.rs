@@ -52,14 +52,17 @@ pub(crate) fn render() -> String {
                 "A change rule: the examples below are new definitions of this table:\n\n```json\n{base}\n```\n"
             );
         }
+        // Statement rules judge SQL files (`-- next file` starts another file of the same
+        // folder); the others judge table definitions.
+        let (language, place) = if rule.is_statement_rule() { ("sql", "in the last file, at") } else { ("json", "at") };
         out.push_str("Fires on:\n\n");
         for firing in rule.fires {
             let at: Vec<String> = firing.at.iter().map(|path| format!("`{path}`")).collect();
-            let _ = writeln!(out, "```json\n{}\n```\n\nat {}\n", firing.input, at.join(", "));
+            let _ = writeln!(out, "```{language}\n{}\n```\n\n{place} {}\n", firing.input, at.join(", "));
         }
         out.push_str("Passes:\n\n");
         for input in rule.passes {
-            let _ = writeln!(out, "```json\n{input}\n```\n");
+            let _ = writeln!(out, "```{language}\n{input}\n```\n");
         }
     }
     while out.ends_with("\n\n") {

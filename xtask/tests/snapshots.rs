@@ -205,6 +205,37 @@ fn fixtures_cover_every_rule() {
             fired.extend(check_change(&path, &policy).answer.violations.into_iter().map(|v| v.rule));
         }
     }
+    // The statement rules fire on the SQL folders of fixtures/sql.
+    let sql = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/sql");
+    for layout in std::fs::read_dir(&sql).expect("fixtures/sql").map(|e| e.expect("entry").path()) {
+        if layout.ends_with("snapshots") {
+            continue;
+        }
+        let mut files = Vec::new();
+        sql_files(&layout, &layout, &mut files);
+        let borrowed: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+        let (_, migrations) = ddl_parse::layout::migrations(&borrowed);
+        let inputs: Vec<ddl_parse::replay::SqlFile<'_>> = migrations
+            .iter()
+            .map(|m| ddl_parse::replay::SqlFile { path: &m.path, text: &m.sql, in_transaction: m.in_transaction })
+            .collect();
+        for policy in [Policy::standard(), Policy::strict()] {
+            fired.extend(registry_core::lint::lint(&inputs, &policy).findings.into_iter().map(|f| f.rule));
+        }
+    }
     let silent: Vec<&str> = policy::registry::all().iter().map(|r| r.id).filter(|id| !fired.contains(*id)).collect();
     assert!(silent.is_empty(), "no fixture makes these rules fire: {silent:?}");
+}
+
+/// The files below `dir` (paths relative to `root`) with their text.
+fn sql_files(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+    for entry in std::fs::read_dir(dir).expect("readable folder") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            sql_files(root, &path, out);
+        } else {
+            let relative = path.strip_prefix(root).expect("below root").to_string_lossy().into_owned();
+            out.push((relative, std::fs::read_to_string(&path).expect("UTF-8 fixture")));
+        }
+    }
 }

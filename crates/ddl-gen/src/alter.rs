@@ -355,7 +355,7 @@ impl<'a> Planner<'a> {
             format!("{} {}", quote_ident(&column.name), crate::type_sql(&self.schema, &column.column_type));
         let volatile = column.column_type.is_serial()
             || column.identity.is_some()
-            || column.default_value.as_deref().is_some_and(is_volatile);
+            || column.default_value.as_deref().is_some_and(schema_model::expr::is_volatile_default);
         let mut not_null = not_null;
         let mut later_default = None;
         if self.down {
@@ -613,14 +613,4 @@ fn vetted(text: &str, context: ExprContext, at: &str) -> Result<String, GenError
     parse_safe(text, context)
         .map(|e| e.sql)
         .map_err(|e| GenError::UnsafeExpression { path: at.to_owned(), message: e.to_string() })
-}
-
-/// Whether a default gives each row its own value (so adding a column with it rewrites the
-/// table): random and clock functions. `now()` and `CURRENT_TIMESTAMP` are stable (one value
-/// per statement), which PostgreSQL stores once.
-fn is_volatile(default: &str) -> bool {
-    let lower = default.to_ascii_lowercase();
-    ["gen_random_uuid", "uuid_generate_v4", "random(", "clock_timestamp", "timeofday", "nextval"]
-        .iter()
-        .any(|f| lower.contains(f))
 }

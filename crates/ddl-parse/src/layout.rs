@@ -137,7 +137,8 @@ pub fn migrations(files: &[(&str, &str)]) -> (Layout, Vec<Migration>) {
                     }
                 }
             }
-            Layout::Plain => out.push(one(Direction::Up, name, true)),
+            // Numbered files run by psql: each statement on its own, no transaction.
+            Layout::Plain => out.push(one(Direction::Up, name, false)),
         }
     }
     out.sort_by(|a, b| match (a.direction, b.direction) {

@@ -7,6 +7,7 @@
 //! [`replay`] plays the statements, in order, into a [`schema_model::change::Schema`] and
 //! lists what the model cannot hold. Pure: text in, model out; the caller reads the files.
 
+pub(crate) mod facts;
 pub mod layout;
 pub mod parse;
 pub mod replay;

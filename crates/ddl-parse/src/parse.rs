@@ -63,7 +63,25 @@ fn outcome(piece: &Piece<'_>) -> Outcome {
 /// Parses one statement's text; `Err` with sqlparser's message (or a note when the text holds
 /// more or less than one statement).
 pub fn parse_one(text: &str) -> Result<Statement, String> {
-    parse_with_sqlparser(text).or_else(|error| enum_type(text).ok_or(error))
+    parse_with_sqlparser(text)
+        .or_else(|error| enum_type(text).ok_or(error))
+        .or_else(|error| drop_index_concurrently(text).ok_or(error))
+}
+
+/// `DROP INDEX CONCURRENTLY …`, which sqlparser does not read: read without the keyword (the
+/// facts take it from the text).
+fn drop_index_concurrently(text: &str) -> Option<Statement> {
+    let words: Vec<&str> = text.split_whitespace().take(3).collect();
+    let [drop, index, concurrently] = words.as_slice() else { return None };
+    if !(drop.eq_ignore_ascii_case("DROP")
+        && index.eq_ignore_ascii_case("INDEX")
+        && concurrently.eq_ignore_ascii_case("CONCURRENTLY"))
+    {
+        return None;
+    }
+    let start = text.to_ascii_uppercase().find("CONCURRENTLY")?;
+    let without = format!("{}{}", &text[..start], &text[start + "CONCURRENTLY".len()..]);
+    parse_with_sqlparser(&without).ok()
 }
 
 /// `CREATE TYPE name AS ENUM ('a', E'b', …)` read from its tokens: sqlparser reads the labels

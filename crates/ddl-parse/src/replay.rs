@@ -57,22 +57,164 @@ pub fn replay<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Replay
     state.finish()
 }
 
+/// One SQL file to lint: its path, text, and whether its tool runs it in a transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct SqlFile<'a> {
+    /// Where it is (shown in findings).
+    pub path: &'a str,
+    /// Its SQL.
+    pub text: &'a str,
+    /// Whether its migration tool wraps it in a transaction.
+    pub in_transaction: bool,
+}
+
+/// One statement of a linted file: where it is and what it does.
+#[derive(Debug, Clone)]
+pub struct LintedStatement {
+    /// Its first character.
+    pub start: crate::scan::Position,
+    /// Its last character.
+    pub end: crate::scan::Position,
+    /// Its leading keywords.
+    pub kind: String,
+    /// What it does, for the statement rules (none for psql meta-commands and COPY data).
+    pub facts: Option<schema_model::statement::StatementFacts>,
+    /// Why sqlparser could not read it, when it could not.
+    pub not_understood: Option<String>,
+    /// The `--` comments just before it, with their lines.
+    pub comments_before: Vec<(u32, String)>,
+}
+
+/// One linted file: its statements, and the tables it created or changed (with the line of
+/// the first statement that did), for the table rules.
+#[derive(Debug, Clone)]
+pub struct LintedFile {
+    /// The file.
+    pub path: String,
+    /// Its statements, in order.
+    pub statements: Vec<LintedStatement>,
+    /// `(schema, table, line, definition)` of each table the file created or changed: the
+    /// line of the first statement that did, the definition as it stands after the file.
+    pub tables: Vec<(String, String, u32, TableSchema)>,
+}
+
+/// Replays `files` in order like [`replay`], and says for each statement what it does and
+/// what was known when it ran.
+pub fn replay_for_lint(files: &[SqlFile<'_>]) -> (Replay, Vec<LintedFile>) {
+    let mut state = State::default();
+    let mut linted = Vec::new();
+    for file in files {
+        let statements = parse(file.text);
+        let mut context = crate::facts::FileContext::new(file, &statements);
+        let mut out = LintedFile { path: file.path.to_owned(), statements: Vec::new(), tables: Vec::new() };
+        for statement in &statements {
+            let facts = match &statement.outcome {
+                Outcome::Parsed(parsed) => {
+                    Some(crate::facts::facts(&state, &mut context, parsed, statement.piece.text))
+                }
+                Outcome::NotUnderstood { .. } => Some(crate::facts::unparsed_facts(&mut context, statement.piece.text)),
+                Outcome::MetaCommand { .. } | Outcome::CopyData => None,
+            };
+            if let Some(table) = facts.as_ref().and_then(|f| f.table.clone())
+                && facts.as_ref().is_some_and(|f| changes_table(&f.action))
+                && !out.tables.iter().any(|(s, t, _, _)| format!("{s}.{t}") == table)
+            {
+                let (schema, name) = table.split_once('.').unwrap_or(("public", table.as_str()));
+                out.tables.push((schema.to_owned(), name.to_owned(), statement.piece.start.line, placeholder()));
+            }
+            state.statement(file.path, statement);
+            if let Some(facts) = &facts
+                && let schema_model::statement::StatementAction::RenameTable { to } = &facts.action
+                && let Some(entry) = out.tables.iter_mut().find(|(s, t, _, _)| Some(format!("{s}.{t}")) == facts.table)
+            {
+                entry.1.clone_from(to);
+            }
+            out.statements.push(LintedStatement {
+                start: statement.piece.start,
+                end: statement.piece.end,
+                kind: crate::parse::leading_kind(statement.piece.text),
+                facts,
+                not_understood: match &statement.outcome {
+                    Outcome::NotUnderstood { reason, .. } => Some(reason.clone()),
+                    _ => None,
+                },
+                comments_before: statement.piece.comments_before.iter().map(|(l, c)| (*l, (*c).to_owned())).collect(),
+            });
+        }
+        // The tables as they stand after the file, with the enum types they use; those
+        // dropped again in the file are not judged.
+        out.tables = out
+            .tables
+            .into_iter()
+            .filter_map(|(schema, name, line, _)| {
+                let table = state.tables.iter().find(|t| t.schema_name() == schema && t.table_name == name)?;
+                let used: Vec<EnumType> = state.enums.iter().filter(|e| uses_type(table, &e.name)).cloned().collect();
+                let mut table = table.clone();
+                table.enums.extend(used);
+                Some((schema, name, line, table))
+            })
+            .collect();
+        linted.push(out);
+    }
+    (state.finish(), linted)
+}
+
+/// A table definition to be filled in once the file is read.
+fn placeholder() -> TableSchema {
+    TableSchema {
+        schema: None,
+        table_name: String::new(),
+        columns: Vec::new(),
+        indexes: Vec::new(),
+        primary_key: Vec::new(),
+        primary_key_name: None,
+        foreign_keys: Vec::new(),
+        checks: Vec::new(),
+        uniques: Vec::new(),
+        enums: Vec::new(),
+        comment: None,
+        renamed_from: None,
+    }
+}
+
+fn uses_type(table: &TableSchema, type_name: &str) -> bool {
+    table.columns.iter().any(|c| matches!(c.column_type.element(), ColumnType::Named(n) if n == type_name))
+}
+
+/// Whether an action creates or changes a table's definition (so the table rules judge it).
+fn changes_table(action: &schema_model::statement::StatementAction) -> bool {
+    use schema_model::statement::StatementAction as A;
+    matches!(
+        action,
+        A::CreateTable { .. }
+            | A::CreateIndex { .. }
+            | A::AddColumn { .. }
+            | A::AddConstraint { .. }
+            | A::SetNotNull { .. }
+            | A::ChangeType { .. }
+            | A::DropColumn { .. }
+            | A::RenameColumn { .. }
+            | A::RenameTable { .. }
+            | A::OtherAlterTable
+    )
+}
+
 #[derive(Default)]
-struct State {
-    tables: Vec<TableSchema>,
-    enums: Vec<EnumType>,
+pub(crate) struct State {
+    pub(crate) tables: Vec<TableSchema>,
+    pub(crate) enums: Vec<EnumType>,
     skipped: Vec<Skipped>,
     statements: usize,
     not_understood: usize,
 }
 
 /// PostgreSQL's folding: unquoted names are lower case.
-fn ident(ident: &Ident) -> String {
+pub(crate) fn ident(ident: &Ident) -> String {
     if ident.quote_style.is_some() { ident.value.clone() } else { ident.value.to_lowercase() }
 }
 
 /// `(schema, name)` of a possibly qualified name; the schema is `None` when not given.
-fn qualified(name: &ObjectName) -> (Option<String>, String) {
+pub(crate) fn qualified(name: &ObjectName) -> (Option<String>, String) {
     let parts: Vec<String> = name
         .0
         .iter()
@@ -484,7 +626,7 @@ fn dollar_body(text: &str) -> Option<&str> {
     Some(&text[body_start..body_end])
 }
 
-fn column_type(data_type: &DataType, own_types: &[String]) -> Result<ColumnType, String> {
+pub(crate) fn column_type(data_type: &DataType, own_types: &[String]) -> Result<ColumnType, String> {
     match data_type {
         DataType::Custom(name, modifiers) if modifiers.is_empty() => {
             let (_, type_name) = qualified(name);

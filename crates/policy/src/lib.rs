@@ -17,6 +17,7 @@ use schema_model::environment::ExistingObjects;
 use schema_model::naming::NamingOptions;
 use schema_model::objects::TableObjects;
 use schema_model::request::SchemaRequest;
+use schema_model::statement::StatementFacts;
 use schema_model::violation::{Severity, Violation};
 
 use crate::config::Policy;
@@ -73,6 +74,27 @@ pub fn check_rule(
     out
 }
 
+/// Runs the statement rules the policy turns on over one statement of an SQL file. The
+/// findings' `path` is empty: they stand at the statement.
+pub fn check_statement(statement: &StatementFacts, policy: &Policy) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for rule in registry::all() {
+        if let Some(severity) = policy.severity_of(rule.id) {
+            run_statement_rule(rule, severity, statement, &mut out);
+        }
+    }
+    out.sort_by_key(|v| std::cmp::Reverse(v.severity));
+    out
+}
+
+/// Runs one statement rule alone (for rule tests and tooling); nothing for a table rule.
+pub fn run_statement_rule(rule: &RuleDef, severity: Severity, statement: &StatementFacts, out: &mut Vec<Violation>) {
+    if let crate::rule::Check::Statement(check) = rule.check {
+        let mut ctx = crate::rule::StatementContext { statement, rule: rule.id, severity, out };
+        check(&mut ctx);
+    }
+}
+
 /// Whether any violation is an error (the request is then refused).
 pub fn has_errors(violations: &[Violation]) -> bool {
     violations.iter().any(|v| v.severity == Severity::Error)
@@ -107,7 +129,8 @@ fn run(
         severity,
         out: &mut found,
     };
-    (rule.check)(&mut ctx);
+    let crate::rule::Check::Table(check) = rule.check else { return };
+    check(&mut ctx);
     if found.len() > MAX_VIOLATIONS_PER_RULE {
         let left_out = found.len() - MAX_VIOLATIONS_PER_RULE;
         found.truncate(MAX_VIOLATIONS_PER_RULE);

@@ -110,6 +110,11 @@ mod tests {
     fn every_rule_fires_on_its_fixtures_exactly_where_they_say() {
         for rule in all() {
             assert!(!rule.fires.is_empty(), "{} has no firing fixture", rule.id);
+            if rule.is_statement_rule() {
+                // SQL fixtures: read with ddl-parse, which this crate does not know; run by
+                // crates/registry-core/tests/statement_rules.rs.
+                continue;
+            }
             for firing in rule.fires {
                 let input = firing.input;
                 let violations = run(rule, input);
@@ -135,6 +140,9 @@ mod tests {
     fn every_rule_passes_its_passing_fixtures() {
         for rule in all() {
             assert!(!rule.passes.is_empty(), "{} has no passing fixture", rule.id);
+            if rule.is_statement_rule() {
+                continue;
+            }
             for input in rule.passes {
                 let violations = run(rule, input);
                 assert!(violations.is_empty(), "{} fired on a passing fixture:\n{input}\n{violations:#?}", rule.id);

@@ -8,6 +8,7 @@ use schema_model::environment::ExistingObjects;
 use schema_model::naming::NamingOptions;
 use schema_model::objects::TableObjects;
 use schema_model::request::{SchemaRequest, join_path};
+use schema_model::statement::StatementFacts;
 use schema_model::table::TableSchema;
 use schema_model::violation::{Severity, Violation};
 
@@ -29,7 +30,8 @@ pub struct RuleDef {
     pub preset: Preset,
     /// Documentation, rendered into `docs/rules.md` and `GET /api/rules`.
     pub doc: RuleDoc,
-    /// Inputs (JSON tables or envelopes) on which the rule must fire, and where.
+    /// Inputs on which the rule must fire, and where: JSON tables or envelopes for table
+    /// rules, SQL files for statement rules (`at` then holds `line N`).
     pub fires: &'static [Firing],
     /// Inputs on which the rule must stay silent.
     pub passes: &'static [&'static str],
@@ -41,7 +43,45 @@ pub struct RuleDef {
     pub base: Option<&'static str>,
     /// The source file, for "view source" links in the docs.
     pub source: &'static str,
-    pub(crate) check: fn(&mut Context<'_>),
+    pub(crate) check: Check,
+}
+
+/// What a rule looks at.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Check {
+    /// A table definition (of a request, or of a table SQL files create or change).
+    Table(fn(&mut Context<'_>)),
+    /// One statement of an SQL file. Its fixtures (`fires`, `passes`) are SQL files; the
+    /// rule fires on the statement it names by line.
+    Statement(fn(&mut StatementContext<'_>)),
+}
+
+/// What a statement rule sees, and where it reports.
+pub(crate) struct StatementContext<'a> {
+    /// The statement.
+    pub(crate) statement: &'a StatementFacts,
+    pub(crate) rule: &'static str,
+    pub(crate) severity: Severity,
+    pub(crate) out: &'a mut Vec<Violation>,
+}
+
+impl StatementContext<'_> {
+    /// Records a finding on the statement (its position is the statement's own).
+    pub(crate) fn report(&mut self, message: String, suggestion: String) {
+        self.out.push(Violation {
+            severity: self.severity,
+            message,
+            suggestion,
+            rule: self.rule.to_owned(),
+            path: String::new(),
+        });
+    }
+
+    /// Whether the statement acts on a table that existed before its file (someone may be
+    /// using it).
+    pub(crate) fn on_existing_table(&self) -> bool {
+        self.statement.table.is_some() && !self.statement.table_created_in_file
+    }
 }
 
 /// An input on which a rule must fire, and exactly where: one path per violation, in the
@@ -67,6 +107,12 @@ pub struct RuleDoc {
 }
 
 impl RuleDef {
+    /// Whether the rule judges SQL statements (its fixtures are SQL files) rather than table
+    /// definitions.
+    pub fn is_statement_rule(&self) -> bool {
+        matches!(self.check, Check::Statement(_))
+    }
+
     /// The category: the part of the id before the dot.
     pub fn category(&self) -> &'static str {
         self.id.split_once('.').map_or(self.id, |(category, _)| category)

@@ -74,6 +74,14 @@ pub enum Command {
     ///
     /// Exit status: 0 when read, 2 when an input cannot be read or `--table` names no table.
     Import(crate::sql_files::ImportArgs),
+    /// Lint SQL files and migration folders: statement rules (lock safety, data loss,
+    /// breaking changes, robustness) knowing what earlier files built, and the table rules on
+    /// every table the files create or change. `-- registry:ignore <rule> <reason>` on the
+    /// line before a statement, or `-- registry:ignore-file <rule> <reason>`, suppresses.
+    ///
+    /// Exit status: 0 when no finding is an error, 1 when one is, 2 when an input or the
+    /// policy file cannot be read.
+    Lint(crate::sql_files::LintArgs),
     /// Compare managed tables with the live tables on a target, through a running server.
     ///
     /// Exit status: 0 when every table is in sync, 1 when one has drifted, 2 on errors.
@@ -263,6 +271,11 @@ pub fn run(command: Command) -> ExitCode {
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
             offline_result(crate::tables::diff(&args, &mut out), &mut out)
+        }
+        Command::Lint(args) => {
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            offline_result(crate::sql_files::lint(&args, &mut out), &mut out)
         }
         Command::Import(args) => {
             let stdout = std::io::stdout();

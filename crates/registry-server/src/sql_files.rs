@@ -39,9 +39,9 @@ pub struct ImportArgs {
     pub table: Option<String>,
 }
 
-/// Files of the input, in the order they run: `(shown path, SQL)`.
+/// Files of the input, in the order they run: `(shown path, SQL, runs in a transaction)`.
 pub(crate) struct Input {
-    pub(crate) files: Vec<(String, String)>,
+    pub(crate) files: Vec<(String, String, bool)>,
     /// The layout of each folder given.
     pub(crate) layouts: Vec<(String, Layout)>,
 }
@@ -62,11 +62,16 @@ pub(crate) fn read_input(paths: &[PathBuf], with_downs: bool) -> Result<Input, S
                 if migration.direction == Direction::Down && !with_downs {
                     continue;
                 }
-                input.files.push((path.join(&migration.path).display().to_string(), migration.sql));
+                input.files.push((
+                    path.join(&migration.path).display().to_string(),
+                    migration.sql,
+                    migration.in_transaction,
+                ));
             }
         } else {
             let text = read_utf8(path)?;
-            input.files.push((path.display().to_string(), text));
+            // A file given alone runs as psql runs it: each statement on its own.
+            input.files.push((path.display().to_string(), text, false));
         }
     }
     Ok(input)
@@ -101,7 +106,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) -> Result<(), 
 /// Runs `import`: the exit code, or the message for unreadable input (exit 2).
 pub fn import(args: &ImportArgs, out: &mut impl Write) -> Result<u8, String> {
     let input = read_input(&args.paths, false)?;
-    let replayed = replay(input.files.iter().map(|(path, text)| (path.as_str(), text.as_str())));
+    let replayed = replay(input.files.iter().map(|(path, text, _)| (path.as_str(), text.as_str())));
     let Replay { schema, skipped, statements, not_understood } = &replayed;
     let tables: Vec<&TableSchema> = match &args.table {
         Some(wanted) => {
@@ -177,4 +182,178 @@ fn create_script(tables: &[&TableSchema], shared: &[schema_model::table::EnumTyp
         script.push('\n');
     }
     Ok(script)
+}
+
+/// How `lint` prints its findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintFormat {
+    /// `path:line:column: severity rule: message`, a fix under each, a summary last.
+    Text,
+    /// `{"files", "statements", "notUnderstood", "findings": [...]}`.
+    Json,
+    /// SARIF 2.1.0, for code-scanning tools.
+    Sarif,
+    /// GitHub Actions workflow commands (`::error file=…,line=…::…`).
+    Github,
+}
+
+/// Options of `lint`.
+#[derive(Debug, Clone, Args)]
+pub struct LintArgs {
+    /// SQL files and migration folders; a folder's migrations are linted in its tool's order,
+    /// the downs after the ups.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+    /// A policy file (TOML); the `standard` preset when absent.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+}
+
+/// Runs `lint`: the exit code (0 no error finding, 1 error findings), or the message for
+/// unreadable input (exit 2).
+pub fn lint(args: &LintArgs, out: &mut impl Write) -> Result<u8, String> {
+    let policy = match &args.policy {
+        Some(path) => crate::settings::read_policy(path)?,
+        None => policy::config::Policy::standard(),
+    };
+    let input = read_input(&args.paths, true)?;
+    let files: Vec<ddl_parse::replay::SqlFile<'_>> = input
+        .files
+        .iter()
+        .map(|(path, text, in_transaction)| ddl_parse::replay::SqlFile { path, text, in_transaction: *in_transaction })
+        .collect();
+    let report = registry_core::lint::lint(&files, &policy);
+    let text = match args.format {
+        LintFormat::Text => lint_text(&report),
+        LintFormat::Json => to_json(&report)?,
+        LintFormat::Sarif => to_json(&sarif(&report))?,
+        LintFormat::Github => github(&report),
+    };
+    out.write_all(text.as_bytes()).map_err(|e| format!("cannot write the findings: {e}"))?;
+    Ok(if report.has_errors() { crate::cli::EXIT_VIOLATIONS } else { 0 })
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String, String> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| format!("cannot render the findings: {e}"))?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// The text report.
+pub fn lint_text(report: &registry_core::lint::LintReport) -> String {
+    let mut out = String::new();
+    let mut counts = [0_usize; 3];
+    for finding in &report.findings {
+        counts[finding.severity as usize] += 1;
+        let _ = writeln!(
+            out,
+            "{}:{}:{}: {} {}: {}\n  fix: {}",
+            finding.path,
+            finding.line,
+            finding.column,
+            finding.severity.as_str(),
+            finding.rule,
+            finding.message,
+            finding.suggestion
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{} files, {} statements ({} not understood): {} errors, {} warnings, {} infos",
+        report.files, report.statements, report.not_understood, counts[2], counts[1], counts[0]
+    );
+    out
+}
+
+/// GitHub Actions workflow commands, one per finding.
+pub fn github(report: &registry_core::lint::LintReport) -> String {
+    let escape_data = |s: &str| s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    let escape_property = |s: &str| escape_data(s).replace(':', "%3A").replace(',', "%2C");
+    let mut out = String::new();
+    for f in &report.findings {
+        let command = match f.severity {
+            schema_model::violation::Severity::Error => "error",
+            schema_model::violation::Severity::Warning => "warning",
+            schema_model::violation::Severity::Info => "notice",
+        };
+        let _ = writeln!(
+            out,
+            "::{command} file={},line={},col={},endLine={},endColumn={},title={}::{}",
+            escape_property(&f.path),
+            f.line,
+            f.column,
+            f.end_line,
+            f.end_column,
+            escape_property(&f.rule),
+            escape_data(&format!("{} ({})", f.message, f.suggestion))
+        );
+    }
+    out
+}
+
+/// SARIF 2.1.0: one run, the rules that fired with their documentation, one result per
+/// finding.
+pub fn sarif(report: &registry_core::lint::LintReport) -> serde_json::Value {
+    use schema_model::violation::Severity;
+    let level = |s: Severity| match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "note",
+    };
+    let mut rule_ids: Vec<&str> = report.findings.iter().map(|f| f.rule.as_str()).collect();
+    rule_ids.sort_unstable();
+    rule_ids.dedup();
+    let rules: Vec<serde_json::Value> = rule_ids
+        .iter()
+        .map(|id| match policy::registry::find(id) {
+            Some(rule) => json!({
+                "id": id,
+                "shortDescription": {"text": rule.doc.what},
+                "fullDescription": {"text": rule.doc.why},
+                "help": {"text": rule.doc.fix},
+                "defaultConfiguration": {"level": level(rule.default_severity)},
+            }),
+            None => json!({"id": id, "shortDescription": {"text": id}}),
+        })
+        .collect();
+    let results: Vec<serde_json::Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            json!({
+                "ruleId": f.rule,
+                "ruleIndex": rule_ids.iter().position(|id| *id == f.rule),
+                "level": level(f.severity),
+                "message": {"text": format!("{} Fix: {}", f.message, f.suggestion)},
+                "locations": [{
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": f.path.replace('\\', "/")},
+                        "region": {
+                            "startLine": f.line,
+                            "startColumn": f.column,
+                            "endLine": f.end_line,
+                            "endColumn": f.end_column + 1,
+                        },
+                    },
+                }],
+            })
+        })
+        .collect();
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "schema-registry",
+                "informationUri": "https://github.com/schema-registry/schema-registry",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules,
+            }},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }],
+    })
 }

@@ -72,3 +72,134 @@ fn import_replays_a_diesel_folder_in_its_order_and_lists_what_it_skipped() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not UTF-8"));
 }
+
+fn root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A lint report as reviewable lines: `file:line:column severity rule`, then the counts.
+fn compact(report: &Value) -> String {
+    let mut lines: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{}:{}-{}:{} {} {}: {}",
+                f["path"].as_str().unwrap(),
+                f["line"],
+                f["column"],
+                f["endLine"],
+                f["endColumn"],
+                f["severity"].as_str().unwrap(),
+                f["rule"].as_str().unwrap(),
+                f["message"].as_str().unwrap()
+            )
+        })
+        .collect();
+    lines.push(format!(
+        "files {}, statements {}, not understood {}",
+        report["files"], report["statements"], report["notUnderstood"]
+    ));
+    lines.join("\n")
+}
+
+#[test]
+fn lint_of_each_layout_matches_its_reviewed_snapshot() {
+    let dir = root().join("fixtures/sql");
+    let mut layouts: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name != "snapshots")
+        .collect();
+    layouts.sort();
+    assert!(layouts.len() >= 8, "{layouts:?}");
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(dir.join("snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    for layout in layouts {
+        let out = Command::new(env!("CARGO_BIN_EXE_registry-server"))
+            .current_dir(root())
+            .args(["lint", &format!("fixtures/sql/{layout}"), "--format", "json"])
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{layout}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+        let has_error = report["findings"].as_array().unwrap().iter().any(|f| f["severity"] == "error");
+        assert_eq!(out.status.code(), Some(i32::from(has_error)), "{layout}");
+        settings.bind(|| insta::assert_snapshot!(layout.clone(), compact(&report)));
+    }
+}
+
+#[test]
+fn lint_speaks_json_sarif_and_github_and_answers_bad_input_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "m.sql",
+        "-- registry:ignore statement.rename readers moved to the view first\nALTER TABLE a RENAME COLUMN b TO c;\nCREATE INDEX i ON a (c);\nDO $$ BEGIN PERFORM 1; END $$;\n",
+    );
+    let file = dir.path().join("m.sql");
+    let file = file.to_str().unwrap();
+    let out = run(&["lint", file, "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "warnings only");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (report["files"].as_u64(), report["statements"].as_u64(), report["notUnderstood"].as_u64()),
+        (Some(1), Some(3), Some(1))
+    );
+    let rules: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    assert!(!rules.contains(&"statement.rename"), "suppressed: {rules:?}");
+    assert!(
+        rules.contains(&"statement.require-concurrent-index") && rules.contains(&"lint.not-understood"),
+        "{rules:?}"
+    );
+    let index = &report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "statement.require-concurrent-index")
+        .unwrap();
+    assert_eq!(
+        (index["line"].as_u64(), index["column"].as_u64(), index["endLine"].as_u64(), index["endColumn"].as_u64()),
+        (Some(3), Some(1), Some(3), Some(24))
+    );
+
+    let out = run(&["lint", file, "--format", "sarif"]);
+    let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let run0 = &sarif["runs"][0];
+    let result = run0["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "statement.require-concurrent-index")
+        .unwrap();
+    assert_eq!(result["level"], "warning");
+    assert_eq!(result["locations"][0]["physicalLocation"]["region"]["startLine"], 3);
+    let index = usize::try_from(result["ruleIndex"].as_u64().unwrap()).unwrap();
+    assert_eq!(run0["tool"]["driver"]["rules"][index]["id"], "statement.require-concurrent-index");
+
+    let out = run(&["lint", file, "--format", "github"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines().any(|l| l.starts_with("::warning file=")
+            && l.contains(",line=3,col=1,endLine=3,endColumn=24,title=statement.require-concurrent-index::")),
+        "{text}"
+    );
+
+    write(dir.path(), "bad.sql", "BEGIN;\nCREATE INDEX CONCURRENTLY i ON a (c);\nCOMMIT;\n");
+    let out = run(&["lint", dir.path().join("bad.sql").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "an error finding");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("bad.sql:2:1: error statement.concurrently-in-transaction"));
+
+    for (args, expected) in [
+        (vec!["lint", "/nonexistent.sql"], "cannot read /nonexistent.sql"),
+        (vec!["lint", file, "--policy", "/nonexistent.toml"], "/nonexistent.toml"),
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(expected), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}

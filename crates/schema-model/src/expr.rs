@@ -212,6 +212,16 @@ pub fn constant(text: &str) -> Option<ConstantExpression> {
     }
 }
 
+/// Whether a default gives each row a value of its own (so adding a column with it rewrites
+/// the table): random and clock functions and sequences. `now()` and `CURRENT_TIMESTAMP` are
+/// stable (one value per statement), which PostgreSQL stores once.
+pub fn is_volatile_default(default: &str) -> bool {
+    let lower = default.to_ascii_lowercase();
+    ["gen_random_uuid", "uuid_generate_v4", "uuidv7", "random(", "clock_timestamp", "timeofday", "nextval"]
+        .iter()
+        .any(|f| lower.contains(f))
+}
+
 /// An expression as PostgreSQL prints it back (`pg_get_expr`), brought into the form a
 /// request would write: `x = ANY (ARRAY[a, b])` becomes `x IN (a, b)` (and `<> ALL` becomes
 /// `NOT IN`), and a literal cast to one of `own_types` (the table's enum types, whose casts

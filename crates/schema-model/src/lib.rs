@@ -17,6 +17,7 @@ pub mod expr;
 pub mod naming;
 pub mod objects;
 pub mod request;
+pub mod statement;
 pub mod status;
 pub mod table;
 pub mod types;

@@ -41,4 +41,9 @@ rules! {
         compatibility, drops_column, drops_constraint, narrows_type, not_null_without_default, removes_enum_value,
         renames, rewrites_table,
     }
+    statement {
+        add_not_null_column, concurrently_in_transaction, constraint_not_valid, drops_data, file_mixes_tables_and_code,
+        grant_to_named_user, placeholder_data, rename, require_concurrent_index, require_concurrent_index_drop,
+        require_if_exists, require_lock_timeout, set_not_null, type_change_rewrites, unnamed_constraint, volatile_default,
+    }
 }

@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// The table's compatibility level says which changes keep applications working.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -29,7 +29,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}]}"#,
     ),
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 fn check(ctx: &mut Context<'_>) {

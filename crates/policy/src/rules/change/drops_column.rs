@@ -4,7 +4,7 @@ use schema_model::change::Change;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// A dropped column takes its values with it.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -30,7 +30,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text"}]}"#,
     ),
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 fn check(ctx: &mut Context<'_>) {

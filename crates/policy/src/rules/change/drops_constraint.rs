@@ -4,7 +4,7 @@ use schema_model::change::{Change, Constraint};
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// Without the constraint, duplicates and orphans can come in.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -29,7 +29,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "text", "unique": true}]}"#,
     ),
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 fn check(ctx: &mut Context<'_>) {

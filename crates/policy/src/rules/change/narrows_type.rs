@@ -5,7 +5,7 @@ use schema_model::types::ColumnType;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// A narrower type may not hold the values the column has.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -31,7 +31,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "email", "type": "varchar(100)"}, {"name": "visits", "type": "integer"}]}"#,
     ),
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 /// Whether every value of `from` fits `to` (whether or not PostgreSQL rewrites for it).

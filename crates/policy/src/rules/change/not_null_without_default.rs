@@ -4,7 +4,7 @@ use schema_model::change::Change;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// A new NOT NULL column needs a value for the rows that are there.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -28,7 +28,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     environment: None,
     base: Some(r#"{"tableName": "users", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}]}"#),
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 fn check(ctx: &mut Context<'_>) {

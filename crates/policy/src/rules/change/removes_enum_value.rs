@@ -4,7 +4,7 @@ use schema_model::change::Change;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// PostgreSQL cannot remove or reorder enum labels.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -29,7 +29,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
         r#"{"tableName": "tasks", "columns": [{"name": "id", "type": "uuid", "primaryKey": true}, {"name": "state", "type": "task_state"}], "enums": [{"name": "task_state", "values": ["open", "done"]}]}"#,
     ),
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 fn check(ctx: &mut Context<'_>) {

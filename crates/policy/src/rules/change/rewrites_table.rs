@@ -4,7 +4,7 @@ use schema_model::change::Change;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// A change that makes PostgreSQL rewrite the table blocks it for as long as that takes.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -28,17 +28,8 @@ pub(crate) const RULE: RuleDef = RuleDef {
     environment: None,
     base: Some(r#"{"tableName": "events", "columns": [{"name": "id", "type": "integer", "primaryKey": true}]}"#),
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
-
-/// Whether a default gives every row its own value, so that adding a column with it
-/// rewrites the table.
-pub(crate) fn is_volatile_default(default: &str) -> bool {
-    let lower = default.to_ascii_lowercase();
-    ["gen_random_uuid", "uuid_generate_v4", "random(", "clock_timestamp", "timeofday", "nextval"]
-        .iter()
-        .any(|f| lower.contains(f))
-}
 
 fn check(ctx: &mut Context<'_>) {
     let Some(view) = ctx.change else { return };
@@ -47,7 +38,7 @@ fn check(ctx: &mut Context<'_>) {
             Change::AddColumn { column, .. }
                 if column.column_type.is_serial()
                     || column.identity.is_some()
-                    || column.default_value.as_deref().is_some_and(is_volatile_default) =>
+                    || column.default_value.as_deref().is_some_and(schema_model::expr::is_volatile_default) =>
             {
                 ctx.report(
                     ctx.path_of_change(change),

@@ -4,7 +4,7 @@ use schema_model::types::ColumnType;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// `created_at` and `updated_at` are `timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP`.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -38,7 +38,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     environment: None,
     base: None,
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 fn check(ctx: &mut Context<'_>) {

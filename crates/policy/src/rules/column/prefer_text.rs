@@ -4,7 +4,7 @@ use schema_model::types::ColumnType;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// In PostgreSQL `varchar(n)` is `text` with a length check that is hard to change.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -33,7 +33,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     environment: None,
     base: None,
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 /// The same array shape with `text` elements.

@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// Two tables, one enum name, two sets of labels: the second would silently use the first.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -29,7 +29,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     ),
     base: None,
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 fn check(ctx: &mut Context<'_>) {

@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// An enum that exists already with exactly these labels is used, not created.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -28,7 +28,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     ),
     base: None,
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 fn check(ctx: &mut Context<'_>) {

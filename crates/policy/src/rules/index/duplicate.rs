@@ -6,7 +6,7 @@ use schema_model::table::IndexMethod;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// Each index costs every write; the same index twice costs twice for nothing.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -39,7 +39,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     environment: None,
     base: None,
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 fn check(ctx: &mut Context<'_>) {

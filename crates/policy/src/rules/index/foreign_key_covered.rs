@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// Foreign key columns need an index on the referencing side.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -33,7 +33,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     environment: None,
     base: None,
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 fn check(ctx: &mut Context<'_>) {

@@ -5,7 +5,7 @@ use schema_model::types::ColumnType;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// JSONB columns are queried by containment; that needs a GIN index.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -34,7 +34,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     environment: None,
     base: None,
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 fn check(ctx: &mut Context<'_>) {

@@ -4,7 +4,7 @@ use schema_model::naming::MAX_IDENTIFIER_BYTES;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// Every name must be a PostgreSQL identifier that survives unchanged.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -41,7 +41,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     environment: None,
     base: None,
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 fn check(ctx: &mut Context<'_>) {

@@ -4,7 +4,7 @@ use schema_model::environment::{RelationKind, Source};
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// Index, constraint and type names are schema-wide in PostgreSQL; a taken one is silently
 /// skipped by `IF NOT EXISTS`, or dropped later with the wrong table.
@@ -36,7 +36,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     ),
     base: None,
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 fn check(ctx: &mut Context<'_>) {

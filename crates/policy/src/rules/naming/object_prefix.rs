@@ -5,7 +5,7 @@ use schema_model::naming::{self, is_snake_case};
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// Explicit constraint and index names follow the `idx_`/`fk_`/`uq_`/`ck_` convention.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -38,7 +38,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     environment: None,
     base: None,
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 fn check(ctx: &mut Context<'_>) {

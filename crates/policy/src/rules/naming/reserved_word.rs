@@ -4,7 +4,7 @@ use schema_model::naming::is_reserved_word;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// Reserved key words make poor table and column names.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -33,7 +33,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     environment: None,
     base: None,
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 /// Replacements for the reserved words people most often use as column names.

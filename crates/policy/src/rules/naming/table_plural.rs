@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// Tables hold many rows; seed 001 names them in the plural.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -35,7 +35,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     environment: None,
     base: None,
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 /// Plural or uncountable words that do not end in `s`.

@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// The audit log records who asked for each table.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -37,7 +37,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     environment: None,
     base: None,
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 fn check(ctx: &mut Context<'_>) {

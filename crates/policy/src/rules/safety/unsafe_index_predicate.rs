@@ -4,7 +4,7 @@ use schema_model::expr::{ExprContext, parse_safe};
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// Partial index predicates are SQL text; only a vetted subset may reach a migration.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -33,7 +33,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     environment: None,
     base: None,
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 fn check(ctx: &mut Context<'_>) {

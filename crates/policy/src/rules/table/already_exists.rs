@@ -4,7 +4,7 @@ use schema_model::environment::{RelationKind, Source};
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// A create request for a table that is already there cannot do what it says.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -27,7 +27,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     ),
     base: None,
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 fn check(ctx: &mut Context<'_>) {

@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// The registry creates tables, not schemas.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -24,7 +24,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     environment: Some(r#"{"schemaExists": false, "live": true, "relations": {}, "constraints": {}, "types": {}}"#),
     base: None,
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 fn check(ctx: &mut Context<'_>) {

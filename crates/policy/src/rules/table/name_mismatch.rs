@@ -4,7 +4,7 @@ use schema_model::request::InputShape;
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// The envelope's `tableName` and the definition's `tableName` must agree.
 pub(crate) const RULE: RuleDef = RuleDef {
@@ -28,7 +28,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     environment: None,
     base: None,
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 fn check(ctx: &mut Context<'_>) {

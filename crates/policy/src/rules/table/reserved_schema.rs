@@ -3,7 +3,7 @@
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
-use crate::rule::{Context, Firing, RuleDef, RuleDoc};
+use crate::rule::{Check, Context, Firing, RuleDef, RuleDoc};
 
 /// Schemas that belong to PostgreSQL or to the registry itself.
 pub(crate) const RESERVED: &[&str] = &["information_schema", "registry", "schema_registry"];
@@ -35,7 +35,7 @@ pub(crate) const RULE: RuleDef = RuleDef {
     environment: None,
     base: None,
     source: file!(),
-    check,
+    check: Check::Table(check),
 };
 
 fn check(ctx: &mut Context<'_>) {

@@ -1,0 +1,276 @@
+//! Linting SQL files: the statement rules on every statement (knowing what the earlier
+//! statements and files built), the table rules on every table the files create or change
+//! (a rule is written once, for requests and for SQL alike), suppressions, and findings with
+//! exact 1-based positions. What the parser could not read is a finding too, never silence.
+
+use ddl_parse::replay::{LintedFile, LintedStatement, SqlFile, replay_for_lint};
+use policy::config::Policy;
+use schema_model::request::{InputShape, SchemaRequest};
+use schema_model::violation::{Severity, Violation};
+use serde::Serialize;
+
+/// The id of the finding for a statement the parser could not read.
+pub const NOT_UNDERSTOOD: &str = "lint.not-understood";
+/// The id of the finding for a suppression comment without a reason or for an unknown rule.
+pub const INVALID_SUPPRESSION: &str = "lint.invalid-suppression";
+/// The id of the note for a psql meta-command, which is skipped.
+pub const PSQL_COMMAND: &str = "lint.psql-command";
+/// The id of the finding for a suppression that suppressed nothing.
+pub const UNUSED_SUPPRESSION: &str = "lint.unused-suppression";
+
+/// One finding, at a place in a file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    /// The file.
+    pub path: String,
+    /// First line (1-based).
+    pub line: u32,
+    /// First column (1-based, in characters).
+    pub column: u32,
+    /// Last line.
+    pub end_line: u32,
+    /// Last column.
+    pub end_column: u32,
+    /// The rule.
+    pub rule: String,
+    /// How bad.
+    pub severity: Severity,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub suggestion: String,
+}
+
+/// A lint run's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LintReport {
+    /// Files read.
+    pub files: usize,
+    /// Statements read.
+    pub statements: usize,
+    /// Statements the parser could not read (each is also a finding).
+    pub not_understood: usize,
+    /// The findings, by file (in the order given), then position.
+    pub findings: Vec<Finding>,
+}
+
+impl LintReport {
+    /// Whether any finding is an error.
+    pub fn has_errors(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+}
+
+/// A `-- registry:ignore` or `-- registry:ignore-file` comment.
+struct Suppression {
+    line: u32,
+    rule: String,
+    whole_file: bool,
+    /// For a statement's own: the statement's index.
+    statement: Option<usize>,
+    used: bool,
+}
+
+/// Lints `files` (in the order they run) under `policy`.
+pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
+    let (_, linted) = replay_for_lint(files);
+    let mut report = LintReport { files: files.len(), statements: 0, not_understood: 0, findings: Vec::new() };
+    let mut reported = std::collections::BTreeSet::new();
+    for file in &linted {
+        let mut suppressions = Vec::new();
+        for (index, statement) in file.statements.iter().enumerate() {
+            for (line, comment) in &statement.comments_before {
+                read_suppression(file, *line, comment, index, &mut suppressions, &mut report.findings);
+            }
+        }
+        let mut found: Vec<(Option<usize>, Finding)> = Vec::new();
+        for (index, statement) in file.statements.iter().enumerate() {
+            if statement.facts.is_some() {
+                report.statements += 1;
+            }
+            if statement.facts.is_none() && statement.kind.starts_with('\\') {
+                let finding = at_statement(
+                    file,
+                    statement,
+                    PSQL_COMMAND,
+                    Severity::Info,
+                    format!("psql meta-command {} skipped: it is not SQL", statement.kind.to_ascii_lowercase()),
+                    "Nothing to do if the file is run with psql; other tools fail on it".to_owned(),
+                );
+                found.push((Some(index), finding));
+            }
+            if let Some(reason) = &statement.not_understood {
+                report.not_understood += 1;
+                let finding = at_statement(
+                    file,
+                    statement,
+                    NOT_UNDERSTOOD,
+                    Severity::Info,
+                    format!("{} not understood by the SQL parser, so not linted: {reason}", statement.kind),
+                    "Check this statement by hand; the rest of the file is linted".to_owned(),
+                );
+                found.push((Some(index), finding));
+            }
+            if let Some(facts) = &statement.facts {
+                for violation in policy::check_statement(facts, policy) {
+                    let finding = at_statement(
+                        file,
+                        statement,
+                        &violation.rule,
+                        violation.severity,
+                        violation.message,
+                        violation.suggestion,
+                    );
+                    found.push((Some(index), finding));
+                }
+            }
+        }
+        for (schema, name, line, table) in &file.tables {
+            let Some(index) = file.statements.iter().position(|s| s.start.line == *line) else { continue };
+            let request = SchemaRequest {
+                table_name: table.table_name.clone(),
+                owner: None,
+                schema_json: table.clone(),
+                request_metadata: None,
+                target: None,
+                compatibility: None,
+                shape: InputShape::BareTable,
+            };
+            for Violation { severity, message, suggestion, rule, path } in policy::check(&request, policy) {
+                // Said once, by the file that made it so; a later file that touches the table
+                // repeats only what is new.
+                if !reported.insert((format!("{schema}.{name}"), rule.clone(), path.clone(), message.clone())) {
+                    continue;
+                }
+                let message = if path.is_empty() {
+                    format!("table {schema}.{name}: {message}")
+                } else {
+                    format!("table {schema}.{name}, {path}: {message}")
+                };
+                found.push((
+                    Some(index),
+                    at_statement(file, &file.statements[index], &rule, severity, message, suggestion),
+                ));
+            }
+        }
+        for (statement, finding) in found {
+            let suppressed = suppressions.iter_mut().find(|s| {
+                s.rule == finding.rule && (s.whole_file || (s.statement.is_some() && s.statement == statement))
+            });
+            match suppressed {
+                Some(suppression) => suppression.used = true,
+                None => report.findings.push(finding),
+            }
+        }
+        for suppression in suppressions.iter().filter(|s| !s.used) {
+            report.findings.push(at_line(
+                file,
+                suppression.line,
+                UNUSED_SUPPRESSION,
+                Severity::Warning,
+                format!("This suppression of {} suppresses nothing", suppression.rule),
+                "Remove it, so that it cannot hide a finding later".to_owned(),
+            ));
+        }
+    }
+    let order: Vec<&str> = linted.iter().map(|f| f.path.as_str()).collect();
+    report.findings.sort_by(|a, b| {
+        let position = |f: &Finding| order.iter().position(|p| *p == f.path);
+        position(a).cmp(&position(b)).then(a.line.cmp(&b.line)).then(a.column.cmp(&b.column)).then(a.rule.cmp(&b.rule))
+    });
+    report
+}
+
+fn read_suppression(
+    file: &LintedFile,
+    line: u32,
+    comment: &str,
+    statement: usize,
+    suppressions: &mut Vec<Suppression>,
+    findings: &mut Vec<Finding>,
+) {
+    let text = comment.trim_start_matches('-').trim();
+    let (whole_file, rest) = if let Some(rest) = text.strip_prefix("registry:ignore-file") {
+        (true, rest)
+    } else if let Some(rest) = text.strip_prefix("registry:ignore") {
+        (false, rest)
+    } else {
+        return;
+    };
+    if suppressions.iter().any(|s| s.line == line) {
+        return;
+    }
+    let mut words = rest.split_whitespace();
+    let rule = words.next().unwrap_or_default().to_owned();
+    let reason: Vec<&str> = words.collect();
+    let known = policy::registry::find(&rule).is_some() || [NOT_UNDERSTOOD, PSQL_COMMAND].contains(&rule.as_str());
+    if rule.is_empty() || reason.is_empty() || !known {
+        let problem = if rule.is_empty() {
+            "names no rule".to_owned()
+        } else if !known {
+            format!("names {rule}, which is not a rule")
+        } else {
+            "gives no reason".to_owned()
+        };
+        findings.push(at_line(
+            file,
+            line,
+            INVALID_SUPPRESSION,
+            Severity::Error,
+            format!("This suppression {problem}"),
+            "Write `-- registry:ignore <rule-id> <why it is fine here>`".to_owned(),
+        ));
+        return;
+    }
+    suppressions.push(Suppression {
+        line,
+        rule,
+        whole_file,
+        statement: (!whole_file).then_some(statement),
+        used: false,
+    });
+}
+
+fn at_statement(
+    file: &LintedFile,
+    statement: &LintedStatement,
+    rule: &str,
+    severity: Severity,
+    message: String,
+    suggestion: String,
+) -> Finding {
+    Finding {
+        path: file.path.clone(),
+        line: statement.start.line,
+        column: statement.start.column,
+        end_line: statement.end.line,
+        end_column: statement.end.column,
+        rule: rule.to_owned(),
+        severity,
+        message,
+        suggestion,
+    }
+}
+
+fn at_line(
+    file: &LintedFile,
+    line: u32,
+    rule: &str,
+    severity: Severity,
+    message: String,
+    suggestion: String,
+) -> Finding {
+    Finding {
+        path: file.path.clone(),
+        line,
+        column: 1,
+        end_line: line,
+        end_column: 1,
+        rule: rule.to_owned(),
+        severity,
+        message,
+        suggestion,
+    }
+}
