@@ -5,10 +5,13 @@
 //! - `cargo xtask snapshots [--accept]` renders every request fixture (violations under
 //!   both presets, up and down SQL) into insta snapshots beside the fixtures, then lists
 //!   the snapshots that changed for review.
+//! - `cargo xtask corpus <folder>` lints and imports every third-party corpus below the
+//!   folder and prints what it found; a panic or an unreadable file fails it.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod corpus;
 mod docs;
 mod layers;
 
@@ -20,7 +23,10 @@ fn main() -> ExitCode {
         ["docs", "--check"] => docs::check(&workspace_root()),
         ["snapshots"] => snapshots(false),
         ["snapshots", "--accept"] => snapshots(true),
-        _ => Err(anyhow::format_err!("usage: cargo xtask docs [--check] | cargo xtask snapshots [--accept]")),
+        ["corpus", folder] => corpus::run(Path::new(folder)),
+        _ => Err(anyhow::format_err!(
+            "usage: cargo xtask docs [--check] | cargo xtask snapshots [--accept] | cargo xtask corpus <folder>"
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

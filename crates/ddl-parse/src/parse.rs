@@ -167,8 +167,7 @@ fn parse_with_sqlparser(text: &str) -> Result<Statement, String> {
 }
 
 /// Keywords that name a statement's kind together with the one after them.
-const TWO_WORD_KINDS: &[&str] =
-    &["create", "alter", "drop", "comment", "grant", "revoke", "refresh", "set", "reset", "select", "insert"];
+const TWO_WORD_KINDS: &[&str] = &["create", "alter", "drop", "comment", "refresh", "reset"];
 
 /// A statement's kind by its leading keywords: `CREATE FUNCTION`, `CREATE UNIQUE INDEX`,
 /// `ALTER TABLE … ATTACH PARTITION`, `DO`, `COPY`; `OR REPLACE`, `TEMPORARY` and the like are

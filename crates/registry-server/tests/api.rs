@@ -372,3 +372,40 @@ fn the_admin_token_file_is_private_even_if_it_existed() {
     let data_dir = server.stop();
     cleanup(&data_dir);
 }
+
+#[test]
+fn bots_lint_a_migration_folder_through_the_api() {
+    let server = Server::start(None, "");
+    let token = server.token("lint-bot", "requester");
+    let files = json!({"files": [
+        {"path": "2024-01-01-000000_users/up.sql", "sql": "CREATE TABLE users (id bigint PRIMARY KEY, email text);\n"},
+        {"path": "2024-02-01-000000_index/up.sql", "sql": "CREATE INDEX CONCURRENTLY idx_users_email ON users (email);\n"},
+    ]});
+    let (status, report) = server.call("POST", "/api/lint", Some(&token), Some(&files));
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["files"], 2);
+    let finding = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "statement.concurrently-in-transaction")
+        .unwrap_or_else(|| panic!("diesel runs each file in a transaction: {report}"));
+    assert_eq!(
+        (finding["path"].as_str(), finding["line"].as_u64(), finding["severity"].as_str()),
+        (Some("2024-02-01-000000_index/up.sql"), Some(1), Some("error"))
+    );
+
+    for (body, code) in [
+        (json!({"files": []}), "bad_request"),
+        (json!({"files": [{"path": "a.sql"}]}), "invalid_request"),
+        (json!({"files": [{"path": "a.sql", "sql": "SELECT 1", "extra": 1}]}), "invalid_request"),
+    ] {
+        let (status, answer) = server.call("POST", "/api/lint", Some(&token), Some(&body));
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{answer}");
+    }
+    let (status, _) = server.call("POST", "/api/lint", None, Some(&files));
+    assert_eq!(status, 401);
+    let dir = server.stop();
+    cleanup(&dir);
+}

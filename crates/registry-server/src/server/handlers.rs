@@ -35,6 +35,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/openapi.json", get(openapi))
         .route("/api/rules", get(rules))
         .route("/api/validate", post(validate))
+        .route("/api/lint", post(lint_files))
         .route("/api/schema-requests", post(create_request).get(list_requests))
         .route("/api/schema-requests/{id}", get(show_request).patch(update_request))
         .route("/api/schema-requests/{id}/migration", get(migration))
@@ -142,6 +143,54 @@ async fn validate(
 ) -> Result<Response, ApiError> {
     let request = parse_request(body)?;
     Ok(Json(state.store.validate(&request).await?).into_response())
+}
+
+/// Most files one lint call takes.
+const MAX_LINT_FILES: usize = 2_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LintBody {
+    files: Vec<LintFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LintFile {
+    path: String,
+    sql: String,
+}
+
+/// Lints SQL files for bots, as `registry-server lint` does: the files form one folder (its
+/// layout recognised by their paths), linted under the server's policy.
+async fn lint_files(
+    State(state): State<AppState>,
+    _caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body: LintBody = parse_json(body)?;
+    if body.files.is_empty() {
+        return Err(ApiError::bad_request("files: give at least one file"));
+    }
+    if body.files.len() > MAX_LINT_FILES {
+        return Err(ApiError::bad_request(format!("files: at most {MAX_LINT_FILES} files in one call")));
+    }
+    let policy = state.store.policy().clone();
+    let work = tokio::task::spawn_blocking(move || {
+        let files: Vec<(&str, &str)> = body.files.iter().map(|f| (f.path.as_str(), f.sql.as_str())).collect();
+        let (_, migrations) = ddl_parse::layout::migrations(&files);
+        let inputs: Vec<ddl_parse::replay::SqlFile<'_>> = migrations
+            .iter()
+            .map(|m| ddl_parse::replay::SqlFile { path: &m.path, text: &m.sql, in_transaction: m.in_transaction })
+            .collect();
+        registry_core::lint::lint(&inputs, &policy)
+    });
+    match work.await {
+        Ok(report) => Ok(Json(report).into_response()),
+        Err(error) => {
+            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("the lint failed: {error}")))
+        }
+    }
 }
 
 async fn create_request(

@@ -115,6 +115,15 @@ pub const ROUTES: &[Route] = &[
         errors: &[400, 413],
     },
     Route {
+        method: "post",
+        path: "/api/lint",
+        summary: "Lint SQL files (a migration folder's files, by path): statement and table rules, as `registry-server lint` does",
+        role: Some("requester"),
+        body: Some("LintRequest"),
+        response: (200, Some("LintReport")),
+        errors: &[400, 413],
+    },
+    Route {
         method: "get",
         path: "/api/tables",
         summary: "Managed tables (query: database)",
@@ -316,7 +325,7 @@ pub fn document() -> Value {
 fn schemas() -> Value {
     let string = json!({"type": "string"});
     let nullable_string = json!({"type": "string", "nullable": true});
-    json!({
+    let mut all = json!({
         "Object": {"type": "object"},
         "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": string, "message": string, "details": {"type": "object"}}}}},
         "Column": {"type": "object", "required": ["name", "type"], "properties": {
@@ -366,9 +375,29 @@ fn schemas() -> Value {
             "intact": {"type": "boolean"}, "entries": {"type": "integer"}, "firstBroken": {"type": "integer"},
             "reason": string, "lastHash": string}},
         "TargetChoice": {"type": "object", "properties": {"target": string}},
+
         "RollbackChoice": {"type": "object", "properties": {"target": string, "confirmDataLoss": {"type": "boolean"}}},
         "ApplyOutcome": {"type": "object", "properties": {"requestId": string, "target": string, "ranSql": {"type": "boolean"}, "status": schema_ref("Status")}},
         "NewToken": {"type": "object", "required": ["name", "role"], "properties": {"name": string, "role": {"type": "string", "enum": ["requester", "reviewer", "operator", "admin"]}}},
         "Token": {"type": "object", "properties": {"name": string, "role": string, "token": string}},
-    })
+    });
+    // Apart: one json! call of everything exceeds the macro's recursion limit.
+    all["LintRequest"] = lint_request_schema();
+    all["LintReport"] = lint_report_schema();
+    all
+}
+
+fn lint_request_schema() -> Value {
+    let string = json!({"type": "string"});
+    json!({"type": "object", "required": ["files"], "properties": {"files": {"type": "array", "items": {"type": "object", "required": ["path", "sql"], "properties": {"path": string, "sql": string}}}}})
+}
+
+fn lint_report_schema() -> Value {
+    let string = json!({"type": "string"});
+    let integer = json!({"type": "integer"});
+    json!({"type": "object", "required": ["files", "statements", "notUnderstood", "findings"], "properties": {
+        "files": integer, "statements": integer, "notUnderstood": integer,
+        "findings": {"type": "array", "items": {"type": "object", "required": ["path", "line", "column", "endLine", "endColumn", "rule", "severity", "message", "suggestion"], "properties": {
+            "path": string, "line": integer, "column": integer, "endLine": integer, "endColumn": integer,
+            "rule": string, "severity": {"type": "string", "enum": ["error", "warning", "info"]}, "message": string, "suggestion": string}}}}})
 }
