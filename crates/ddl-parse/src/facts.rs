@@ -10,7 +10,7 @@ use sqlparser::ast::{
     TableConstraint,
 };
 
-use crate::parse::{Outcome, ParsedStatement, leading_kind};
+use crate::parse::{Outcome, ParsedStatement};
 use crate::replay::{SqlFile, State, column_type, ident, qualified};
 
 /// What is known about the file while its statements are judged in order.
@@ -63,19 +63,39 @@ fn full_name(name: &ObjectName) -> String {
 
 /// Facts of a statement sqlparser could not read: its kind, and the transaction and
 /// lock-timeout state it may change.
-pub(crate) fn unparsed_facts(context: &mut FileContext, text: &str) -> StatementFacts {
-    let kind = leading_kind(text);
+pub(crate) fn unparsed_facts(context: &mut FileContext, kind: &str, text: &str) -> StatementFacts {
+    let kind = kind.to_owned();
     let action = match kind.as_str() {
         "CREATE FUNCTION" | "CREATE PROCEDURE" | "CREATE TRIGGER" => StatementAction::Routine,
-        k if k.starts_with("GRANT") => StatementAction::Grant { grantees: Vec::new() },
+        "GRANT" => StatementAction::Grant { grantees: grantees(text) },
+        "INSERT" | "UPDATE" | "DELETE" => StatementAction::Data { literals: string_literals(text) },
         _ => StatementAction::Other,
     };
     context.base(kind, action, None)
 }
 
+/// The roles after the last `TO` of a `GRANT` (quotes removed, `PUBLIC` and options left out).
+fn grantees(text: &str) -> Vec<String> {
+    let upper = text.to_ascii_uppercase();
+    let Some(to) = upper.rfind(" TO ") else { return Vec::new() };
+    text[to + 4..]
+        .split(',')
+        .filter_map(|name| {
+            let name = name.trim().trim_end_matches(';').split_whitespace().next()?.trim_matches('"');
+            (!name.eq_ignore_ascii_case("PUBLIC") && !name.is_empty()).then(|| name.to_owned())
+        })
+        .collect()
+}
+
 /// Facts of a parsed statement, before it is replayed into `state`.
-pub(crate) fn facts(state: &State, context: &mut FileContext, statement: &Statement, text: &str) -> StatementFacts {
-    let kind = leading_kind(text);
+pub(crate) fn facts(
+    state: &State,
+    context: &mut FileContext,
+    statement: &Statement,
+    kind: &str,
+    text: &str,
+) -> StatementFacts {
+    let kind = kind.to_owned();
     let lower = text.to_ascii_lowercase();
     let (action, table) = match statement {
         Statement::StartTransaction { .. } => {
@@ -200,8 +220,8 @@ fn constraint_kind(constraint: &TableConstraint) -> &'static str {
 
 /// The action of an `ALTER TABLE`, by its first operation.
 fn alter_action(state: &State, table: &str, operation: Option<&AlterTableOperation>) -> StatementAction {
-    let current = state.tables.iter().find(|t| format!("{}.{}", t.schema_name(), t.table_name) == table);
-    let own_types: Vec<String> = state.enums.iter().map(|e| e.name.clone()).collect();
+    let (schema, name) = table.split_once('.').unwrap_or(("public", table));
+    let current = state.tables.iter().find(|t| t.table_name == name && t.schema_name() == schema);
     match operation {
         Some(AlterTableOperation::AddColumn { column_def, .. }) => {
             let mut default = None;
@@ -245,6 +265,7 @@ fn alter_action(state: &State, table: &str, operation: Option<&AlterTableOperati
         }) => {
             let column = ident(column_name);
             let from = current.and_then(|t| t.column(&column)).map(|c| c.column_type.clone());
+            let own_types: Vec<String> = state.enums.iter().map(|e| e.name.clone()).collect();
             let to = column_type(data_type, &own_types).ok();
             let rewrites = match (&from, &to) {
                 (Some(from), Some(to)) => Some(!from.changes_in_place_to(to)),

@@ -17,6 +17,8 @@ const RECURSION_LIMIT: usize = 64;
 pub struct ParsedStatement<'a> {
     /// Its piece of the file (text, span, comments before it).
     pub piece: Piece<'a>,
+    /// Its leading keywords ([`leading_kind`]).
+    pub kind: String,
     /// What it is, as far as it was understood.
     pub outcome: Outcome,
 }
@@ -33,6 +35,11 @@ pub enum Outcome {
         /// Why sqlparser refused it.
         reason: String,
     },
+    /// A statement that defines no table, known by its leading keywords and not parsed.
+    Classified {
+        /// `CREATE FUNCTION`, `GRANT`, `INSERT`, ...
+        kind: String,
+    },
     /// A psql meta-command, skipped.
     MetaCommand {
         /// `\set`, `\ir`, ...
@@ -44,19 +51,118 @@ pub enum Outcome {
 
 /// A file's statements, in order.
 pub fn parse(text: &str) -> Vec<ParsedStatement<'_>> {
-    split(text).into_iter().map(|piece| ParsedStatement { outcome: outcome(&piece), piece }).collect()
+    parse_many(&[text]).pop().unwrap_or_default()
 }
 
-fn outcome(piece: &Piece<'_>) -> Outcome {
+/// Several files' statements, each file's in order. The statements are parsed on as many
+/// threads as the machine has (each statement is parsed on its own anyway).
+pub fn parse_many<'a>(texts: &[&'a str]) -> Vec<Vec<ParsedStatement<'a>>> {
+    let pieces: Vec<(usize, Piece<'a>)> =
+        texts.iter().enumerate().flat_map(|(file, text)| split(text).into_iter().map(move |p| (file, p))).collect();
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(8);
+    let outcomes: Vec<(String, Outcome)> = if threads > 1 && pieces.len() >= 128 {
+        let chunk = pieces.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = pieces
+                .chunks(chunk)
+                .map(|part| {
+                    (part.len(), scope.spawn(move || part.iter().map(|(_, piece)| outcome(piece)).collect::<Vec<_>>()))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|(len, handle)| {
+                    // A parse that panicked is a bug in the parser; say so for each statement
+                    // of the chunk rather than lose the file.
+                    handle.join().unwrap_or_else(|_| {
+                        let failed =
+                            Outcome::NotUnderstood { kind: String::new(), reason: "the SQL parser failed".to_owned() };
+                        vec![(String::new(), failed); len]
+                    })
+                })
+                .collect()
+        })
+    } else {
+        pieces.iter().map(|(_, piece)| outcome(piece)).collect()
+    };
+    let mut files: Vec<Vec<ParsedStatement<'a>>> = texts.iter().map(|_| Vec::new()).collect();
+    for ((file, piece), (kind, outcome)) in pieces.into_iter().zip(outcomes) {
+        files[file].push(ParsedStatement { piece, kind, outcome });
+    }
+    files
+}
+
+/// Statement kinds that define no table: read by their leading keywords only, never handed
+/// to the parser (function bodies and view queries are most of a dump's bytes).
+const NOT_TABLE_DEFINITIONS: &[&str] = &[
+    "CREATE FUNCTION",
+    "CREATE PROCEDURE",
+    "CREATE TRIGGER",
+    "CREATE VIEW",
+    "CREATE MATERIALIZED",
+    "CREATE RULE",
+    "CREATE AGGREGATE",
+    "CREATE OPERATOR",
+    "CREATE POLICY",
+    "CREATE EVENT",
+    "CREATE PUBLICATION",
+    "CREATE ROLE",
+    "CREATE USER",
+    "CREATE CAST",
+    "CREATE COLLATION",
+    "CREATE TEXT",
+    "CREATE CONVERSION",
+    "CREATE LANGUAGE",
+    "CREATE STATISTICS",
+    "CREATE SERVER",
+    "ALTER FUNCTION",
+    "ALTER PROCEDURE",
+    "ALTER VIEW",
+    "ALTER MATERIALIZED",
+    "ALTER ROLE",
+    "ALTER USER",
+    "ALTER DEFAULT",
+    "ALTER POLICY",
+    "ALTER TRIGGER",
+    "DROP VIEW",
+    "DROP FUNCTION",
+    "DROP PROCEDURE",
+    "DROP TRIGGER",
+    "DROP MATERIALIZED",
+    "DROP RULE",
+    "DROP POLICY",
+    "DROP ROLE",
+    "DROP USER",
+    "DROP AGGREGATE",
+    "DROP OPERATOR",
+    "DROP EVENT",
+    "GRANT",
+    "REVOKE",
+    "INSERT",
+    "UPDATE",
+    "DELETE",
+    "SELECT",
+    "WITH",
+    "REFRESH MATERIALIZED",
+];
+
+fn outcome(piece: &Piece<'_>) -> (String, Outcome) {
     match piece.kind {
         PieceKind::MetaCommand => {
-            Outcome::MetaCommand { command: piece.text.split_whitespace().next().unwrap_or("\\").to_owned() }
+            let command = piece.text.split_whitespace().next().unwrap_or("\\").to_owned();
+            (command.to_ascii_uppercase(), Outcome::MetaCommand { command })
         }
-        PieceKind::CopyData => Outcome::CopyData,
-        PieceKind::Statement => match parse_one(piece.text) {
-            Ok(statement) => Outcome::Parsed(Box::new(statement)),
-            Err(reason) => Outcome::NotUnderstood { kind: leading_kind(piece.text), reason },
-        },
+        PieceKind::CopyData => (String::new(), Outcome::CopyData),
+        PieceKind::Statement => {
+            let kind = leading_kind(piece.text);
+            if NOT_TABLE_DEFINITIONS.contains(&kind.as_str()) {
+                return (kind.clone(), Outcome::Classified { kind });
+            }
+            match parse_one(piece.text) {
+                Ok(statement) => (kind, Outcome::Parsed(Box::new(statement))),
+                Err(reason) => (kind.clone(), Outcome::NotUnderstood { kind, reason }),
+            }
+        }
     }
 }
 
@@ -173,34 +279,28 @@ const TWO_WORD_KINDS: &[&str] = &["create", "alter", "drop", "comment", "refresh
 /// `ALTER TABLE … ATTACH PARTITION`, `DO`, `COPY`; `OR REPLACE`, `TEMPORARY` and the like are
 /// left out.
 pub fn leading_kind(text: &str) -> String {
-    let words: Vec<String> = text
-        .split(|c: char| c.is_whitespace() || c == '(' || c == ';')
-        .filter(|w| !w.is_empty())
-        .take(12)
-        .map(str::to_ascii_uppercase)
-        .collect();
-    let Some(first) = words.first() else { return String::new() };
-    if !TWO_WORD_KINDS.contains(&first.to_ascii_lowercase().as_str()) {
-        return first.clone();
+    const MODIFIERS: &[&str] = &["OR", "REPLACE", "TEMPORARY", "TEMP", "UNLOGGED", "GLOBAL", "LOCAL"];
+    let mut words = text.split(|c: char| c.is_whitespace() || c == '(' || c == ';').filter(|w| !w.is_empty()).take(12);
+    let Some(first) = words.next() else { return String::new() };
+    let mut kind = first.to_ascii_uppercase();
+    if !TWO_WORD_KINDS.iter().any(|k| k.eq_ignore_ascii_case(first)) {
+        return kind;
     }
-    let rest: Vec<&String> = words[1..]
-        .iter()
-        .filter(|w| !matches!(w.as_str(), "OR" | "REPLACE" | "TEMPORARY" | "TEMP" | "UNLOGGED" | "GLOBAL" | "LOCAL"))
-        .collect();
-    let mut kind = first.clone();
-    if let Some(second) = rest.first() {
+    let mut rest = words.filter(|w| !MODIFIERS.iter().any(|m| m.eq_ignore_ascii_case(w)));
+    if let Some(second) = rest.next() {
         kind.push(' ');
-        kind.push_str(second);
-        if second.as_str() == "UNIQUE"
-            && let Some(third) = rest.get(1)
+        kind.push_str(&second.to_ascii_uppercase());
+        if second.eq_ignore_ascii_case("UNIQUE")
+            && let Some(third) = rest.next()
         {
             kind.push(' ');
-            kind.push_str(third);
+            kind.push_str(&third.to_ascii_uppercase());
         }
     }
     if kind == "ALTER TABLE" {
+        let later: Vec<&str> = rest.collect();
         for marker in ["ATTACH", "DETACH"] {
-            if words.iter().any(|w| w == marker) {
+            if later.iter().any(|w| w.eq_ignore_ascii_case(marker)) {
                 kind.push_str(" … ");
                 kind.push_str(marker);
                 kind.push_str(" PARTITION");

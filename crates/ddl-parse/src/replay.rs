@@ -18,7 +18,7 @@ use sqlparser::ast::{
     ObjectType, RenameTableNameKind, Statement, TableConstraint, UserDefinedTypeRepresentation,
 };
 
-use crate::parse::{Outcome, ParsedStatement, parse, parse_one};
+use crate::parse::{Outcome, ParsedStatement, parse_one};
 
 /// Something of the input the model does not hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -48,10 +48,11 @@ pub struct Replay {
 
 /// Replays `files` (path and text) in order.
 pub fn replay<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Replay {
+    let (paths, texts): (Vec<&str>, Vec<&str>) = files.into_iter().unzip();
     let mut state = State::default();
-    for (path, text) in files {
-        for statement in parse(text) {
-            state.statement(path, &statement);
+    for (path, statements) in paths.iter().zip(crate::parse::parse_many(&texts)) {
+        for statement in &statements {
+            state.statement(path, statement);
         }
     }
     state.finish()
@@ -103,36 +104,46 @@ pub struct LintedFile {
 pub fn replay_for_lint(files: &[SqlFile<'_>]) -> (Replay, Vec<LintedFile>) {
     let mut state = State::default();
     let mut linted = Vec::new();
-    for file in files {
-        let statements = parse(file.text);
+    let texts: Vec<&str> = files.iter().map(|f| f.text).collect();
+    for (file, statements) in files.iter().zip(crate::parse::parse_many(&texts)) {
         let mut context = crate::facts::FileContext::new(file, &statements);
         let mut out = LintedFile { path: file.path.to_owned(), statements: Vec::new(), tables: Vec::new() };
+        // `schema.table` of the tables the file touched, by their place in `out.tables`.
+        let mut touched: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for statement in &statements {
             let facts = match &statement.outcome {
                 Outcome::Parsed(parsed) => {
-                    Some(crate::facts::facts(&state, &mut context, parsed, statement.piece.text))
+                    Some(crate::facts::facts(&state, &mut context, parsed, &statement.kind, statement.piece.text))
                 }
-                Outcome::NotUnderstood { .. } => Some(crate::facts::unparsed_facts(&mut context, statement.piece.text)),
+                Outcome::NotUnderstood { .. } | Outcome::Classified { .. } => {
+                    Some(crate::facts::unparsed_facts(&mut context, &statement.kind, statement.piece.text))
+                }
                 Outcome::MetaCommand { .. } | Outcome::CopyData => None,
             };
-            if let Some(table) = facts.as_ref().and_then(|f| f.table.clone())
-                && facts.as_ref().is_some_and(|f| changes_table(&f.action))
-                && !out.tables.iter().any(|(s, t, _, _)| format!("{s}.{t}") == table)
+            if let Some(facts) = &facts
+                && let Some(table) = &facts.table
+                && changes_table(&facts.action)
+                && !touched.contains_key(table)
             {
                 let (schema, name) = table.split_once('.').unwrap_or(("public", table.as_str()));
+                touched.insert(table.clone(), out.tables.len());
                 out.tables.push((schema.to_owned(), name.to_owned(), statement.piece.start.line, placeholder()));
             }
             state.statement(file.path, statement);
             if let Some(facts) = &facts
                 && let schema_model::statement::StatementAction::RenameTable { to } = &facts.action
-                && let Some(entry) = out.tables.iter_mut().find(|(s, t, _, _)| Some(format!("{s}.{t}")) == facts.table)
+                && let Some(table) = &facts.table
+                && let Some(&at) = touched.get(table)
             {
-                entry.1.clone_from(to);
+                out.tables[at].1.clone_from(to);
+                let renamed = format!("{}.{to}", out.tables[at].0);
+                touched.insert(renamed, at);
             }
+            let kind = statement.kind.clone();
             out.statements.push(LintedStatement {
                 start: statement.piece.start,
                 end: statement.piece.end,
-                kind: crate::parse::leading_kind(statement.piece.text),
+                kind,
                 facts,
                 not_understood: match &statement.outcome {
                     Outcome::NotUnderstood { reason, .. } => Some(reason.clone()),
@@ -251,6 +262,10 @@ impl State {
                 self.skip(path, line, "psql meta-command", format!("{command} is a psql command, not SQL"));
             }
             Outcome::CopyData => {}
+            Outcome::Classified { kind } => {
+                self.statements += 1;
+                self.skip(path, line, kind.clone(), format!("{kind} is not part of a table definition"));
+            }
             Outcome::NotUnderstood { kind, reason } => {
                 self.statements += 1;
                 if kind == "DO" && self.do_block(path, line, statement.piece.text) {
@@ -262,8 +277,11 @@ impl State {
             Outcome::Parsed(parsed) => {
                 self.statements += 1;
                 if let Err(reason) = self.apply(parsed) {
-                    let kind = crate::parse::leading_kind(statement.piece.text);
-                    self.skip(path, line, kind, reason);
+                    let reason = match reason.strip_prefix("it ") {
+                        Some(rest) => format!("{} {rest}", statement.kind),
+                        None => reason,
+                    };
+                    self.skip(path, line, statement.kind.clone(), reason);
                 }
             }
         }
@@ -344,9 +362,7 @@ impl State {
             | Statement::Commit { .. }
             | Statement::Rollback { .. }
             | Statement::Set(_) => Ok(()),
-            other => {
-                Err(format!("{} is not part of a table definition", crate::parse::leading_kind(&other.to_string())))
-            }
+            _ => Err("it is not part of a table definition".to_owned()),
         }
     }
 
@@ -388,7 +404,7 @@ impl State {
             comment: None,
             renamed_from: None,
         };
-        let keys = primary_keys(&self.tables);
+        let keys = if create.columns.iter().any(references_a_key) { primary_keys(&self.tables) } else { Vec::new() };
         for column in &create.columns {
             let column = column_of(&mut table, column, &own_types, &keys)?;
             table.columns.push(column);
@@ -443,7 +459,11 @@ impl State {
 
     fn alter_table(&mut self, alter: &AlterTable) -> Result<(), String> {
         let own_types: Vec<String> = self.enums.iter().map(|e| e.name.clone()).collect();
-        let keys = primary_keys(&self.tables);
+        let needs_keys = alter
+            .operations
+            .iter()
+            .any(|op| matches!(op, AlterTableOperation::AddColumn { column_def, .. } if references_a_key(column_def)));
+        let keys = if needs_keys { primary_keys(&self.tables) } else { Vec::new() };
         let Some(table) = self.table_mut(&alter.name) else {
             if alter.if_exists {
                 return Ok(());
@@ -656,6 +676,11 @@ fn action(action: Option<&sqlparser::ast::ReferentialAction>) -> Result<Option<R
 
 /// The primary key columns of the tables replayed so far, by `(schema, table)`.
 type Keys = Vec<((String, String), Vec<String>)>;
+
+/// Whether a column refers to a table without naming the column (its primary key is meant).
+fn references_a_key(column: &ColumnDef) -> bool {
+    column.options.iter().any(|o| matches!(&o.option, ColumnOption::ForeignKey(fk) if fk.referred_columns.is_empty()))
+}
 
 fn primary_keys(tables: &[TableSchema]) -> Keys {
     tables

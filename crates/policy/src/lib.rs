@@ -48,15 +48,36 @@ pub fn check_change(
     change: Option<&ChangeView<'_>>,
 ) -> Vec<Violation> {
     let objects = TableObjects::of(request, &policy.naming);
+    let columns = column_positions(&request.schema_json);
     let mut out = Vec::new();
     for rule in registry::all() {
+        if rule.is_statement_rule() {
+            continue;
+        }
         let Some(severity) = policy.severity_of(rule.id) else {
             continue;
         };
-        run(rule, severity, request, &objects, &policy.naming, existing, change, &mut out);
+        let subject =
+            Subject { request, objects: &objects, columns: &columns, naming: &policy.naming, existing, change };
+        run(rule, severity, &subject, &mut out);
     }
     out.sort_by_key(|v| std::cmp::Reverse(v.severity));
     out
+}
+
+/// Column positions by name (the first of a repeated name).
+fn column_positions(table: &schema_model::table::TableSchema) -> BTreeMap<&str, usize> {
+    table.columns.iter().enumerate().rev().map(|(i, c)| (c.name.as_str(), i)).collect()
+}
+
+/// What every table rule of one check looks at, computed once for all of them.
+struct Subject<'a> {
+    request: &'a SchemaRequest,
+    objects: &'a TableObjects,
+    columns: &'a BTreeMap<&'a str, usize>,
+    naming: &'a NamingOptions,
+    existing: Option<&'a ExistingObjects>,
+    change: Option<&'a ChangeView<'a>>,
 }
 
 /// Runs one rule alone at the given severity (for rule tests and tooling).
@@ -69,22 +90,46 @@ pub fn check_rule(
     change: Option<&ChangeView<'_>>,
 ) -> Vec<Violation> {
     let objects = TableObjects::of(request, naming);
+    let columns = column_positions(&request.schema_json);
     let mut out = Vec::new();
-    run(rule, severity, request, &objects, naming, existing, change, &mut out);
+    let subject = Subject { request, objects: &objects, columns: &columns, naming, existing, change };
+    run(rule, severity, &subject, &mut out);
     out
 }
 
 /// Runs the statement rules the policy turns on over one statement of an SQL file. The
 /// findings' `path` is empty: they stand at the statement.
 pub fn check_statement(statement: &StatementFacts, policy: &Policy) -> Vec<Violation> {
-    let mut out = Vec::new();
-    for rule in registry::all() {
-        if let Some(severity) = policy.severity_of(rule.id) {
-            run_statement_rule(rule, severity, statement, &mut out);
-        }
+    StatementRules::of(policy).check(statement)
+}
+
+/// The statement rules a policy turns on, with their severities, looked up once for a run
+/// over many statements.
+#[derive(Debug, Clone)]
+pub struct StatementRules {
+    enabled: Vec<(&'static RuleDef, Severity)>,
+}
+
+impl StatementRules {
+    /// The statement rules `policy` turns on.
+    pub fn of(policy: &Policy) -> Self {
+        let enabled = registry::all()
+            .iter()
+            .filter(|rule| rule.is_statement_rule())
+            .filter_map(|rule| policy.severity_of(rule.id).map(|severity| (*rule, severity)))
+            .collect();
+        Self { enabled }
     }
-    out.sort_by_key(|v| std::cmp::Reverse(v.severity));
-    out
+
+    /// Their findings on one statement, errors first.
+    pub fn check(&self, statement: &StatementFacts) -> Vec<Violation> {
+        let mut out = Vec::new();
+        for (rule, severity) in &self.enabled {
+            run_statement_rule(rule, *severity, statement, &mut out);
+        }
+        out.sort_by_key(|v| std::cmp::Reverse(v.severity));
+        out
+    }
 }
 
 /// Runs one statement rule alone (for rule tests and tooling); nothing for a table rule.
@@ -100,20 +145,9 @@ pub fn has_errors(violations: &[Violation]) -> bool {
     violations.iter().any(|v| v.severity == Severity::Error)
 }
 
-#[expect(clippy::too_many_arguments, reason = "one run of one rule")]
-fn run(
-    rule: &RuleDef,
-    severity: Severity,
-    request: &SchemaRequest,
-    objects: &TableObjects,
-    naming: &NamingOptions,
-    existing: Option<&ExistingObjects>,
-    change: Option<&ChangeView<'_>>,
-    out: &mut Vec<Violation>,
-) {
+fn run(rule: &RuleDef, severity: Severity, subject: &Subject<'_>, out: &mut Vec<Violation>) {
+    let Subject { request, objects, columns, naming, existing, change } = *subject;
     let table = &request.schema_json;
-    let columns: BTreeMap<&str, usize> =
-        table.columns.iter().enumerate().rev().map(|(i, c)| (c.name.as_str(), i)).collect();
     let suggestions = RefCell::new(BTreeMap::new());
     let mut found = Vec::new();
     let mut ctx = Context {
@@ -123,7 +157,7 @@ fn run(
         naming,
         existing,
         change,
-        columns: &columns,
+        columns,
         suggestions: &suggestions,
         rule: rule.id,
         severity,

@@ -76,6 +76,7 @@ struct Suppression {
 /// Lints `files` (in the order they run) under `policy`.
 pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
     let (_, linted) = replay_for_lint(files);
+    let statement_rules = policy::StatementRules::of(policy);
     let mut report = LintReport { files: files.len(), statements: 0, not_understood: 0, findings: Vec::new() };
     let mut reported = std::collections::BTreeSet::new();
     for file in &linted {
@@ -114,7 +115,7 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
                 found.push((Some(index), finding));
             }
             if let Some(facts) = &statement.facts {
-                for violation in policy::check_statement(facts, policy) {
+                for violation in statement_rules.check(facts) {
                     let finding = at_statement(
                         file,
                         statement,
@@ -155,6 +156,8 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
                 ));
             }
         }
+        // By position within the file; files keep the order they run in.
+        let first_of_file = report.findings.len();
         for (statement, finding) in found {
             let suppressed = suppressions.iter_mut().find(|s| {
                 s.rule == finding.rule && (s.whole_file || (s.statement.is_some() && s.statement == statement))
@@ -174,12 +177,9 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
                 "Remove it, so that it cannot hide a finding later".to_owned(),
             ));
         }
+        report.findings[first_of_file..]
+            .sort_by(|a, b| a.line.cmp(&b.line).then(a.column.cmp(&b.column)).then(a.rule.cmp(&b.rule)));
     }
-    let order: Vec<&str> = linted.iter().map(|f| f.path.as_str()).collect();
-    report.findings.sort_by(|a, b| {
-        let position = |f: &Finding| order.iter().position(|p| *p == f.path);
-        position(a).cmp(&position(b)).then(a.line.cmp(&b.line)).then(a.column.cmp(&b.column)).then(a.rule.cmp(&b.rule))
-    });
     report
 }
 
