@@ -780,6 +780,7 @@ fn column_of(table: &mut TableSchema, def: &ColumnDef, own_types: &[String], key
             other => return Err(format!("column {name}: {other} is not part of the model")),
         }
     }
+    as_serial(&table.table_name, &mut column);
     Ok(column)
 }
 
@@ -910,12 +911,39 @@ fn rename_column(table: &mut TableSchema, from: &str, to: &str) -> Result<(), St
     Ok(())
 }
 
+/// A column whose default takes the next value of the sequence PostgreSQL names for a
+/// serial column of it (`<table>_<column>_seq`) is that serial column: `smallserial`,
+/// `serial` or `bigserial`, which creates the sequence, owns it and sets the default.
+fn as_serial(table: &str, column: &mut Column) {
+    let Some(default) = column.default_value.as_deref() else { return };
+    let lower = default.to_ascii_lowercase();
+    let Some(rest) = lower.strip_prefix("nextval('") else { return };
+    let Some(sequence) = rest.split('\'').next() else { return };
+    let sequence = sequence.rsplit('.').next().unwrap_or(sequence).trim_matches('"');
+    if sequence != format!("{table}_{}_seq", column.name) {
+        return;
+    }
+    let serial = match column.column_type {
+        ColumnType::SmallInt => ColumnType::SmallSerial,
+        ColumnType::Integer => ColumnType::Serial,
+        ColumnType::BigInt => ColumnType::BigSerial,
+        _ => return,
+    };
+    column.column_type = serial;
+    column.default_value = None;
+    // A serial is NOT NULL already.
+    if column.nullable == Some(false) {
+        column.nullable = None;
+    }
+}
+
 fn alter_column(
     table: &mut TableSchema,
     name: &str,
     op: &AlterColumnOperation,
     own_types: &[String],
 ) -> Result<(), String> {
+    let table_name = table.table_name.clone();
     let column =
         table.columns.iter_mut().find(|c| c.name == name).ok_or_else(|| format!("column {name} does not exist"))?;
     match op {
@@ -923,6 +951,7 @@ fn alter_column(
         AlterColumnOperation::DropNotNull => column.nullable = Some(true),
         AlterColumnOperation::SetDefault { value } => {
             column.default_value = Some(expression(value, ExprContext::Default, own_types));
+            as_serial(&table_name, column);
         }
         AlterColumnOperation::DropDefault => column.default_value = None,
         AlterColumnOperation::SetDataType { data_type, .. } => column.column_type = column_type(data_type, own_types)?,

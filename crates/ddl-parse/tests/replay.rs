@@ -114,3 +114,21 @@ fn statements_about_missing_tables_say_so() {
     assert_eq!(replayed.skipped.len(), 3);
     assert!(replayed.skipped.iter().all(|s| s.reason.contains("not created before")), "{:#?}", replayed.skipped);
 }
+
+#[test]
+fn a_default_from_the_sequence_postgresql_makes_for_a_serial_is_that_serial() {
+    let replayed = one(
+        "CREATE TABLE public.actor (actor_id integer NOT NULL, name text, other_id bigint DEFAULT nextval('public.shared_seq'::regclass));
+         CREATE SEQUENCE public.actor_actor_id_seq START WITH 1 INCREMENT BY 1;
+         ALTER TABLE ONLY public.actor ALTER COLUMN actor_id SET DEFAULT nextval('public.actor_actor_id_seq'::regclass);
+         CREATE TABLE film (film_id bigint DEFAULT nextval('film_film_id_seq'::regclass) PRIMARY KEY);",
+    );
+    let actor = table(&replayed, "actor");
+    assert_eq!(actor.columns[0].column_type.sql(), "serial");
+    assert_eq!((actor.columns[0].default_value.as_deref(), actor.columns[0].nullable), (None, None));
+    assert!(
+        actor.columns[2].default_value.as_deref().is_some_and(|d| d.contains("shared_seq")),
+        "not its own sequence"
+    );
+    assert_eq!(table(&replayed, "film").columns[0].column_type.sql(), "bigserial");
+}

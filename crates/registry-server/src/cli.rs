@@ -72,7 +72,8 @@ pub enum Command {
     /// TYPE … AS ENUM, ALTER TABLE, COMMENT ON, DROP. What the registry's model cannot hold
     /// is listed under `skipped` with the file, line and reason.
     ///
-    /// Exit status: 0 when read, 2 when an input cannot be read or `--table` names no table.
+    /// Exit status: 0 when read, 1 when `--format sql` could not write a table (named on
+    /// standard error), 2 when an input cannot be read or `--table` names no table.
     Import(crate::sql_files::ImportArgs),
     /// Lint SQL files and migration folders: statement rules (lock safety, data loss,
     /// breaking changes, robustness) knowing what earlier files built, and the table rules on

@@ -120,6 +120,7 @@ pub fn import(args: &ImportArgs, out: &mut impl Write) -> Result<u8, String> {
         }
         None => schema.tables.iter().collect(),
     };
+    let mut unwritten = Vec::new();
     let text = match args.format {
         ImportFormat::Json => {
             let value = if args.table.is_some() {
@@ -139,7 +140,7 @@ pub fn import(args: &ImportArgs, out: &mut impl Write) -> Result<u8, String> {
             text.push('\n');
             text
         }
-        ImportFormat::Sql => create_script(&tables, &schema.enums)?,
+        ImportFormat::Sql => create_script(&tables, &schema.enums, &mut unwritten),
     };
     out.write_all(text.as_bytes()).map_err(|e| format!("cannot write the schema: {e}"))?;
     let _ = out.flush();
@@ -149,11 +150,18 @@ pub fn import(args: &ImportArgs, out: &mut impl Write) -> Result<u8, String> {
         schema.tables.len(),
         skipped.len()
     );
-    Ok(0)
+    for table in &unwritten {
+        eprintln!("warning: not written (the generator refuses it): {table}");
+    }
+    Ok(if unwritten.is_empty() { 0 } else { crate::cli::EXIT_VIOLATIONS })
 }
 
 /// The CREATE script of the tables (shared enum types first), as the generator writes it.
-fn create_script(tables: &[&TableSchema], shared: &[schema_model::table::EnumType]) -> Result<String, String> {
+fn create_script(
+    tables: &[&TableSchema],
+    shared: &[schema_model::table::EnumType],
+    unwritten: &mut Vec<String>,
+) -> String {
     let mut script = String::new();
     for enum_type in shared {
         let labels: Vec<String> = enum_type.values.iter().map(|v| ddl_gen::pg::string_literal(v)).collect();
@@ -176,12 +184,19 @@ fn create_script(tables: &[&TableSchema], shared: &[schema_model::table::EnumTyp
             compatibility: None,
             shape: InputShape::BareTable,
         };
-        let preview = ddl_gen::generate_with(&request, &inputs)
-            .map_err(|e| format!("table {}.{}: {e}", table.schema_name(), table.table_name))?;
-        script.push_str(&preview.up_sql);
-        script.push('\n');
+        match ddl_gen::generate_with(&request, &inputs) {
+            Ok(preview) => {
+                script.push_str(&preview.up_sql);
+                script.push('\n');
+            }
+            Err(error) => {
+                let _ =
+                    writeln!(script, "-- table {}.{} not written: {error}\n", table.schema_name(), table.table_name);
+                unwritten.push(format!("{}.{}: {error}", table.schema_name(), table.table_name));
+            }
+        }
     }
-    Ok(script)
+    script
 }
 
 /// How `lint` prints its findings.
