@@ -127,7 +127,12 @@ pub fn replay_for_lint(files: &[SqlFile<'_>]) -> (Replay, Vec<LintedFile>) {
             {
                 let (schema, name) = table.split_once('.').unwrap_or(("public", table.as_str()));
                 touched.insert(table.clone(), out.tables.len());
-                out.tables.push((schema.to_owned(), name.to_owned(), statement.piece.start.line, placeholder()));
+                out.tables.push((
+                    schema.to_owned(),
+                    name.to_owned(),
+                    statement.piece.start.line,
+                    TableSchema::new(String::new()),
+                ));
             }
             state.statement(file.path, statement);
             if let Some(facts) = &facts
@@ -168,24 +173,6 @@ pub fn replay_for_lint(files: &[SqlFile<'_>]) -> (Replay, Vec<LintedFile>) {
         linted.push(out);
     }
     (state.finish(), linted)
-}
-
-/// A table definition to be filled in once the file is read.
-fn placeholder() -> TableSchema {
-    TableSchema {
-        schema: None,
-        table_name: String::new(),
-        columns: Vec::new(),
-        indexes: Vec::new(),
-        primary_key: Vec::new(),
-        primary_key_name: None,
-        foreign_keys: Vec::new(),
-        checks: Vec::new(),
-        uniques: Vec::new(),
-        enums: Vec::new(),
-        comment: None,
-        renamed_from: None,
-    }
 }
 
 fn uses_type(table: &TableSchema, type_name: &str) -> bool {
@@ -390,20 +377,7 @@ impl State {
             return if create.if_not_exists { Ok(()) } else { Err(format!("table {name} exists already")) };
         }
         let own_types: Vec<String> = self.enums.iter().map(|e| e.name.clone()).collect();
-        let mut table = TableSchema {
-            schema: schema.filter(|s| s != "public"),
-            table_name: name,
-            columns: Vec::new(),
-            indexes: Vec::new(),
-            primary_key: Vec::new(),
-            primary_key_name: None,
-            foreign_keys: Vec::new(),
-            checks: Vec::new(),
-            uniques: Vec::new(),
-            enums: Vec::new(),
-            comment: None,
-            renamed_from: None,
-        };
+        let mut table = TableSchema { schema: schema.filter(|s| s != "public"), ..TableSchema::new(name) };
         let keys = if create.columns.iter().any(references_a_key) { primary_keys(&self.tables) } else { Vec::new() };
         for column in &create.columns {
             let column = column_of(&mut table, column, &own_types, &keys)?;

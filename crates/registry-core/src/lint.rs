@@ -241,17 +241,8 @@ fn at_statement(
     message: String,
     suggestion: String,
 ) -> Finding {
-    Finding {
-        path: file.path.clone(),
-        line: statement.start.line,
-        column: statement.start.column,
-        end_line: statement.end.line,
-        end_column: statement.end.column,
-        rule: rule.to_owned(),
-        severity,
-        message,
-        suggestion,
-    }
+    let span = (statement.start.line, statement.start.column, statement.end.line, statement.end.column);
+    finding(file, span, rule, severity, message, suggestion)
 }
 
 fn at_line(
@@ -262,12 +253,23 @@ fn at_line(
     message: String,
     suggestion: String,
 ) -> Finding {
+    finding(file, (line, 1, line, 1), rule, severity, message, suggestion)
+}
+
+fn finding(
+    file: &LintedFile,
+    (line, column, end_line, end_column): (u32, u32, u32, u32),
+    rule: &str,
+    severity: Severity,
+    message: String,
+    suggestion: String,
+) -> Finding {
     Finding {
         path: file.path.clone(),
         line,
-        column: 1,
-        end_line: line,
-        end_column: 1,
+        column,
+        end_line,
+        end_column,
         rule: rule.to_owned(),
         severity,
         message,

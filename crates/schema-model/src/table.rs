@@ -368,6 +368,24 @@ pub struct EnumType {
 }
 
 impl TableSchema {
+    /// An empty table of that name, in `public`.
+    pub fn new(table_name: impl Into<String>) -> Self {
+        Self {
+            schema: None,
+            table_name: table_name.into(),
+            columns: Vec::new(),
+            indexes: Vec::new(),
+            primary_key: Vec::new(),
+            primary_key_name: None,
+            foreign_keys: Vec::new(),
+            checks: Vec::new(),
+            uniques: Vec::new(),
+            enums: Vec::new(),
+            comment: None,
+            renamed_from: None,
+        }
+    }
+
     /// The column of that name.
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
