@@ -392,6 +392,7 @@ impl State {
     }
 
     fn create_index(&mut self, create: &CreateIndex) -> Result<(), String> {
+        let own_types: Vec<String> = self.enums.iter().map(|e| e.name.clone()).collect();
         let table = self.table_mut(&create.table_name).ok_or_else(|| {
             format!("index on {}, a table not created before (or not part of the model)", create.table_name)
         })?;
@@ -416,9 +417,7 @@ impl State {
             Some(other) => return Err(format!("index method {other} is not part of the model")),
         };
         let columns = index_columns(&create.columns)?;
-        let own_types: Vec<&str> = table.enums.iter().map(|e| e.name.as_str()).collect();
-        let predicate =
-            create.predicate.as_ref().map(|p| from_catalog(&p.to_string(), ExprContext::IndexPredicate, &own_types));
+        let predicate = create.predicate.as_ref().map(|p| expression(p, ExprContext::IndexPredicate, &own_types));
         table.indexes.push(Index {
             name,
             columns,
@@ -639,8 +638,11 @@ pub(crate) fn column_type(data_type: &DataType, own_types: &[String]) -> Result<
     ColumnType::parse(&text).map_err(|e| format!("type {text}: {e}"))
 }
 
+/// An expression in request form; casts to the schema's own enum types (as pg_dump writes
+/// them, qualified or not) are PostgreSQL's own and go.
 fn expression(expr: &Expr, context: ExprContext, own_types: &[String]) -> String {
-    let own: Vec<&str> = own_types.iter().map(String::as_str).collect();
+    let qualified: Vec<String> = own_types.iter().map(|t| format!("public.{t}")).collect();
+    let own: Vec<&str> = own_types.iter().chain(&qualified).map(String::as_str).collect();
     from_catalog(&expr.to_string(), context, &own)
 }
 

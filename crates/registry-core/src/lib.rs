@@ -5,4 +5,5 @@
 pub mod change;
 pub mod check;
 pub mod drift;
+pub mod import;
 pub mod lint;

@@ -8,9 +8,6 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use ddl_parse::layout::{Direction, Layout, migrations};
 use ddl_parse::replay::{Replay, replay};
-use schema_model::environment::GenerationInputs;
-use schema_model::naming::NamingOptions;
-use schema_model::request::{InputShape, SchemaRequest};
 use schema_model::table::TableSchema;
 use serde_json::json;
 
@@ -140,7 +137,11 @@ pub fn import(args: &ImportArgs, out: &mut impl Write) -> Result<u8, String> {
             text.push('\n');
             text
         }
-        ImportFormat::Sql => create_script(&tables, &schema.enums, &mut unwritten),
+        ImportFormat::Sql => {
+            let (script, refused) = registry_core::import::create_script(&tables, &schema.enums);
+            unwritten = refused;
+            script
+        }
     };
     out.write_all(text.as_bytes()).map_err(|e| format!("cannot write the schema: {e}"))?;
     let _ = out.flush();
@@ -154,49 +155,6 @@ pub fn import(args: &ImportArgs, out: &mut impl Write) -> Result<u8, String> {
         eprintln!("warning: not written (the generator refuses it): {table}");
     }
     Ok(if unwritten.is_empty() { 0 } else { crate::cli::EXIT_VIOLATIONS })
-}
-
-/// The CREATE script of the tables (shared enum types first), as the generator writes it.
-fn create_script(
-    tables: &[&TableSchema],
-    shared: &[schema_model::table::EnumType],
-    unwritten: &mut Vec<String>,
-) -> String {
-    let mut script = String::new();
-    for enum_type in shared {
-        let labels: Vec<String> = enum_type.values.iter().map(|v| ddl_gen::pg::string_literal(v)).collect();
-        let _ = writeln!(
-            script,
-            "CREATE TYPE {} AS ENUM ({});",
-            ddl_gen::pg::quote_ident(&enum_type.name),
-            labels.join(", ")
-        );
-    }
-    let mut inputs = GenerationInputs::with_naming(&NamingOptions::default());
-    inputs.shared_enums = shared.iter().map(|e| e.name.clone()).collect();
-    for table in tables {
-        let request = SchemaRequest {
-            table_name: table.table_name.clone(),
-            owner: None,
-            schema_json: (*table).clone(),
-            request_metadata: None,
-            target: None,
-            compatibility: None,
-            shape: InputShape::BareTable,
-        };
-        match ddl_gen::generate_with(&request, &inputs) {
-            Ok(preview) => {
-                script.push_str(&preview.up_sql);
-                script.push('\n');
-            }
-            Err(error) => {
-                let _ =
-                    writeln!(script, "-- table {}.{} not written: {error}\n", table.schema_name(), table.table_name);
-                unwritten.push(format!("{}.{}: {error}", table.schema_name(), table.table_name));
-            }
-        }
-    }
-    script
 }
 
 /// How `lint` prints its findings.
