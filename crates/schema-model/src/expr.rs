@@ -72,9 +72,14 @@ pub const MAX_EXPRESSION_TOKENS: usize = 512;
 /// Deepest nesting of an expression's tree.
 pub const MAX_EXPRESSION_DEPTH: usize = 64;
 
-/// Functions allowed in defaults: value generators and clock readings.
+/// Functions allowed in defaults: value generators, clock readings, and the session's
+/// settings (`current_setting('request.jwt.claim.sub', true)`, how PostgREST and row-level
+/// security pass the caller's identity). `uuidv7` is PostgreSQL 18's; on older servers the
+/// rehearsal answers with PostgreSQL's refusal.
 const DEFAULT_FUNCTIONS: &[&str] = &[
     "gen_random_uuid",
+    "uuidv7",
+    "current_setting",
     "now",
     "current_timestamp",
     "current_date",
@@ -875,6 +880,11 @@ mod tests {
     #[test]
     fn accepts_the_safe_subset() {
         assert_eq!(ok("gen_random_uuid()", ExprContext::Default).sql, "gen_random_uuid()");
+        assert_eq!(
+            ok("current_setting('request.jwt.claim.username'::text, true)", ExprContext::Default).sql,
+            "current_setting(CAST('request.jwt.claim.username' AS text), TRUE)"
+        );
+        assert!(parse_safe("current_setting('x')", ExprContext::Check).is_err(), "a check must not read settings");
         assert_eq!(ok("CURRENT_TIMESTAMP", ExprContext::Default).sql, "CURRENT_TIMESTAMP");
         assert_eq!(ok("now()", ExprContext::Default).sql, "now()");
         assert_eq!(ok("'{}'::jsonb", ExprContext::Default).sql, "CAST('{}' AS jsonb)");
