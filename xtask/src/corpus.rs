@@ -41,8 +41,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
         let bytes: usize = files.iter().map(|(_, text)| text.len()).sum();
         let borrowed: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
         let (layout, ordered) = migrations(&borrowed);
-        let inputs: Vec<SqlFile<'_>> =
-            ordered.iter().map(|m| SqlFile { path: &m.path, text: &m.sql, in_transaction: m.in_transaction }).collect();
+        let inputs: Vec<SqlFile<'_>> = ordered.iter().map(SqlFile::of_migration).collect();
         let started = Instant::now();
         let linted = std::panic::catch_unwind(|| registry_core::lint::lint(&inputs, &Policy::standard()));
         let lint_time = started.elapsed();

@@ -215,10 +215,8 @@ fn fixtures_cover_every_rule() {
         sql_files(&layout, &layout, &mut files);
         let borrowed: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
         let (_, migrations) = ddl_parse::layout::migrations(&borrowed);
-        let inputs: Vec<ddl_parse::replay::SqlFile<'_>> = migrations
-            .iter()
-            .map(|m| ddl_parse::replay::SqlFile { path: &m.path, text: &m.sql, in_transaction: m.in_transaction })
-            .collect();
+        let inputs: Vec<ddl_parse::replay::SqlFile<'_>> =
+            migrations.iter().map(ddl_parse::replay::SqlFile::of_migration).collect();
         for policy in [Policy::standard(), Policy::strict()] {
             fired.extend(registry_core::lint::lint(&inputs, &policy).findings.into_iter().map(|f| f.rule));
         }

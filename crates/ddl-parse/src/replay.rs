@@ -67,6 +67,27 @@ pub struct SqlFile<'a> {
     pub text: &'a str,
     /// Whether its migration tool wraps it in a transaction.
     pub in_transaction: bool,
+    /// For a migration of a folder: its version and direction. A down migration is judged
+    /// against the schema as it stood right after its up migration (what it undoes), not
+    /// after every later one.
+    pub migration: Option<(&'a str, crate::layout::Direction)>,
+}
+
+impl<'a> SqlFile<'a> {
+    /// A file given alone: run as psql runs it, each statement on its own.
+    pub fn alone(path: &'a str, text: &'a str) -> Self {
+        Self { path, text, in_transaction: false, migration: None }
+    }
+
+    /// One migration of a folder.
+    pub fn of_migration(migration: &'a crate::layout::Migration) -> Self {
+        Self {
+            path: &migration.path,
+            text: &migration.sql,
+            in_transaction: migration.in_transaction,
+            migration: Some((&migration.version, migration.direction)),
+        }
+    }
 }
 
 /// One statement of a linted file: where it is and what it does.
@@ -105,7 +126,20 @@ pub fn replay_for_lint(files: &[SqlFile<'_>]) -> (Replay, Vec<LintedFile>) {
     let mut state = State::default();
     let mut linted = Vec::new();
     let texts: Vec<&str> = files.iter().map(|f| f.text).collect();
+    // The schema right after each up migration, for the down migrations that undo it.
+    let mut after_up: std::collections::HashMap<&str, (Vec<TableSchema>, Vec<EnumType>)> =
+        std::collections::HashMap::new();
+    let mut latest: Option<(Vec<TableSchema>, Vec<EnumType>)> = None;
     for (file, statements) in files.iter().zip(crate::parse::parse_many(&texts)) {
+        if let Some((version, crate::layout::Direction::Down)) = file.migration
+            && let Some((tables, enums)) = after_up.get(version)
+        {
+            if latest.is_none() {
+                latest = Some((state.tables.clone(), state.enums.clone()));
+            }
+            state.tables.clone_from(tables);
+            state.enums.clone_from(enums);
+        }
         let mut context = crate::facts::FileContext::new(file, &statements);
         let mut out = LintedFile { path: file.path.to_owned(), statements: Vec::new(), tables: Vec::new() };
         // `schema.table` of the tables the file touched, by their place in `out.tables`.
@@ -171,6 +205,14 @@ pub fn replay_for_lint(files: &[SqlFile<'_>]) -> (Replay, Vec<LintedFile>) {
             })
             .collect();
         linted.push(out);
+        if let Some((version, crate::layout::Direction::Up)) = file.migration {
+            after_up.insert(version, (state.tables.clone(), state.enums.clone()));
+        }
+    }
+    // The replay's schema is the one after the ups.
+    if let Some((tables, enums)) = latest {
+        state.tables = tables;
+        state.enums = enums;
     }
     (state.finish(), linted)
 }

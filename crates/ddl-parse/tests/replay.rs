@@ -132,3 +132,29 @@ fn a_default_from_the_sequence_postgresql_makes_for_a_serial_is_that_serial() {
     );
     assert_eq!(table(&replayed, "film").columns[0].column_type.sql(), "bigserial");
 }
+
+#[test]
+fn a_down_migration_is_judged_against_the_schema_it_undoes() {
+    use ddl_parse::layout::migrations;
+    use ddl_parse::replay::{SqlFile, replay_for_lint};
+    use schema_model::statement::StatementAction;
+    let files = [
+        ("1_t.up.sql", "CREATE TABLE t (id int PRIMARY KEY, n integer);"),
+        ("1_t.down.sql", "ALTER TABLE t ALTER COLUMN n TYPE text;"),
+        ("2_wider.up.sql", "ALTER TABLE t ALTER COLUMN n TYPE bigint;"),
+        ("2_wider.down.sql", "ALTER TABLE t ALTER COLUMN n TYPE integer;"),
+    ];
+    let (_, ordered) = migrations(&files);
+    let inputs: Vec<SqlFile<'_>> = ordered.iter().map(SqlFile::of_migration).collect();
+    let (replayed, linted) = replay_for_lint(&inputs);
+    let from = |path: &str| {
+        let file = linted.iter().find(|f| f.path == path).expect(path);
+        match &file.statements[0].facts.as_ref().expect("facts").action {
+            StatementAction::ChangeType { from, .. } => from.clone(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(from("2_wider.down.sql").as_deref(), Some("bigint"), "after its own up");
+    assert_eq!(from("1_t.down.sql").as_deref(), Some("integer"), "after 1's up, not after 2's");
+    assert_eq!(table(&replayed, "t").columns[1].column_type.sql(), "bigint", "the replay is the schema after the ups");
+}

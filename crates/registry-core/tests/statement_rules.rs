@@ -10,8 +10,7 @@ use policy::registry::all;
 fn fired_lines(rule: &policy::rule::RuleDef, sql: &str) -> Vec<String> {
     let texts: Vec<&str> = sql.split("-- next file\n").collect();
     let paths: Vec<String> = (0..texts.len()).map(|i| format!("{i:03}.sql")).collect();
-    let files: Vec<SqlFile<'_>> =
-        texts.iter().zip(&paths).map(|(text, path)| SqlFile { path, text, in_transaction: false }).collect();
+    let files: Vec<SqlFile<'_>> = texts.iter().zip(&paths).map(|(text, path)| SqlFile::alone(path, text)).collect();
     let (_, linted) = replay_for_lint(&files);
     let last = linted.last().expect("a file");
     let mut lines = Vec::new();

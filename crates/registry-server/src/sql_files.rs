@@ -36,9 +36,13 @@ pub struct ImportArgs {
     pub table: Option<String>,
 }
 
-/// Files of the input, in the order they run: `(shown path, SQL, runs in a transaction)`.
+/// One file of the input: shown path, SQL, whether it runs in a transaction, and its version
+/// and direction when it is a folder's migration.
+pub(crate) type InputFile = (String, String, bool, Option<(String, Direction)>);
+
+/// Files of the input, in the order they run.
 pub(crate) struct Input {
-    pub(crate) files: Vec<(String, String, bool)>,
+    pub(crate) files: Vec<InputFile>,
     /// The layout of each folder given.
     pub(crate) layouts: Vec<(String, Layout)>,
 }
@@ -59,16 +63,18 @@ pub(crate) fn read_input(paths: &[PathBuf], with_downs: bool) -> Result<Input, S
                 if migration.direction == Direction::Down && !with_downs {
                     continue;
                 }
+                let version = format!("{}:{}", path.display(), migration.version);
                 input.files.push((
                     path.join(&migration.path).display().to_string(),
                     migration.sql,
                     migration.in_transaction,
+                    Some((version, migration.direction)),
                 ));
             }
         } else {
             let text = read_utf8(path)?;
             // A file given alone runs as psql runs it: each statement on its own.
-            input.files.push((path.display().to_string(), text, false));
+            input.files.push((path.display().to_string(), text, false, None));
         }
     }
     Ok(input)
@@ -103,7 +109,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) -> Result<(), 
 /// Runs `import`: the exit code, or the message for unreadable input (exit 2).
 pub fn import(args: &ImportArgs, out: &mut impl Write) -> Result<u8, String> {
     let input = read_input(&args.paths, false)?;
-    let replayed = replay(input.files.iter().map(|(path, text, _)| (path.as_str(), text.as_str())));
+    let replayed = replay(input.files.iter().map(|(path, text, _, _)| (path.as_str(), text.as_str())));
     let Replay { schema, skipped, statements, not_understood } = &replayed;
     let tables: Vec<&TableSchema> = match &args.table {
         Some(wanted) => {
@@ -174,7 +180,7 @@ pub enum LintFormat {
 #[derive(Debug, Clone, Args)]
 pub struct LintArgs {
     /// SQL files and migration folders; a folder's migrations are linted in its tool's order,
-    /// the downs after the ups.
+    /// the downs after the ups, each against the schema it undoes.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Output format.
@@ -196,7 +202,12 @@ pub fn lint(args: &LintArgs, out: &mut impl Write) -> Result<u8, String> {
     let files: Vec<ddl_parse::replay::SqlFile<'_>> = input
         .files
         .iter()
-        .map(|(path, text, in_transaction)| ddl_parse::replay::SqlFile { path, text, in_transaction: *in_transaction })
+        .map(|(path, text, in_transaction, migration)| ddl_parse::replay::SqlFile {
+            path,
+            text,
+            in_transaction: *in_transaction,
+            migration: migration.as_ref().map(|(version, direction)| (version.as_str(), *direction)),
+        })
         .collect();
     let report = registry_core::lint::lint(&files, &policy);
     let text = match args.format {

@@ -179,10 +179,8 @@ async fn lint_files(
     let work = tokio::task::spawn_blocking(move || {
         let files: Vec<(&str, &str)> = body.files.iter().map(|f| (f.path.as_str(), f.sql.as_str())).collect();
         let (_, migrations) = ddl_parse::layout::migrations(&files);
-        let inputs: Vec<ddl_parse::replay::SqlFile<'_>> = migrations
-            .iter()
-            .map(|m| ddl_parse::replay::SqlFile { path: &m.path, text: &m.sql, in_transaction: m.in_transaction })
-            .collect();
+        let inputs: Vec<ddl_parse::replay::SqlFile<'_>> =
+            migrations.iter().map(ddl_parse::replay::SqlFile::of_migration).collect();
         registry_core::lint::lint(&inputs, &policy)
     });
     match work.await {
