@@ -108,7 +108,10 @@ pub(crate) fn facts(
         }
         Statement::Set(_) => {
             if lower.contains("lock_timeout") {
-                context.lock_timeout_set = true;
+                // `SET lock_timeout = 0` (or `'0'`, `DEFAULT`) turns it off.
+                let value = lower.split(['=', ' ']).rfind(|w| !w.is_empty()).unwrap_or_default();
+                let value = value.trim_end_matches(';').trim_matches('\'');
+                context.lock_timeout_set = !matches!(value, "0" | "default");
             }
             (StatementAction::Other, None)
         }
@@ -151,7 +154,8 @@ pub(crate) fn facts(
                     .find(|t| t.indexes.iter().any(|i| i.name.as_deref() == Some(index.as_str())))
                     .map(|t| format!("{}.{}", t.schema_name(), t.table_name))
             });
-            (StatementAction::DropIndex { concurrently: lower.contains("concurrently"), if_exists: *if_exists }, table)
+            let concurrently = text.split_whitespace().nth(2).is_some_and(|w| w.eq_ignore_ascii_case("CONCURRENTLY"));
+            (StatementAction::DropIndex { concurrently, if_exists: *if_exists }, table)
         }
         Statement::Drop { object_type: ObjectType::Table, names, if_exists, cascade, .. } => {
             (StatementAction::DropTable { cascade: *cascade, if_exists: *if_exists }, names.first().map(full_name))

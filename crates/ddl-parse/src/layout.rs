@@ -107,13 +107,19 @@ pub fn migrations(files: &[(&str, &str)]) -> (Layout, Vec<Migration>) {
                 }
             }
             Layout::Flyway => {
-                let (direction, rest) = match name.as_bytes().first() {
-                    Some(b'V' | b'v') => (Direction::Up, &name[1..]),
-                    Some(b'U' | b'u') => (Direction::Down, &name[1..]),
-                    _ => continue,
-                };
-                let version = rest.split("__").next().unwrap_or_default();
-                out.push(one(direction, version, true));
+                // Flyway runs a migration holding CONCURRENTLY outside a transaction.
+                let in_transaction = !text.to_ascii_lowercase().contains("concurrently");
+                if let Some(rest) = name.strip_prefix("R__") {
+                    // Repeatable migrations run after the versioned ones.
+                    out.push(one(Direction::Up, &format!("~repeatable {rest}"), in_transaction));
+                    continue;
+                }
+                if !is_flyway(name) {
+                    continue;
+                }
+                let direction = if name.starts_with('U') { Direction::Down } else { Direction::Up };
+                let version = name[1..].split("__").next().unwrap_or_default();
+                out.push(one(direction, version, in_transaction));
             }
             Layout::Dbmate => {
                 for (direction, marker, other) in [
@@ -192,8 +198,9 @@ fn parent(path: &str) -> &str {
     path.rfind(['/', '\\']).map_or("", |i| &path[..i])
 }
 
+/// sqlx's marker: the file starts with exactly `-- no-transaction`.
 fn first_comment_is(text: &str, word: &str) -> bool {
-    text.lines().find(|l| !l.trim().is_empty()).is_some_and(|l| l.trim().trim_start_matches("--").trim() == word)
+    text.strip_prefix("-- ").is_some_and(|rest| rest.starts_with(word))
 }
 
 /// The lines of `text` from the line with `marker` up to the line with `other` (or the
@@ -205,10 +212,11 @@ fn section(text: &str, marker: &str, other: &str) -> Option<(String, String)> {
     let mut out = String::with_capacity(text.len());
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim();
-        if trimmed.len() >= marker.len() && trimmed[..marker.len()].eq_ignore_ascii_case(marker) {
+        let starts = |prefix: &str| trimmed.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix));
+        if starts(marker) {
             inside = true;
-            found = Some(trimmed[marker.len()..].to_owned());
-        } else if trimmed.len() >= other.len() && trimmed[..other.len()].eq_ignore_ascii_case(other) {
+            found = Some(trimmed.get(marker.len()..).unwrap_or_default().to_owned());
+        } else if starts(other) {
             inside = false;
         } else if inside {
             out.push_str(line);

@@ -92,6 +92,23 @@ pub fn parse_many<'a>(texts: &[&'a str]) -> Vec<Vec<ParsedStatement<'a>>> {
     files
 }
 
+/// Most operators a statement handed to the parser may have. sqlparser builds operator
+/// chains (`0+0+…`) in a loop, out of reach of its recursion limit, and the tree it builds is
+/// printed and dropped recursively: a long enough chain would overflow the stack.
+const MAX_OPERATORS: usize = 1_000;
+
+/// Why a statement is not handed to the parser, when it has more operators than a table
+/// definition needs.
+fn too_complex(text: &str) -> Option<String> {
+    let symbols = text.bytes().filter(|b| b"+-*/%^<>=|&".contains(b)).count();
+    let words = text
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .filter(|w| w.eq_ignore_ascii_case("and") || w.eq_ignore_ascii_case("or"))
+        .count();
+    (symbols + words > MAX_OPERATORS)
+        .then(|| format!("more than {MAX_OPERATORS} operators, more than a table definition needs: not parsed"))
+}
+
 /// Statement kinds that define no table: read by their leading keywords only, never handed
 /// to the parser (function bodies and view queries are most of a dump's bytes).
 const NOT_TABLE_DEFINITIONS: &[&str] = &[
@@ -157,6 +174,9 @@ fn outcome(piece: &Piece<'_>) -> (String, Outcome) {
             let kind = leading_kind(piece.text);
             if NOT_TABLE_DEFINITIONS.contains(&kind.as_str()) {
                 return (kind.clone(), Outcome::Classified { kind });
+            }
+            if let Some(reason) = too_complex(piece.text) {
+                return (kind.clone(), Outcome::NotUnderstood { kind, reason });
             }
             match parse_one(piece.text) {
                 Ok(statement) => (kind, Outcome::Parsed(Box::new(statement))),

@@ -129,16 +129,24 @@ pub fn replay_for_lint(files: &[SqlFile<'_>]) -> (Replay, Vec<LintedFile>) {
     // The schema right after each up migration, for the down migrations that undo it.
     let mut after_up: std::collections::HashMap<&str, (Vec<TableSchema>, Vec<EnumType>)> =
         std::collections::HashMap::new();
+    // Only the versions a down migration undoes are kept (the schema is cloned for each).
+    let undone: std::collections::HashSet<&str> = files
+        .iter()
+        .filter_map(|f| match f.migration {
+            Some((version, crate::layout::Direction::Down)) => Some(version),
+            _ => None,
+        })
+        .collect();
     let mut latest: Option<(Vec<TableSchema>, Vec<EnumType>)> = None;
     for (file, statements) in files.iter().zip(crate::parse::parse_many(&texts)) {
         if let Some((version, crate::layout::Direction::Down)) = file.migration
-            && let Some((tables, enums)) = after_up.get(version)
+            && let Some((tables, enums)) = after_up.remove(version)
         {
             if latest.is_none() {
                 latest = Some((state.tables.clone(), state.enums.clone()));
             }
-            state.tables.clone_from(tables);
-            state.enums.clone_from(enums);
+            state.tables = tables;
+            state.enums = enums;
         }
         let mut context = crate::facts::FileContext::new(file, &statements);
         let mut out = LintedFile { path: file.path.to_owned(), statements: Vec::new(), tables: Vec::new() };
@@ -205,7 +213,9 @@ pub fn replay_for_lint(files: &[SqlFile<'_>]) -> (Replay, Vec<LintedFile>) {
             })
             .collect();
         linted.push(out);
-        if let Some((version, crate::layout::Direction::Up)) = file.migration {
+        if let Some((version, crate::layout::Direction::Up)) = file.migration
+            && undone.contains(version)
+        {
             after_up.insert(version, (state.tables.clone(), state.enums.clone()));
         }
     }

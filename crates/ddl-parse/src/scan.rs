@@ -43,11 +43,14 @@ pub struct Piece<'a> {
     pub comments_before: Vec<(u32, &'a str)>,
 }
 
-/// Byte offsets → positions, for one text.
+/// Byte offsets → positions, for one text. Positions asked for in increasing order on one
+/// line cost only the characters between them (a megabyte on one line stays linear).
 #[derive(Debug, Clone)]
 pub struct LineIndex<'a> {
     text: &'a str,
     starts: Vec<usize>,
+    /// The last answer: `(byte offset, line index, characters before it on its line)`.
+    last: std::cell::Cell<(usize, usize, usize)>,
 }
 
 impl<'a> LineIndex<'a> {
@@ -55,14 +58,20 @@ impl<'a> LineIndex<'a> {
     pub fn new(text: &'a str) -> Self {
         let mut starts = vec![0];
         starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        Self { text, starts }
+        Self { text, starts, last: std::cell::Cell::new((0, 0, 0)) }
     }
 
     /// The position of the character at byte `offset`.
     pub fn position(&self, offset: usize) -> Position {
+        let offset = offset.min(self.text.len());
         let line = self.starts.partition_point(|&start| start <= offset).saturating_sub(1);
         let start = self.starts.get(line).copied().unwrap_or(0);
-        let column = self.text.get(start..offset.min(self.text.len())).map_or(0, |s| s.chars().count());
+        let (last_offset, last_line, last_column) = self.last.get();
+        let column = match self.text.get(last_offset..offset) {
+            Some(between) if last_line == line && last_offset <= offset => last_column + between.chars().count(),
+            _ => self.text.get(start..offset).map_or(0, |s| s.chars().count()),
+        };
+        self.last.set((offset, line, column));
         Position {
             line: u32::try_from(line + 1).unwrap_or(u32::MAX),
             column: u32::try_from(column + 1).unwrap_or(u32::MAX),
@@ -74,7 +83,7 @@ impl<'a> LineIndex<'a> {
 pub fn split(text: &str) -> Vec<Piece<'_>> {
     let bytes = text.as_bytes();
     let index = LineIndex::new(text);
-    let mut pieces = Vec::new();
+    let mut pieces: Vec<Piece<'_>> = Vec::new();
     let mut comments: Vec<(u32, &str)> = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
@@ -86,7 +95,14 @@ pub fn split(text: &str) -> Vec<Piece<'_>> {
             }
             b'-' if bytes.get(at + 1) == Some(&b'-') => {
                 let end = line_end(bytes, at);
-                comments.push((index.position(at).line, &text[at..end]));
+                let line = index.position(at).line;
+                // A comment after a statement on its last line speaks of that statement.
+                match pieces.last_mut() {
+                    Some(previous) if previous.end.line == line && comments.is_empty() => {
+                        previous.comments_before.push((line, &text[at..end]));
+                    }
+                    _ => comments.push((line, &text[at..end])),
+                }
                 at = end;
                 continue;
             }
@@ -233,8 +249,9 @@ fn dollar_quoted_end(bytes: &[u8], from: usize) -> Option<usize> {
         return None;
     }
     let body = from + tag.len();
-    let close = bytes[body..].windows(tag.len()).position(|w| w == tag)?;
-    Some(body + close + tag.len())
+    // Never closed: the rest of the text is inside it (as PostgreSQL reads it).
+    let close = bytes[body..].windows(tag.len()).position(|w| w == tag);
+    Some(close.map_or(bytes.len(), |close| body + close + tag.len()))
 }
 
 fn is_copy_from_stdin(statement: &str) -> bool {

@@ -109,7 +109,10 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
                     statement,
                     NOT_UNDERSTOOD,
                     Severity::Info,
-                    format!("{} not understood by the SQL parser, so not linted: {reason}", statement.kind),
+                    format!(
+                        "{} not understood by the SQL parser, so not linted: {reason}",
+                        if statement.kind.is_empty() { "This statement" } else { &statement.kind }
+                    ),
                     "Check this statement by hand; the rest of the file is linted".to_owned(),
                 );
                 found.push((Some(index), finding));

@@ -278,6 +278,20 @@ pub fn github(report: &registry_core::lint::LintReport) -> String {
     out
 }
 
+/// A path as a relative URI reference (SARIF `artifactLocation.uri`): separators as `/`,
+/// characters a URI reserves or forbids percent-encoded.
+fn uri(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for byte in path.replace('\\', "/").bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
+}
+
 /// SARIF 2.1.0: one run, the rules that fired with their documentation, one result per
 /// finding.
 pub fn sarif(report: &registry_core::lint::LintReport) -> serde_json::Value {
@@ -314,7 +328,7 @@ pub fn sarif(report: &registry_core::lint::LintReport) -> serde_json::Value {
                 "message": {"text": format!("{} Fix: {}", f.message, f.suggestion)},
                 "locations": [{
                     "physicalLocation": {
-                        "artifactLocation": {"uri": f.path.replace('\\', "/")},
+                        "artifactLocation": {"uri": uri(&f.path)},
                         "region": {
                             "startLine": f.line,
                             "startColumn": f.column,
