@@ -32,8 +32,11 @@ impl FileContext {
             Outcome::NotUnderstood { kind, .. } => kind.starts_with("CREATE TABLE") || kind.starts_with("ALTER TABLE"),
             _ => false,
         });
+        // A file sent as one query of several statements is one implicit transaction.
+        let statements =
+            statements.iter().filter(|s| !matches!(s.outcome, Outcome::MetaCommand { .. } | Outcome::CopyData)).count();
         Self {
-            in_transaction: file.in_transaction,
+            in_transaction: file.in_transaction || (file.one_query && statements > 1),
             in_explicit_transaction: false,
             lock_timeout_set: false,
             changes_tables,

@@ -57,6 +57,10 @@ pub struct Migration {
     pub in_transaction: bool,
     /// The key it is ordered by (its version or folder name).
     pub version: String,
+    /// Whether its tool sends it as one multi-statement query (diesel, sqlx and
+    /// golang-migrate, dbmate, pop): PostgreSQL then runs it as one implicit transaction even
+    /// when the tool opens none.
+    pub one_query: bool,
 }
 
 /// The layout of a folder, and its migrations: the ups in the order they run, then the
@@ -83,6 +87,7 @@ pub fn migrations(files: &[(&str, &str)]) -> (Layout, Vec<Migration>) {
             sql: (*text).to_owned(),
             in_transaction,
             version: version.to_owned(),
+            one_query: matches!(layout, Layout::Diesel | Layout::UpDownFiles | Layout::Dbmate | Layout::Pop),
         };
         match layout {
             Layout::Diesel => {
@@ -218,7 +223,8 @@ fn section(text: &str, marker: &str, other: &str) -> Option<(String, String)> {
             found = Some(trimmed.get(marker.len()..).unwrap_or_default().to_owned());
         } else if starts(other) {
             inside = false;
-        } else if inside {
+        } else if inside || trimmed.contains("registry:ignore-file") {
+            // A file's suppressions (often written above the first marker) hold for both.
             out.push_str(line);
             continue;
         }

@@ -71,12 +71,14 @@ pub struct SqlFile<'a> {
     /// against the schema as it stood right after its up migration (what it undoes), not
     /// after every later one.
     pub migration: Option<(&'a str, crate::layout::Direction)>,
+    /// Whether its tool sends it as one multi-statement query (an implicit transaction).
+    pub one_query: bool,
 }
 
 impl<'a> SqlFile<'a> {
     /// A file given alone: run as psql runs it, each statement on its own.
     pub fn alone(path: &'a str, text: &'a str) -> Self {
-        Self { path, text, in_transaction: false, migration: None }
+        Self { path, text, in_transaction: false, migration: None, one_query: false }
     }
 
     /// One migration of a folder.
@@ -86,6 +88,7 @@ impl<'a> SqlFile<'a> {
             text: &migration.sql,
             in_transaction: migration.in_transaction,
             migration: Some((&migration.version, migration.direction)),
+            one_query: migration.one_query,
         }
     }
 }

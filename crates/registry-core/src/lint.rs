@@ -79,11 +79,31 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
     let statement_rules = policy::StatementRules::of(policy);
     let mut report = LintReport { files: files.len(), statements: 0, not_understood: 0, findings: Vec::new() };
     let mut reported = std::collections::BTreeSet::new();
-    for file in &linted {
+    for (file, input) in linted.iter().zip(files) {
+        // Sorted by position within the file at its end; files keep the order they run in.
+        let first_of_file = report.findings.len();
         let mut suppressions = Vec::new();
+        let mut read_lines = std::collections::BTreeSet::new();
         for (index, statement) in file.statements.iter().enumerate() {
             for (line, comment) in &statement.comments_before {
+                read_lines.insert(*line);
                 read_suppression(file, *line, comment, index, &mut suppressions, &mut report.findings);
+            }
+        }
+        // One written where it can apply to nothing (inside a statement, after the last one)
+        // is said so, never ignored in silence.
+        for (number, text) in input.text.lines().enumerate() {
+            let line = u32::try_from(number + 1).unwrap_or(u32::MAX);
+            if text.contains("registry:ignore") && text.trim_start().starts_with("--") && !read_lines.contains(&line) {
+                report.findings.push(at_line(
+                    file,
+                    line,
+                    INVALID_SUPPRESSION,
+                    Severity::Error,
+                    "This suppression is not on the lines just before a statement, so it applies to nothing".to_owned(),
+                    "Move it to the line above the statement it is about (or to the top of the file for -ignore-file)"
+                        .to_owned(),
+                ));
             }
         }
         let mut found: Vec<(Option<usize>, Finding)> = Vec::new();
@@ -159,8 +179,6 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
                 ));
             }
         }
-        // By position within the file; files keep the order they run in.
-        let first_of_file = report.findings.len();
         for (statement, finding) in found {
             let suppressed = suppressions.iter_mut().find(|s| {
                 s.rule == finding.rule && (s.whole_file || (s.statement.is_some() && s.statement == statement))

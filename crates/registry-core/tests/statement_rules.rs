@@ -45,3 +45,26 @@ fn every_statement_rule_fires_where_its_fixtures_say_and_passes_its_passing_ones
         }
     }
 }
+
+#[test]
+fn suppressions_that_can_apply_to_nothing_are_reported_and_one_query_files_are_one_transaction() {
+    use registry_core::lint::{INVALID_SUPPRESSION, lint};
+    let sql = "CREATE TABLE t (\n  -- registry:ignore statement.unnamed-constraint inside\n  a int PRIMARY KEY\n);\n-- registry:ignore statement.rename at the end\n";
+    let report = lint(&[SqlFile::alone("a.sql", sql)], &policy::config::Policy::standard());
+    let lines: Vec<u32> = report.findings.iter().filter(|f| f.rule == INVALID_SUPPRESSION).map(|f| f.line).collect();
+    assert_eq!(lines, [2, 5], "{:#?}", report.findings);
+
+    // diesel sends a file without a transaction as one query: an implicit transaction.
+    let files = [
+        (
+            "2024-01-01-000000_idx/up.sql",
+            "CREATE INDEX CONCURRENTLY i ON t (a);\nCREATE INDEX CONCURRENTLY j ON t (b);",
+        ),
+        ("2024-01-01-000000_idx/metadata.toml", "run_in_transaction = false"),
+    ];
+    let (_, migrations) = ddl_parse::layout::migrations(&files);
+    let inputs: Vec<SqlFile<'_>> = migrations.iter().map(SqlFile::of_migration).collect();
+    let report = lint(&inputs, &policy::config::Policy::standard());
+    let fired = report.findings.iter().filter(|f| f.rule == "statement.concurrently-in-transaction").count();
+    assert_eq!(fired, 2, "{:#?}", report.findings);
+}

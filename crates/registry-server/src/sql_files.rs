@@ -38,7 +38,7 @@ pub struct ImportArgs {
 
 /// One file of the input: shown path, SQL, whether it runs in a transaction, and its version
 /// and direction when it is a folder's migration.
-pub(crate) type InputFile = (String, String, bool, Option<(String, Direction)>);
+pub(crate) type InputFile = (String, String, bool, Option<(String, Direction, bool)>);
 
 /// Files of the input, in the order they run.
 pub(crate) struct Input {
@@ -68,7 +68,7 @@ pub(crate) fn read_input(paths: &[PathBuf], with_downs: bool) -> Result<Input, S
                     path.join(&migration.path).display().to_string(),
                     migration.sql,
                     migration.in_transaction,
-                    Some((version, migration.direction)),
+                    Some((version, migration.direction, migration.one_query)),
                 ));
             }
         } else {
@@ -206,7 +206,8 @@ pub fn lint(args: &LintArgs, out: &mut impl Write) -> Result<u8, String> {
             path,
             text,
             in_transaction: *in_transaction,
-            migration: migration.as_ref().map(|(version, direction)| (version.as_str(), *direction)),
+            migration: migration.as_ref().map(|(version, direction, _)| (version.as_str(), *direction)),
+            one_query: migration.as_ref().is_some_and(|(_, _, one_query)| *one_query),
         })
         .collect();
     let report = registry_core::lint::lint(&files, &policy);

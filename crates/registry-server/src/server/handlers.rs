@@ -147,6 +147,14 @@ async fn validate(
 
 /// Most files one lint call takes.
 const MAX_LINT_FILES: usize = 2_000;
+/// Most findings one lint call answers with; the rest are counted in a last one.
+const MAX_LINT_FINDINGS: usize = 10_000;
+
+/// Lint calls running at once in this process (each may use every core for a moment).
+fn lint_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| tokio::sync::Semaphore::new(2))
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -175,13 +183,32 @@ async fn lint_files(
     if body.files.len() > MAX_LINT_FILES {
         return Err(ApiError::bad_request(format!("files: at most {MAX_LINT_FILES} files in one call")));
     }
+    let Ok(permit) = lint_permits().try_acquire() else {
+        return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "other lint calls are running; try again")
+            .retry_in(1));
+    };
     let policy = state.store.policy().clone();
     let work = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let files: Vec<(&str, &str)> = body.files.iter().map(|f| (f.path.as_str(), f.sql.as_str())).collect();
         let (_, migrations) = ddl_parse::layout::migrations(&files);
         let inputs: Vec<ddl_parse::replay::SqlFile<'_>> =
             migrations.iter().map(ddl_parse::replay::SqlFile::of_migration).collect();
-        registry_core::lint::lint(&inputs, &policy)
+        let mut report = registry_core::lint::lint(&inputs, &policy);
+        if report.findings.len() > MAX_LINT_FINDINGS {
+            let left_out = report.findings.len() - MAX_LINT_FINDINGS;
+            report.findings.truncate(MAX_LINT_FINDINGS);
+            if let Some(last) = report.findings.last().cloned() {
+                report.findings.push(registry_core::lint::Finding {
+                    rule: "lint.truncated".to_owned(),
+                    severity: schema_model::violation::Severity::Info,
+                    message: format!("… and {left_out} more findings, left out of this answer"),
+                    suggestion: "Lint fewer files at once, or run registry-server lint for all of them".to_owned(),
+                    ..last
+                });
+            }
+        }
+        report
     });
     match work.await {
         Ok(report) => Ok(Json(report).into_response()),
