@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use schema_model::environment::GenerationInputs;
 use schema_model::naming::NamingOptions;
-use schema_model::request::{InputShape, SchemaRequest};
+use schema_model::request::SchemaRequest;
 use schema_model::table::{EnumType, TableSchema};
 
 /// The script, and the tables the generator refused (`schema.table: why`), each also noted
@@ -32,15 +32,7 @@ pub fn create_script(tables: &[&TableSchema], shared: &[EnumType]) -> (String, V
     let mut inputs = GenerationInputs::with_naming(&NamingOptions::default());
     inputs.shared_enums = shared.iter().map(|e| e.name.clone()).collect();
     for table in creation_order(tables) {
-        let request = SchemaRequest {
-            table_name: table.table_name.clone(),
-            owner: None,
-            schema_json: table.clone(),
-            request_metadata: None,
-            target: None,
-            compatibility: None,
-            shape: InputShape::BareTable,
-        };
+        let request = SchemaRequest::bare(table.clone());
         match ddl_gen::generate_with(&request, &inputs) {
             Ok(preview) => {
                 script.push_str(&preview.up_sql);

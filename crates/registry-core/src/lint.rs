@@ -5,7 +5,7 @@
 
 use ddl_parse::replay::{LintedFile, LintedStatement, SqlFile, replay_for_lint};
 use policy::config::Policy;
-use schema_model::request::{InputShape, SchemaRequest};
+use schema_model::request::SchemaRequest;
 use schema_model::violation::{Severity, Violation};
 use serde::Serialize;
 
@@ -153,15 +153,7 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
         }
         for (schema, name, line, table) in &file.tables {
             let Some(index) = file.statements.iter().position(|s| s.start.line == *line) else { continue };
-            let request = SchemaRequest {
-                table_name: table.table_name.clone(),
-                owner: None,
-                schema_json: table.clone(),
-                request_metadata: None,
-                target: None,
-                compatibility: None,
-                shape: InputShape::BareTable,
-            };
+            let request = SchemaRequest::bare(table.clone());
             for Violation { severity, message, suggestion, rule, path } in policy::check(&request, policy) {
                 // Said once, by the file that made it so; a later file that touches the table
                 // repeats only what is new.

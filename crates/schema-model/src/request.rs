@@ -94,6 +94,19 @@ fn unix_seconds<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64
 }
 
 impl SchemaRequest {
+    /// A bare table definition as a request (no envelope: request-level rules do not apply).
+    pub fn bare(table: TableSchema) -> Self {
+        SchemaRequest {
+            table_name: table.table_name.clone(),
+            owner: None,
+            schema_json: table,
+            request_metadata: None,
+            target: None,
+            compatibility: None,
+            shape: InputShape::BareTable,
+        }
+    }
+
     /// Parses a request from JSON text: the seed 001 envelope, or a bare table definition
     /// (an object with `columns` and no `schemaJson`). Malformed JSON is reported with line
     /// and column; a wrong shape with the JSON path (`schemaJson.columns[2].type`).
@@ -118,15 +131,7 @@ impl SchemaRequest {
         let bare = !object.contains_key("schemaJson") && object.contains_key("columns");
         let request = if bare {
             let table: TableSchema = deserialize_at(value, "")?;
-            SchemaRequest {
-                table_name: table.table_name.clone(),
-                owner: None,
-                schema_json: table,
-                request_metadata: None,
-                target: None,
-                compatibility: None,
-                shape: InputShape::BareTable,
-            }
+            SchemaRequest::bare(table)
         } else {
             deserialize_at(value, "")?
         };
