@@ -106,7 +106,9 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
                 ));
             }
         }
-        let mut found: Vec<(Option<usize>, Finding)> = Vec::new();
+        // Each finding with the statements whose suppressions may silence it: its own, or for
+        // a table's finding every statement of the file that touched the table.
+        let mut found: Vec<(Vec<usize>, Finding)> = Vec::new();
         for (index, statement) in file.statements.iter().enumerate() {
             if statement.facts.is_some() {
                 report.statements += 1;
@@ -120,7 +122,7 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
                     format!("psql meta-command {} skipped: it is not SQL", statement.kind.to_ascii_lowercase()),
                     "Nothing to do if the file is run with psql; other tools fail on it".to_owned(),
                 );
-                found.push((Some(index), finding));
+                found.push((vec![index], finding));
             }
             if let Some(reason) = &statement.not_understood {
                 report.not_understood += 1;
@@ -135,7 +137,7 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
                     ),
                     "Check this statement by hand; the rest of the file is linted".to_owned(),
                 );
-                found.push((Some(index), finding));
+                found.push((vec![index], finding));
             }
             if let Some(facts) = &statement.facts {
                 for violation in statement_rules.check(facts) {
@@ -147,12 +149,20 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
                         violation.message,
                         violation.suggestion,
                     );
-                    found.push((Some(index), finding));
+                    found.push((vec![index], finding));
                 }
             }
         }
         for (schema, name, line, table) in &file.tables {
             let Some(index) = file.statements.iter().position(|s| s.start.line == *line) else { continue };
+            let qualified = format!("{schema}.{name}");
+            let touching: Vec<usize> = file
+                .statements
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.facts.as_ref().and_then(|f| f.table.as_deref()) == Some(qualified.as_str()))
+                .map(|(i, _)| i)
+                .collect();
             let request = SchemaRequest::bare(table.clone());
             for Violation { severity, message, suggestion, rule, path } in policy::check(&request, policy) {
                 // Said once, by the file that made it so; a later file that touches the table
@@ -166,14 +176,14 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
                     format!("table {schema}.{name}, {path}: {message}")
                 };
                 found.push((
-                    Some(index),
+                    touching.clone(),
                     at_statement(file, &file.statements[index], &rule, severity, message, suggestion),
                 ));
             }
         }
-        for (statement, finding) in found {
+        for (statements, finding) in found {
             let suppressed = suppressions.iter_mut().find(|s| {
-                s.rule == finding.rule && (s.whole_file || (s.statement.is_some() && s.statement == statement))
+                s.rule == finding.rule && (s.whole_file || s.statement.is_some_and(|at| statements.contains(&at)))
             });
             match suppressed {
                 Some(suppression) => suppression.used = true,

@@ -68,3 +68,16 @@ fn suppressions_that_can_apply_to_nothing_are_reported_and_one_query_files_are_o
     let fired = report.findings.iter().filter(|f| f.rule == "statement.concurrently-in-transaction").count();
     assert_eq!(fired, 2, "{:#?}", report.findings);
 }
+
+#[test]
+fn a_table_finding_is_suppressed_on_the_statement_that_caused_it() {
+    use registry_core::lint::{UNUSED_SUPPRESSION, lint};
+    let sql = "CREATE TABLE IF NOT EXISTS t (id int CONSTRAINT pk_t PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now());\n\
+               SET lock_timeout = '5s';\n\
+               -- registry:ignore column.timestamp-with-time-zone the legacy importer writes local times\n\
+               ALTER TABLE t ADD COLUMN seen_at timestamp;\n";
+    let report = lint(&[SqlFile::alone("a.sql", sql)], &policy::config::Policy::standard());
+    let rules: Vec<&str> = report.findings.iter().map(|f| f.rule.as_str()).collect();
+    assert!(!rules.contains(&"column.timestamp-with-time-zone"), "{rules:?}");
+    assert!(!rules.contains(&UNUSED_SUPPRESSION), "{rules:?}");
+}
