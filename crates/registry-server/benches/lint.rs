@@ -1,10 +1,10 @@
 //! `registry-server lint` against Squawk (`squawk --reporter json`), whole processes on the
 //! same files in the same run: lago's 534 KB dump, lemmy's 684 migration files and
-//! PostgreSQL 15's regression DDL, from the third-party corpus beside the project
-//! (`../shared/corpus`, or `REGISTRY_CORPUS`). Reports wall time (median of runs taken in
+//! PostgreSQL 15's regression DDL, from a third-party corpus folder named by
+//! `REGISTRY_CORPUS` (never part of the project). Reports wall time (median of runs taken in
 //! turn), bytes/s and statements/s for both, the ratio, and peak RSS.
 //!
-//! Run: `cargo bench -p registry-server --bench lint`. Squawk 2.70 (`squawk-cli` on PyPI) is
+//! Run: `REGISTRY_CORPUS=<folder> cargo bench -p registry-server --bench lint`. Squawk 2.70 (`squawk-cli` on PyPI) is
 //! installed into `target/bench-venv` when missing (needs `python3` with `venv`). Bounded:
 //! 5 runs of each tool per input, each at most 60 s.
 
@@ -20,12 +20,10 @@ fn workspace() -> PathBuf {
 }
 
 fn corpus() -> PathBuf {
-    let path = std::env::var_os("REGISTRY_CORPUS").map_or_else(|| workspace().join("../shared/corpus"), PathBuf::from);
-    assert!(
-        path.join("dump-lago-api").is_dir(),
-        "this benchmark needs the third-party corpus at {} (or REGISTRY_CORPUS=<folder>)",
-        path.display()
-    );
+    let Some(path) = std::env::var_os("REGISTRY_CORPUS").map(PathBuf::from) else {
+        panic!("this benchmark needs the third-party corpus: set REGISTRY_CORPUS=<folder holding dump-lago-api, ...>")
+    };
+    assert!(path.join("dump-lago-api").is_dir(), "REGISTRY_CORPUS={} holds no dump-lago-api", path.display());
     path
 }
 
