@@ -99,7 +99,6 @@ pub(crate) fn facts(
     text: &str,
 ) -> StatementFacts {
     let kind = kind.to_owned();
-    let lower = text.to_ascii_lowercase();
     let (action, table) = match statement {
         Statement::StartTransaction { .. } => {
             context.in_explicit_transaction = true;
@@ -110,6 +109,7 @@ pub(crate) fn facts(
             (StatementAction::Other, None)
         }
         Statement::Set(_) => {
+            let lower = text.to_ascii_lowercase();
             if lower.contains("lock_timeout") {
                 // `SET lock_timeout = 0` (or `'0'`, `DEFAULT`) turns it off.
                 let value = lower.split(['=', ' ']).rfind(|w| !w.is_empty()).unwrap_or_default();

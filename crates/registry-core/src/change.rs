@@ -73,14 +73,7 @@ pub fn check_change(
                 path: request.table_path().to_owned(),
             });
             violations.sort_by_key(|v| std::cmp::Reverse(v.severity));
-            let answer = CheckAnswer {
-                success: false,
-                registry_id: None,
-                violations,
-                migration_preview: None,
-                kind: None,
-                base_version: None,
-            };
+            let answer = crate::check::answer_of(violations, None);
             return CheckedChange { answer, changes: Vec::new(), steps: None, inputs, level };
         }
     };
@@ -101,14 +94,7 @@ pub fn check_change(
         }
     };
     violations.sort_by_key(|v| std::cmp::Reverse(v.severity));
-    let answer = CheckAnswer {
-        success: !policy::has_errors(&violations),
-        registry_id: None,
-        violations,
-        migration_preview,
-        kind: None,
-        base_version: None,
-    };
+    let answer = crate::check::answer_of(violations, migration_preview);
     CheckedChange { answer, changes, steps, inputs, level }
 }
 

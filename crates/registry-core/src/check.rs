@@ -42,15 +42,23 @@ pub fn check(request: &SchemaRequest, policy: &Policy, existing: Option<&Existin
             None
         }
     };
-    let answer = CheckAnswer {
+    Checked { answer: answer_of(violations, migration_preview), inputs }
+}
+
+/// The answer of a check made here (not yet stored): it succeeds when no violation is an
+/// error.
+pub(crate) fn answer_of(
+    violations: Vec<schema_model::violation::Violation>,
+    migration_preview: Option<schema_model::violation::MigrationPreview>,
+) -> CheckAnswer {
+    CheckAnswer {
         success: !policy::has_errors(&violations),
         registry_id: None,
         violations,
         migration_preview,
         kind: None,
         base_version: None,
-    };
-    Checked { answer, inputs }
+    }
 }
 
 pub(crate) fn generation_violation(error: &GenError) -> Violation {

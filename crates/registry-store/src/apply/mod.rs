@@ -376,7 +376,7 @@ impl Store {
         self.claim(id, target, Action::Rollback, performed_by, &request, &model, &stored, approval.as_ref()).await?;
         operations.fault("rollback:claimed")?;
         let renewal = self.keep_alive(id);
-        if let (Some(base), Some(plan)) = (&stored.base, &stored.steps) {
+        let result = if let (Some(base), Some(plan)) = (&stored.base, &stored.steps) {
             let run = steps::Run {
                 target,
                 endpoint,
@@ -393,41 +393,33 @@ impl Store {
                 drops: steps::added_columns(&stored.changes),
                 loss_approved: !matches!(data, DataPolicy::Refuse),
             };
-            let result = steps::run(self, &run).await;
-            let (result, lost) = match result {
-                Ok((ran_sql, lost)) => (Ok(ran_sql), lost),
-                Err(failure) => (Err(failure), DataAtRisk::default()),
+            steps::run(self, &run).await
+        } else {
+            let body = ddl_gen::pg::transaction_body(&request.migration.down_sql).ok_or_else(|| {
+                StoreError::Internal("the stored down migration is not a registry transaction".to_owned())
+            })?;
+            let refuse_loss = matches!(data, DataPolicy::Refuse);
+            let work = async |transaction: &Transaction<'_>| -> Result<(bool, DataAtRisk), StoreError> {
+                self.still_holding(id).await?;
+                let recorded = transaction
+                    .execute("DELETE FROM schema_registry.applied_migrations WHERE request_id = $1::text::uuid", &[&id])
+                    .await?;
+                if recorded == 0 {
+                    // Already rolled back there; only the registry side is left to do.
+                    return Ok((false, DataAtRisk::default()));
+                }
+                // Counted under the lock the drop takes anyway, so no row slips in between.
+                let at_risk = target::measure_data_at_risk(transaction, &request, true).await?;
+                if !at_risk.is_empty() && refuse_loss {
+                    return Err(StoreError::DataLoss { target: target.to_owned(), at_risk });
+                }
+                if let Err(error) = transaction.batch_execute(body).await {
+                    return Err(target::sql_failure(target, &error));
+                }
+                Ok((true, at_risk))
             };
-            let record = async |ledger: &Ledger<'_>, ran_sql: bool| {
-                let details = self.approved_rollback_details(ledger, id, target, approval.as_ref(), &lost).await?;
-                ledger.rolled_back(ran_sql, details.as_deref(), None).await
-            };
-            return self.finish(id, target, Action::Rollback, performed_by, &request, renewal, result, record).await;
-        }
-        let body = ddl_gen::pg::transaction_body(&request.migration.down_sql).ok_or_else(|| {
-            StoreError::Internal("the stored down migration is not a registry transaction".to_owned())
-        })?;
-        let refuse_loss = matches!(data, DataPolicy::Refuse);
-        let work = async |transaction: &Transaction<'_>| -> Result<(bool, DataAtRisk), StoreError> {
-            self.still_holding(id).await?;
-            let recorded = transaction
-                .execute("DELETE FROM schema_registry.applied_migrations WHERE request_id = $1::text::uuid", &[&id])
-                .await?;
-            if recorded == 0 {
-                // Already rolled back there; only the registry side is left to do.
-                return Ok((false, DataAtRisk::default()));
-            }
-            // Counted under the lock the drop takes anyway, so no row slips in between.
-            let at_risk = target::measure_data_at_risk(transaction, &request, true).await?;
-            if !at_risk.is_empty() && refuse_loss {
-                return Err(StoreError::DataLoss { target: target.to_owned(), at_risk });
-            }
-            if let Err(error) = transaction.batch_execute(body).await {
-                return Err(target::sql_failure(target, &error));
-            }
-            Ok((true, at_risk))
+            target::run(target, endpoint, &operations.limits, work).await
         };
-        let result = target::run(target, endpoint, &operations.limits, work).await;
         let (result, lost) = match result {
             Ok((ran_sql, lost)) => (Ok(ran_sql), lost),
             Err(failure) => (Err(failure), DataAtRisk::default()),

@@ -72,27 +72,11 @@ pub(crate) struct Run<'a> {
 /// it dropped.
 pub(crate) async fn run(store: &Store, run: &Run<'_>) -> Result<(bool, DataAtRisk), TargetFailure> {
     let definite = TargetFailure::Definite;
-    let client = connect(run).await.map_err(definite)?;
+    let client = super::target::connect(run.target, run.endpoint, run.limits).await.map_err(definite)?;
     lock(&client, run).await.map_err(definite)?;
     let result = run_locked(store, &client, run).await;
     let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&APPLY_LOCK]).await;
     result
-}
-
-async fn connect(run: &Run<'_>) -> Result<tokio_postgres::Client, StoreError> {
-    let bound =
-        run.endpoint.config.get_connect_timeout().copied().unwrap_or(run.limits.timeout).min(run.limits.timeout);
-    let client = tokio::time::timeout(bound, run.endpoint.connect()).await.map_err(|_| {
-        StoreError::Unavailable(format!("target \"{}\" did not answer within {} s", run.target, bound.as_secs_f64()))
-    })??;
-    let millis = run.limits.timeout.as_millis();
-    client
-        .batch_execute(&format!(
-            "SET statement_timeout = {millis}; SET idle_in_transaction_session_timeout = {millis}; \
-             SET application_name = 'schema-registry-apply'"
-        ))
-        .await?;
-    Ok(client)
 }
 
 /// The target's apply lock for the whole run, waited for at most `lock_wait`.

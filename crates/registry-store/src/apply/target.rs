@@ -87,7 +87,7 @@ fn answered(error: &StoreError) -> bool {
 
 /// A connection to the target within the connect timeout (the startup exchange included,
 /// which tokio-postgres's own timeout does not cover), with the operation's timeouts set.
-async fn connect(
+pub(crate) async fn connect(
     target_name: &str,
     endpoint: &Endpoint,
     limits: &ApplyLimits,
