@@ -290,7 +290,7 @@ impl<'a> Planner<'a> {
                 self.step(change.describe(), guarded(&self.table_exists(), &sql));
             }
             Change::AddIndex { index } => {
-                let sql = format!("{};\n", index_sql(index, &t, index.unique)?);
+                let sql = format!("{};\n", index_sql(index, &t, true)?);
                 self.alone(change.describe(), sql, Some(index.name.clone()));
             }
             Change::DropIndex { index } => {
@@ -504,19 +504,7 @@ impl<'a> Planner<'a> {
                 self.not_valid_then_validate(change, &name, &format!("CHECK ({expression})"));
             }
             Constraint::ForeignKey(fk) => {
-                let referenced_schema = fk.referenced_schema.as_deref().unwrap_or(&self.schema);
-                let mut definition = format!(
-                    "FOREIGN KEY ({}) REFERENCES {} ({})",
-                    idents(&fk.columns),
-                    pg::qualified(Some(referenced_schema), &fk.referenced_table),
-                    idents(&fk.referenced_columns)
-                );
-                if let Some(action) = fk.on_delete {
-                    let _ = write!(definition, " ON DELETE {}", action.sql());
-                }
-                if let Some(action) = fk.on_update {
-                    let _ = write!(definition, " ON UPDATE {}", action.sql());
-                }
+                let definition = foreign_key_definition(fk, &self.schema);
                 self.not_valid_then_validate(change, &name, &definition);
             }
             Constraint::Unique(unique) => {
@@ -524,8 +512,10 @@ impl<'a> Planner<'a> {
                     name: name.clone(),
                     explicit_name: true,
                     columns: unique.columns.clone(),
+                    column_options: Vec::new(),
                     method: IndexMethod::Btree,
                     unique: true,
+                    nulls_not_distinct: false,
                     predicate: None,
                     include: Vec::new(),
                     path: unique.path.clone(),
@@ -541,8 +531,10 @@ impl<'a> Planner<'a> {
                     name: name.clone(),
                     explicit_name: true,
                     columns: pk.columns.clone(),
+                    column_options: Vec::new(),
                     method: IndexMethod::Btree,
                     unique: true,
+                    nulls_not_distinct: false,
                     predicate: None,
                     include: Vec::new(),
                     path: pk.path.clone(),
@@ -573,6 +565,25 @@ impl<'a> Planner<'a> {
 }
 
 /// `DO $$ BEGIN IF <condition> THEN <statement>; END IF; END $$;`
+/// `FOREIGN KEY (…) REFERENCES schema.table (…) [ON DELETE …] [ON UPDATE …]`, the referenced
+/// table in `default_schema` unless the key names its schema.
+pub fn foreign_key_definition(fk: &schema_model::objects::ForeignKeyDef, default_schema: &str) -> String {
+    let referenced_schema = fk.referenced_schema.as_deref().unwrap_or(default_schema);
+    let mut definition = format!(
+        "FOREIGN KEY ({}) REFERENCES {} ({})",
+        idents(&fk.columns),
+        pg::qualified(Some(referenced_schema), &fk.referenced_table),
+        idents(&fk.referenced_columns)
+    );
+    if let Some(action) = fk.on_delete {
+        let _ = write!(definition, " ON DELETE {}", action.sql());
+    }
+    if let Some(action) = fk.on_update {
+        let _ = write!(definition, " ON UPDATE {}", action.sql());
+    }
+    definition
+}
+
 fn guarded(condition: &str, statement: &str) -> String {
     let body = format!("IF {condition} THEN\n    {statement};\n  END IF;");
     let mut tag = "$registry$".to_owned();
@@ -589,21 +600,29 @@ fn idents(columns: &[String]) -> String {
 }
 
 /// `CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS ...`.
-fn index_sql(index: &IndexDef, table_ref: &str, unique: bool) -> Result<String, GenError> {
+/// `CREATE [UNIQUE] INDEX [CONCURRENTLY] IF NOT EXISTS` for an index of the model: method,
+/// columns with their operator classes and ordering, `INCLUDE`, `NULLS NOT DISTINCT`, and
+/// the vetted predicate. The one writer of an index, for new tables and changed ones.
+pub(crate) fn index_sql(index: &IndexDef, table_ref: &str, concurrently: bool) -> Result<String, GenError> {
     let mut sql = format!(
-        "CREATE {}INDEX CONCURRENTLY IF NOT EXISTS {} ON {table_ref}",
-        if unique { "UNIQUE " } else { "" },
+        "CREATE {}INDEX {}IF NOT EXISTS {} ON {table_ref}",
+        if index.unique { "UNIQUE " } else { "" },
+        if concurrently { "CONCURRENTLY " } else { "" },
         quote_ident(&index.name)
     );
     if index.method != IndexMethod::Btree {
         let _ = write!(sql, " USING {}", index.method.sql());
     }
-    let _ = write!(sql, " ({})", idents(&index.columns));
+    let _ = write!(sql, " ({})", index.columns_sql());
     if !index.include.is_empty() {
         let _ = write!(sql, " INCLUDE ({})", idents(&index.include));
     }
+    if index.unique && index.nulls_not_distinct {
+        sql.push_str(" NULLS NOT DISTINCT");
+    }
     if let Some(predicate) = &index.predicate {
-        let _ = write!(sql, " WHERE {}", vetted(predicate, ExprContext::IndexPredicate, &index.path)?);
+        let _ =
+            write!(sql, " WHERE {}", vetted(predicate, ExprContext::IndexPredicate, &format!("{}.where", index.path))?);
     }
     Ok(sql)
 }

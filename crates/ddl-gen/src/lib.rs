@@ -21,12 +21,11 @@ use schema_model::expr::{ExprContext, parse_safe};
 use schema_model::naming::{MAX_IDENTIFIER_BYTES, NamingOptions};
 use schema_model::objects::TableObjects;
 use schema_model::request::SchemaRequest;
-use schema_model::table::{Identity, IndexMethod, ReferentialAction};
+use schema_model::table::{Identity, ReferentialAction};
 use schema_model::types::ColumnType;
 use schema_model::violation::MigrationPreview;
 use sea_query::{
-    Alias, ColumnDef, ConditionalStatement, Expr, ForeignKey, ForeignKeyAction, Index, IndexType, PostgresQueryBuilder,
-    Table, TableCreateStatement,
+    Alias, ColumnDef, Expr, ForeignKey, ForeignKeyAction, Index, PostgresQueryBuilder, Table, TableCreateStatement,
 };
 
 use crate::pg::{quote_ident, single_line, string_literal};
@@ -129,35 +128,13 @@ pub fn generate_with(request: &SchemaRequest, inputs: &GenerationInputs) -> Resu
     }
 
     up.push(pg::pretty_create_table(&create_table(request, &objects)?.to_string(PostgresQueryBuilder)));
+    for unique in objects.uniques.iter().filter(|u| repeats_primary_key(u, &objects)) {
+        let columns: Vec<String> = unique.columns.iter().map(|c| quote_ident(c)).collect();
+        up.push(pg::add_constraint_guarded(&table_ref, &unique.name, &format!("UNIQUE ({})", columns.join(", "))));
+    }
 
     for index in &objects.indexes {
-        let mut statement = Index::create();
-        statement.if_not_exists().name(index.name.clone()).table(table_iden(schema, &table.table_name));
-        if index.unique {
-            statement.unique();
-        }
-        match index.method {
-            IndexMethod::Btree => {}
-            IndexMethod::Hash => {
-                statement.index_type(IndexType::Hash);
-            }
-            other => {
-                statement.index_type(IndexType::Custom(Alias::new(other.sql().to_owned()).into()));
-            }
-        }
-        for column in &index.columns {
-            statement.col(Alias::new(column.clone()));
-        }
-        for column in &index.include {
-            statement.include(Alias::new(column.clone()));
-        }
-        if let Some(predicate) = &index.predicate {
-            let vetted = parse_safe(predicate, ExprContext::IndexPredicate).map_err(|e| {
-                GenError::UnsafeExpression { path: format!("{}.where", index.path), message: e.to_string() }
-            })?;
-            statement.and_where(Expr::cust(vetted.sql));
-        }
-        up.push(statement.to_string(PostgresQueryBuilder));
+        up.push(alter::index_sql(index, &table_ref, false)?);
     }
 
     // PostgreSQL stores an empty comment as no comment at all.
@@ -185,6 +162,13 @@ pub fn generate_with(request: &SchemaRequest, inputs: &GenerationInputs) -> Resu
         down_sql: pg::transaction(&header, "down", &down),
         file_name: name,
     })
+}
+
+/// A unique constraint on exactly the primary key's columns. PostgreSQL drops such a
+/// constraint from a CREATE TABLE as redundant, so it is added after the table, where it
+/// is kept (a dump of an existing table can have one).
+fn repeats_primary_key(unique: &schema_model::objects::UniqueDef, objects: &TableObjects) -> bool {
+    objects.primary_key.as_ref().is_some_and(|pk| pk.columns == unique.columns)
 }
 
 /// The comment lines a migration starts with: its file name, who asked and the issue.
@@ -251,7 +235,7 @@ fn create_table(request: &SchemaRequest, objects: &TableObjects) -> Result<Table
         }
         statement.primary_key(&mut index);
     }
-    for unique in &objects.uniques {
+    for unique in objects.uniques.iter().filter(|u| !repeats_primary_key(u, objects)) {
         let mut index = Index::create();
         index.unique().name(unique.name.clone());
         for column in &unique.columns {
@@ -336,6 +320,11 @@ fn validate_identifiers(request: &SchemaRequest) -> Result<(), GenError> {
         }
         for column in index.columns.iter().chain(&index.include) {
             names.push((request_path(request, &format!("indexes[{i}].columns")), column));
+        }
+        for (j, options) in index.column_options.iter().enumerate() {
+            if let Some(class) = &options.operator_class {
+                names.push((request_path(request, &format!("indexes[{i}].columns[{j}].operatorClass")), class));
+            }
         }
     }
     for (i, fk) in table.foreign_keys.iter().enumerate() {

@@ -47,6 +47,14 @@ pub fn create_enum_guarded(schema: Option<&str>, name: &str, values: &[String]) 
     format!("DO {tag} BEGIN\n  {body};\nEXCEPTION WHEN duplicate_object THEN NULL;\nEND {tag}")
 }
 
+/// `ALTER TABLE … ADD CONSTRAINT name definition` inside a `DO` block that does nothing when
+/// the constraint (or an index of its name) exists already, so the script can run twice.
+pub fn add_constraint_guarded(table_ref: &str, name: &str, definition: &str) -> String {
+    let body = format!("ALTER TABLE {table_ref} ADD CONSTRAINT {} {definition}", quote_ident(name));
+    let tag = dollar_tag(&body);
+    format!("DO {tag} BEGIN\n  {body};\nEXCEPTION WHEN duplicate_table OR duplicate_object THEN NULL;\nEND {tag}")
+}
+
 /// `DROP TYPE` inside a `DO` block that keeps the type when another table still uses it
 /// (`dependent_objects_still_exist`): a rollback must never fail forever, nor drop what
 /// another table needs.

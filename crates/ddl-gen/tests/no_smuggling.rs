@@ -79,7 +79,8 @@ struct Case {
     table: String,
     columns: Vec<ColumnCase>,
     labels: Vec<String>,
-    indexes: Vec<(usize, Option<Fragment>)>,
+    /// Indexed column, predicate, operator class.
+    indexes: Vec<(usize, Option<Fragment>, Option<String>)>,
     comment: Option<String>,
 }
 
@@ -88,7 +89,7 @@ fn case() -> impl Strategy<Value = Case> {
         name(),
         prop::collection::vec((name(), fragment(), fragment(), proptest::option::of(text())), 1..5),
         prop::collection::vec(text(), 0..4),
-        prop::collection::vec((any::<prop::sample::Index>(), fragment()), 0..3),
+        prop::collection::vec((any::<prop::sample::Index>(), fragment(), proptest::option::weighted(0.3, name())), 0..3),
         (proptest::option::of(text()), text(), text(), text(), text()),
     )
         .prop_map(|(table, columns, labels, indexes, (comment, owner, by, issue, why))| {
@@ -97,8 +98,10 @@ fn case() -> impl Strategy<Value = Case> {
                 .enumerate()
                 .map(|(i, (name, default, check, comment))| (format!("{name}{i}"), default, check, comment))
                 .collect();
-            let indexes: Vec<_> =
-                indexes.into_iter().map(|(pick, predicate)| (pick.index(columns.len()), predicate)).collect();
+            let indexes: Vec<_> = indexes
+                .into_iter()
+                .map(|(pick, predicate, class)| (pick.index(columns.len()), predicate, class))
+                .collect();
             let mut column_values: Vec<Value> = columns
                 .iter()
                 .map(|(name, default, check, comment)| {
@@ -118,8 +121,11 @@ fn case() -> impl Strategy<Value = Case> {
                 .collect();
             let index_values: Vec<Value> = indexes
                 .iter()
-                .map(|(column, predicate)| {
-                    let mut index = json!({"columns": [columns[*column].0]});
+                .map(|(column, predicate, class)| {
+                    let mut index = match class {
+                        Some(class) => json!({"columns": [{"name": columns[*column].0, "operatorClass": class}]}),
+                        None => json!({"columns": [columns[*column].0]}),
+                    };
                     if let Some(predicate) = predicate {
                         index["where"] = json!(format!("c <> {}", predicate.sql()));
                     }
@@ -168,12 +174,14 @@ impl Expected {
             .columns
             .iter()
             .flat_map(|(_, default, check, _)| [default, check])
-            .chain(case.indexes.iter().map(|(_, predicate)| predicate))
+            .chain(case.indexes.iter().map(|(_, predicate, _)| predicate))
             .flatten();
         let mut labels = BTreeSet::new();
         Self {
             nul: case.json.to_string().contains("\\u0000"),
-            bad_name: invalid_name(&case.table) || case.columns.iter().any(|(name, ..)| invalid_name(name)),
+            bad_name: invalid_name(&case.table)
+                || case.columns.iter().any(|(name, ..)| invalid_name(name))
+                || case.indexes.iter().filter_map(|(_, _, class)| class.as_deref()).any(invalid_name),
             bad_label: case.labels.iter().any(|label| label.len() > 63 || !labels.insert(label.as_str())),
             raw_fragment: fragments.clone().any(|f| matches!(f, Fragment::Raw(_))),
         }
@@ -267,10 +275,15 @@ fn check_statements(case: &Case, request: &SchemaRequest, up: &[Reading], down: 
         }
     }
     let indexes: Vec<&Reading> = up.iter().filter(|r| r.kind == "CREATE INDEX").collect();
-    for ((column, predicate), index) in case.indexes.iter().zip(&indexes) {
+    for ((column, predicate, class), index) in case.indexes.iter().zip(&indexes) {
         let column = &case.columns[*column].0;
         if !index.identifiers.contains(column) || !index.identifiers.contains(&case.table) {
             return Err(format!("index {:?} does not name {column:?} on {:?}", index.identifiers, case.table));
+        }
+        if let Some(class) = class
+            && !index.identifiers.contains(class)
+        {
+            return Err(format!("index {:?} does not name the operator class {class:?}", index.identifiers));
         }
         if let Some(Fragment::Literal(text)) = predicate
             && !index.literals.contains(text)

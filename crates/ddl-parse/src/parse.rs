@@ -112,6 +112,7 @@ fn too_complex(text: &str) -> Option<String> {
 /// Statement kinds that define no table: read by their leading keywords only, never handed
 /// to the parser (function bodies and view queries are most of a dump's bytes).
 const NOT_TABLE_DEFINITIONS: &[&str] = &[
+    "CREATE EXTENSION",
     "CREATE FUNCTION",
     "CREATE PROCEDURE",
     "CREATE TRIGGER",

@@ -7,8 +7,9 @@
 use schema_model::change::Schema;
 use schema_model::expr::{ExprContext, from_catalog};
 use schema_model::table::{
-    CheckConstraint, Column, ColumnReference, EnumType, ForeignKey, ForeignKeyTarget, Identity, Index, IndexMethod,
-    ReferentialAction, TableSchema, UniqueConstraint,
+    CheckConstraint, Column, ColumnReference, EnumType, ForeignKey, ForeignKeyTarget, Identity, Index,
+    IndexColumnOptions, IndexMethod, NullsOrder, ReferentialAction, TableSchema, UniqueConstraint,
+    index_column_options,
 };
 use schema_model::types::ColumnType;
 use serde::Serialize;
@@ -33,6 +34,50 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// An extension the files install (`CREATE EXTENSION`): not part of a table, but what the
+/// tables' operator classes, index methods and defaults may need, so an import script
+/// installs it first.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Extension {
+    /// Its name (`pg_trgm`, `uuid-ossp`).
+    pub name: String,
+    /// The schema given with `WITH SCHEMA`, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+}
+
+impl Extension {
+    /// Reads `CREATE EXTENSION [IF NOT EXISTS] name [WITH] [SCHEMA schema] …`.
+    pub fn of_statement(text: &str) -> Option<Extension> {
+        let words = text.split(|c: char| c.is_whitespace() || c == ';').filter(|w| !w.is_empty());
+        let mut rest = words.skip_while(|w| !w.eq_ignore_ascii_case("EXTENSION")).skip(1);
+        let mut name = rest.next()?;
+        if name.eq_ignore_ascii_case("IF") {
+            name = rest.nth(2)?;
+        }
+        let schema = rest.skip_while(|w| !w.eq_ignore_ascii_case("SCHEMA")).nth(1);
+        let unquote = |word: &str| match word.strip_prefix('"').and_then(|w| w.strip_suffix('"')) {
+            Some(quoted) => quoted.replace("\"\"", "\""),
+            None => word.to_lowercase(),
+        };
+        Some(Extension { name: unquote(name), schema: schema.map(unquote) })
+    }
+
+    /// The names `DROP EXTENSION [IF EXISTS] a, b [CASCADE]` drops.
+    pub fn names_dropped(text: &str) -> Vec<String> {
+        text.split(|c: char| c.is_whitespace() || c == ';' || c == ',')
+            .filter(|w| !w.is_empty())
+            .skip_while(|w| !w.eq_ignore_ascii_case("EXTENSION"))
+            .skip(1)
+            .filter(|w| !["IF", "EXISTS", "CASCADE", "RESTRICT"].iter().any(|k| k.eq_ignore_ascii_case(w)))
+            .map(|w| match w.strip_prefix('"').and_then(|w| w.strip_suffix('"')) {
+                Some(quoted) => quoted.to_owned(),
+                None => w.to_lowercase(),
+            })
+            .collect()
+    }
+}
+
 /// The schema the files build, and what was left out.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Replay {
@@ -40,6 +85,8 @@ pub struct Replay {
     pub schema: Schema,
     /// What the model could not take, in file order.
     pub skipped: Vec<Skipped>,
+    /// The extensions the files install, in order.
+    pub extensions: Vec<Extension>,
     /// Statements read.
     pub statements: usize,
     /// Statements sqlparser could not read.
@@ -257,6 +304,7 @@ pub(crate) struct State {
     pub(crate) tables: Vec<TableSchema>,
     pub(crate) enums: Vec<EnumType>,
     skipped: Vec<Skipped>,
+    extensions: Vec<Extension>,
     statements: usize,
     not_understood: usize,
 }
@@ -304,6 +352,22 @@ impl State {
                 self.skip(path, line, "psql meta-command", format!("{command} is a psql command, not SQL"));
             }
             Outcome::CopyData => {}
+            // Parsed by sqlparser or not, read from its words.
+            Outcome::Classified { .. } | Outcome::Parsed(_) if statement.kind == "CREATE EXTENSION" => {
+                self.statements += 1;
+                match Extension::of_statement(statement.piece.text) {
+                    Some(extension) if !self.extensions.iter().any(|e| e.name == extension.name) => {
+                        self.extensions.push(extension);
+                    }
+                    Some(_) => {}
+                    None => self.skip(path, line, "CREATE EXTENSION", "an extension without a name".to_owned()),
+                }
+            }
+            Outcome::Classified { .. } | Outcome::Parsed(_) if statement.kind == "DROP EXTENSION" => {
+                self.statements += 1;
+                let dropped = Extension::names_dropped(statement.piece.text);
+                self.extensions.retain(|e| !dropped.contains(&e.name));
+            }
             Outcome::Classified { kind } => {
                 self.statements += 1;
                 self.skip(path, line, kind.clone(), format!("{kind} is not part of a table definition"));
@@ -457,9 +521,6 @@ impl State {
         {
             return if create.if_not_exists { Ok(()) } else { Err(format!("index {name} exists already")) };
         }
-        if create.nulls_distinct == Some(false) {
-            return Err("NULLS NOT DISTINCT is not part of the model".to_owned());
-        }
         if !create.with.is_empty() {
             return Err("storage parameters (WITH …) are not part of the model".to_owned());
         }
@@ -471,13 +532,15 @@ impl State {
             Some(IndexType::BRIN) => IndexMethod::Brin,
             Some(other) => return Err(format!("index method {other} is not part of the model")),
         };
-        let columns = index_columns(&create.columns)?;
+        let (columns, column_options) = index_elements(&create.columns)?;
         let predicate = create.predicate.as_ref().map(|p| expression(p, ExprContext::IndexPredicate, &own_types));
         table.indexes.push(Index {
             name,
             columns,
+            column_options,
             method,
             unique: create.unique,
+            nulls_not_distinct: create.nulls_distinct == Some(false),
             predicate,
             include: create.include.iter().map(ident).collect(),
             renamed_from: None,
@@ -658,6 +721,7 @@ impl State {
         Replay {
             schema: Schema { tables: self.tables, enums: shared },
             skipped: self.skipped,
+            extensions: self.extensions,
             statements: self.statements,
             not_understood: self.not_understood,
         }
@@ -815,30 +879,47 @@ fn column_of(table: &mut TableSchema, def: &ColumnDef, own_types: &[String], key
     Ok(column)
 }
 
-fn index_columns(columns: &[IndexColumn]) -> Result<Vec<String>, String> {
-    columns
-        .iter()
-        .map(|column| {
-            if let Some(class) = &column.operator_class {
-                return Err(format!("operator class {class} is not part of the model"));
+/// The columns of an index with their operator classes and ordering.
+fn index_elements(columns: &[IndexColumn]) -> Result<(Vec<String>, Vec<IndexColumnOptions>), String> {
+    let mut names = Vec::with_capacity(columns.len());
+    let mut options = Vec::with_capacity(columns.len());
+    for column in columns {
+        // `public.gin_trgm_ops` is how pg_dump (search_path empty) names an extension's
+        // class; the model holds the name as the catalog does, found through the path.
+        let operator_class = match column.operator_class.as_ref().map(|class| class.0.as_slice()) {
+            None => None,
+            Some([.., ObjectNamePart::Identifier(class)]) => Some(ident(class)),
+            Some(_) => {
+                return Err(format!(
+                    "the operator class {} is not part of the model",
+                    column.operator_class.as_ref().map(ToString::to_string).unwrap_or_default()
+                ));
             }
-            if matches!(
-                column.column.options.sort,
-                Some(sqlparser::ast::OrderBySort::Desc | sqlparser::ast::OrderBySort::Using(_))
-            ) || column.column.options.nulls_first.is_some()
-            {
-                return Err("DESC and NULLS FIRST/LAST index ordering are not part of the model".to_owned());
-            }
-            match &column.column.expr {
-                Expr::Identifier(name) => Ok(ident(name)),
-                other => Err(format!("expression index element ({other}) is not part of the model")),
-            }
-        })
-        .collect()
+        };
+        let descending = match &column.column.options.sort {
+            None | Some(sqlparser::ast::OrderBySort::Asc) => false,
+            Some(sqlparser::ast::OrderBySort::Desc) => true,
+            Some(_) => return Err("index ordering USING an operator is not part of the model".to_owned()),
+        };
+        let nulls =
+            column.column.options.nulls_first.map(|first| if first { NullsOrder::First } else { NullsOrder::Last });
+        match &column.column.expr {
+            Expr::Identifier(name) => names.push(ident(name)),
+            other => return Err(format!("expression index element ({other}) is not part of the model")),
+        }
+        options.push(IndexColumnOptions { descending, nulls, operator_class });
+    }
+    Ok((names, index_column_options(options)))
 }
 
+/// The plain columns of a constraint (no ordering or operator class there).
 fn column_names(columns: &[IndexColumn]) -> Result<Vec<String>, String> {
-    index_columns(columns)
+    let (names, options) = index_elements(columns)?;
+    if options.is_empty() {
+        Ok(names)
+    } else {
+        Err("ordering or an operator class in a constraint's columns is not part of the model".to_owned())
+    }
 }
 
 fn add_constraint(table: &mut TableSchema, constraint: &TableConstraint, own_types: &[String]) -> Result<(), String> {
@@ -946,11 +1027,18 @@ fn rename_column(table: &mut TableSchema, from: &str, to: &str) -> Result<(), St
 /// serial column of it (`<table>_<column>_seq`) is that serial column: `smallserial`,
 /// `serial` or `bigserial`, which creates the sequence, owns it and sets the default.
 fn as_serial(table: &str, column: &mut Column) {
+    const NEXTVAL: &str = "nextval('";
     let Some(default) = column.default_value.as_deref() else { return };
-    let lower = default.to_ascii_lowercase();
-    let Some(rest) = lower.strip_prefix("nextval('") else { return };
-    let Some(sequence) = rest.split('\'').next() else { return };
-    let sequence = sequence.rsplit('.').next().unwrap_or(sequence).trim_matches('"');
+    if !default.get(..NEXTVAL.len()).is_some_and(|head| head.eq_ignore_ascii_case(NEXTVAL)) {
+        return;
+    }
+    let Some(sequence) = default[NEXTVAL.len()..].split('\'').next() else { return };
+    let sequence = sequence.rsplit('.').next().unwrap_or(sequence);
+    // An unquoted name is folded to lower case, a quoted one kept as written.
+    let sequence = match sequence.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        Some(quoted) => quoted.replace("\"\"", "\""),
+        None => sequence.to_lowercase(),
+    };
     if sequence != format!("{table}_{}_seq", column.name) {
         return;
     }

@@ -134,6 +134,17 @@ fn a_default_from_the_sequence_postgresql_makes_for_a_serial_is_that_serial() {
 }
 
 #[test]
+fn a_quoted_column_keeps_its_case_in_the_serial_sequence_name() {
+    let replayed = one(r#"CREATE TABLE apflora._variable ("KonstId" integer NOT NULL, jahr smallint, role name);
+           ALTER TABLE ONLY apflora._variable ALTER COLUMN "KonstId" SET DEFAULT nextval('apflora."_variable_KonstId_seq"'::regclass);
+           ALTER TABLE ONLY apflora._variable ALTER COLUMN jahr SET DEFAULT nextval('apflora."_variable_Jahr_seq"'::regclass);"#);
+    let variable = table(&replayed, "_variable");
+    assert_eq!(variable.columns[0].column_type.sql(), "serial");
+    assert!(variable.columns[1].default_value.is_some(), "a sequence of another name is not the column's own");
+    assert_eq!(variable.columns[2].column_type.sql(), "name", "PostgreSQL's name type is built in");
+}
+
+#[test]
 fn a_down_migration_is_judged_against_the_schema_it_undoes() {
     use ddl_parse::layout::migrations;
     use ddl_parse::replay::{SqlFile, replay_for_lint};
@@ -157,4 +168,25 @@ fn a_down_migration_is_judged_against_the_schema_it_undoes() {
     assert_eq!(from("2_wider.down.sql").as_deref(), Some("bigint"), "after its own up");
     assert_eq!(from("1_t.down.sql").as_deref(), Some("integer"), "after 1's up, not after 2's");
     assert_eq!(table(&replayed, "t").columns[1].column_type.sql(), "bigint", "the replay is the schema after the ups");
+}
+
+#[test]
+fn extensions_the_files_install_are_kept_for_the_import_script() {
+    let replayed = one(r#"DROP EXTENSION IF EXISTS pg_trgm;
+           CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
+           CREATE EXTENSION "uuid-ossp";
+           CREATE EXTENSION IF NOT EXISTS hstore SCHEMA extensions VERSION '1.8';
+           DROP EXTENSION hstore CASCADE;
+           CREATE TABLE t (id uuid, name text);
+           CREATE INDEX t_name ON t USING gin (name public.gin_trgm_ops);
+           CREATE INDEX t_recent ON t (id DESC NULLS LAST, name);"#);
+    let names: Vec<(&str, Option<&str>)> =
+        replayed.extensions.iter().map(|e| (e.name.as_str(), e.schema.as_deref())).collect();
+    assert_eq!(names, [("pg_trgm", Some("public")), ("uuid-ossp", None)]);
+    assert_eq!(replayed.skipped, [], "extensions are not skipped");
+    let t = table(&replayed, "t");
+    assert_eq!(t.indexes[0].column_options[0].operator_class.as_deref(), Some("gin_trgm_ops"));
+    assert!(t.indexes[1].column_options[0].descending);
+    assert_eq!(t.indexes[1].column_options[0].nulls, Some(schema_model::table::NullsOrder::Last));
+    assert!(t.indexes[1].column_options[1].is_default());
 }

@@ -184,6 +184,8 @@ pub fn conformance(request: &SchemaRequest, inputs: &GenerationInputs, live: &Li
                 i.method.sql().to_owned(),
                 i.unique,
                 i.columns.iter().cloned().map(Some).collect(),
+                i.column_options.clone(),
+                i.unique && i.nulls_not_distinct,
                 i.include.clone(),
                 i.predicate.is_some(),
             )
@@ -199,6 +201,8 @@ pub fn conformance(request: &SchemaRequest, inputs: &GenerationInputs, live: &Li
                 i.method.clone(),
                 i.unique,
                 i.key_columns.clone(),
+                i.column_options(),
+                i.nulls_not_distinct,
                 i.include.clone(),
                 i.predicate.is_some(),
             )
@@ -233,7 +237,8 @@ pub fn conformance(request: &SchemaRequest, inputs: &GenerationInputs, live: &Li
 }
 
 /// Name, method, unique, key columns, include columns, partial.
-type IndexShape = (String, String, bool, Vec<Option<String>>, Vec<String>, bool);
+type IndexShape =
+    (String, String, bool, Vec<Option<String>>, Vec<schema_model::table::IndexColumnOptions>, bool, Vec<String>, bool);
 
 fn kind_word(kind: &str) -> &'static str {
     match kind {

@@ -7,8 +7,8 @@ use schema_model::environment::{
 };
 use schema_model::expr::{self, ExprContext};
 use schema_model::table::{
-    CheckConstraint, Column, EnumType, ForeignKey, ForeignKeyTarget, Identity, Index, IndexMethod, ReferentialAction,
-    TableSchema, UniqueConstraint,
+    CheckConstraint, Column, EnumType, ForeignKey, ForeignKeyTarget, Identity, Index, IndexColumnOptions, IndexMethod,
+    NullsOrder, ReferentialAction, TableSchema, UniqueConstraint, index_column_options,
 };
 use schema_model::types::ColumnType;
 use serde::{Deserialize, Serialize};
@@ -64,6 +64,7 @@ pub struct LiveConstraint {
 }
 
 /// One index.
+#[expect(clippy::struct_excessive_bools, reason = "independent catalog flags of an index")]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LiveIndex {
@@ -85,8 +86,31 @@ pub struct LiveIndex {
     pub predicate: Option<String>,
     /// Whether the index is valid (an interrupted CONCURRENTLY build leaves one invalid).
     pub valid: bool,
-    /// Whether any key has a non-default order, operator class or collation.
-    pub has_options: bool,
+    /// Whether any key has a non-default collation.
+    pub has_collation: bool,
+    /// `indoption` of each key column: bit 1 DESC, bit 2 NULLS FIRST.
+    pub options: Vec<i32>,
+    /// The operator class of each key column when it is not its type's default.
+    pub operator_classes: Vec<Option<String>>,
+    /// `NULLS NOT DISTINCT`.
+    pub nulls_not_distinct: bool,
+}
+
+impl LiveIndex {
+    /// The ordering and operator class of each key column, as the model holds them.
+    pub fn column_options(&self) -> Vec<IndexColumnOptions> {
+        let options = self
+            .options
+            .iter()
+            .enumerate()
+            .map(|(i, option)| IndexColumnOptions {
+                descending: option & 1 != 0,
+                nulls: Some(if option & 2 != 0 { NullsOrder::First } else { NullsOrder::Last }),
+                operator_class: self.operator_classes.get(i).cloned().flatten(),
+            })
+            .collect();
+        index_column_options(options)
+    }
 }
 
 /// An enum type a column uses.
@@ -259,8 +283,8 @@ impl LiveTable {
                 unsupported.push(format!("index \"{}\" has an expression key ({})", index.name, index.definition));
                 continue;
             };
-            if index.has_options {
-                unsupported.push(format!("index \"{}\" has key options ({})", index.name, index.definition));
+            if index.has_collation {
+                unsupported.push(format!("index \"{}\" has a key collation ({})", index.name, index.definition));
             }
             if !index.valid {
                 unsupported.push(format!("index \"{}\" is invalid (an interrupted build)", index.name));
@@ -268,8 +292,10 @@ impl LiveTable {
             indexes.push(Index {
                 name: Some(index.name.clone()),
                 columns: key_columns,
+                column_options: index.column_options(),
                 method,
                 unique: index.unique,
+                nulls_not_distinct: index.nulls_not_distinct,
                 predicate: index.predicate.as_deref().map(|p| readable(p, ExprContext::IndexPredicate)),
                 include: index.include.clone(),
                 renamed_from: None,

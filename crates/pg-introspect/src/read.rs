@@ -131,12 +131,16 @@ pub async fn table(
                           JOIN pg_catalog.pg_attribute att ON att.attrelid = i.indrelid AND att.attnum = k.num
                           WHERE k.ord > i.indnkeyatts ORDER BY k.ord),
                     pg_catalog.pg_get_expr(i.indpred, i.indrelid), i.indisvalid,
-                    EXISTS (SELECT 1 FROM unnest(i.indoption::int2[]) o WHERE o <> 0)
-                      OR EXISTS (SELECT 1 FROM unnest(i.indcollation::oid[]) c
-                                 WHERE c <> 0 AND c <> (SELECT oid FROM pg_catalog.pg_collation WHERE collname = 'default'))
-                      OR EXISTS (SELECT 1 FROM unnest(i.indclass::oid[]) WITH ORDINALITY AS cl(oid, ord)
-                                 JOIN pg_catalog.pg_opclass opc ON opc.oid = cl.oid
-                                 WHERE cl.ord <= i.indnkeyatts AND NOT opc.opcdefault)
+                    EXISTS (SELECT 1 FROM unnest(i.indcollation::oid[]) c
+                            WHERE c <> 0 AND c <> (SELECT oid FROM pg_catalog.pg_collation WHERE collname = 'default')),
+                    ARRAY(SELECT o::int4 FROM unnest(i.indoption::int2[]) WITH ORDINALITY AS k(o, ord)
+                          WHERE k.ord <= i.indnkeyatts ORDER BY k.ord),
+                    ARRAY(SELECT CASE WHEN opc.opcdefault THEN NULL ELSE opc.opcname::text END
+                          FROM unnest(i.indclass::oid[]) WITH ORDINALITY AS cl(oid, ord)
+                          JOIN pg_catalog.pg_opclass opc ON opc.oid = cl.oid
+                          WHERE cl.ord <= i.indnkeyatts ORDER BY cl.ord),
+                    -- PostgreSQL 15's column, read so that older servers answer too.
+                    coalesce((to_jsonb(i) ->> 'indnullsnotdistinct')::boolean, false)
              FROM pg_catalog.pg_index i
              JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
              JOIN pg_catalog.pg_am am ON am.oid = ic.relam
@@ -156,7 +160,10 @@ pub async fn table(
             include: row.get(6),
             predicate: row.get(7),
             valid: row.get(8),
-            has_options: row.get(9),
+            has_collation: row.get(9),
+            options: row.get(10),
+            operator_classes: row.get(11),
+            nulls_not_distinct: row.get(12),
         })
         .collect();
 

@@ -110,7 +110,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) -> Result<(), 
 pub fn import(args: &ImportArgs, out: &mut impl Write) -> Result<u8, String> {
     let input = read_input(&args.paths, false)?;
     let replayed = replay(input.files.iter().map(|(path, text, _, _)| (path.as_str(), text.as_str())));
-    let Replay { schema, skipped, statements, not_understood } = &replayed;
+    let Replay { schema, skipped, extensions, statements, not_understood } = &replayed;
     let tables: Vec<&TableSchema> = match &args.table {
         Some(wanted) => {
             let (schema_name, name) = wanted.split_once('.').unwrap_or(("public", wanted));
@@ -132,6 +132,7 @@ pub fn import(args: &ImportArgs, out: &mut impl Write) -> Result<u8, String> {
                 serde_json::to_value(json!({
                     "tables": tables,
                     "enums": schema.enums,
+                    "extensions": extensions,
                     "skipped": skipped,
                     "statements": statements,
                     "notUnderstood": not_understood,
@@ -144,7 +145,7 @@ pub fn import(args: &ImportArgs, out: &mut impl Write) -> Result<u8, String> {
             text
         }
         ImportFormat::Sql => {
-            let (script, refused) = registry_core::import::create_script(&tables, &schema.enums);
+            let (script, refused) = registry_core::import::create_script(&tables, &schema.enums, extensions);
             unwritten = refused;
             script
         }

@@ -184,13 +184,8 @@ fn mutate(a: &TableSchema, mutations: &[Mutation]) -> TableSchema {
                     continue;
                 }
                 b.indexes.push(Index {
-                    name: None,
-                    columns: vec![column.name.clone()],
-                    method: IndexMethod::Btree,
-                    unique: false,
                     predicate: partial.then(|| format!("{} IS NOT NULL", column.name)),
-                    include: Vec::new(),
-                    renamed_from: None,
+                    ..Index::on(&[&column.name])
                 });
             }
             Mutation::DropIndex(at) => {

@@ -513,10 +513,12 @@ fn signature(context: &Context<'_>, def: &ObjectDef, old_side: bool) -> String {
             format!("check {}", expression(text, ExprContext::Check))
         }
         ObjectDef::Index(index) => format!(
-            "index {} {:?} unique={} include={:?} where={:?}",
+            "index {} {:?} {:?} unique={} nulls_not_distinct={} include={:?} where={:?}",
             index.method.sql(),
             names(&index.columns),
+            index.column_options,
             index.unique,
+            index.unique && index.nulls_not_distinct,
             names(&index.include),
             index.predicate.as_deref().map(|p| expression(p, ExprContext::IndexPredicate)),
         ),

@@ -91,6 +91,28 @@ const DEFAULT_FUNCTIONS: &[&str] = &[
     "transaction_timestamp",
 ];
 
+/// Value generators of the extensions a schema commonly installs for its defaults, each with
+/// the extension that provides it. They may be qualified by the schema the extension was
+/// installed in (`public.uuid_generate_v1mc()`, how `pg_dump` prints them); the registry
+/// cannot see which schema that is, so any one schema name is accepted, and a target without
+/// the extension refuses the table at rehearsal. (`gen_random_uuid` is built in since
+/// PostgreSQL 13 and must stay unqualified: `public.gen_random_uuid` would be whatever
+/// function of that name someone put there.)
+pub const EXTENSION_DEFAULT_FUNCTIONS: &[(&str, &str)] =
+    &[("uuid_generate_v1", "uuid-ossp"), ("uuid_generate_v1mc", "uuid-ossp"), ("uuid_generate_v4", "uuid-ossp")];
+
+/// The extension providing a function named in a default (`schema.name` or `name`), when it
+/// is one of [`EXTENSION_DEFAULT_FUNCTIONS`] and qualified by a schema, with that schema:
+/// what an import script must install before the table.
+pub fn extension_of_default(default: &str) -> Option<(&'static str, String)> {
+    let lower = default.to_ascii_lowercase();
+    EXTENSION_DEFAULT_FUNCTIONS.iter().find_map(|(function, extension)| {
+        let at = lower.find(&format!(".{function}("))?;
+        let schema = lower[..at].rsplit(|c: char| !(c.is_alphanumeric() || c == '_' || c == '"')).next()?;
+        Some((*extension, schema.trim_matches('"').to_owned()))
+    })
+}
+
 /// Immutable functions allowed in checks and index predicates (and defaults).
 const IMMUTABLE_FUNCTIONS: &[&str] = &[
     "length",
@@ -222,7 +244,7 @@ pub fn constant(text: &str) -> Option<ConstantExpression> {
 /// stable (one value per statement), which PostgreSQL stores once.
 pub fn is_volatile_default(default: &str) -> bool {
     let lower = default.to_ascii_lowercase();
-    ["gen_random_uuid", "uuid_generate_v4", "uuidv7", "random(", "clock_timestamp", "timeofday", "nextval"]
+    ["gen_random_uuid", "uuid_generate_v", "uuidv7", "random(", "clock_timestamp", "timeofday", "nextval"]
         .iter()
         .any(|f| lower.contains(f))
 }
@@ -606,7 +628,18 @@ fn print(expr: &Expr, out: &mut String) {
             out.push(')');
         }
         Expr::Function(function) => {
-            let name = function.name.to_string().to_lowercase();
+            // Only allow-listed names reach the printer; a schema qualifier is quoted.
+            let parts = &function.name.0;
+            let mut name = String::new();
+            for (i, part) in parts.iter().enumerate() {
+                match part {
+                    ObjectNamePart::Identifier(ident) if i + 1 < parts.len() => {
+                        name.push_str(&quote_identifier(&folded(ident)));
+                        name.push('.');
+                    }
+                    other => name.push_str(&other.to_string().to_lowercase()),
+                }
+            }
             match &function.args {
                 FunctionArguments::List(list) => {
                     out.push_str(&name);
@@ -736,11 +769,17 @@ impl Walker {
             Expr::AnyOp { left, compare_op, right, is_some: false } | Expr::AllOp { left, compare_op, right } => {
                 check_comparison(compare_op)?;
                 self.check(left)?;
-                match &**right {
-                    Expr::Array(_) => self.check(right),
-                    other => {
-                        Err(ExprError::NotAllowed(format!("`{other}` after ANY or ALL (only an ARRAY[...] of values)")))
-                    }
+                // An ARRAY[...] of values, or an array column (cast, as PostgreSQL prints
+                // `'x' = ANY (tags)` of a varchar[] column).
+                let mut operand = &**right;
+                while let Expr::Nested(inner) | Expr::Cast { expr: inner, .. } = operand {
+                    operand = inner;
+                }
+                match (&**right, operand) {
+                    (Expr::Array(_), _) | (_, Expr::Identifier(_)) => self.check(right),
+                    (other, _) => Err(ExprError::NotAllowed(format!(
+                        "`{other}` after ANY or ALL (only an ARRAY[...] of values or an array column)"
+                    ))),
                 }
             }
             Expr::Array(array) => array.elem.iter().try_for_each(|element| self.check(element)),
@@ -759,12 +798,21 @@ impl Walker {
     fn check_function(&mut self, function: &Function) -> Result<(), ExprError> {
         let name = match function.name.0.as_slice() {
             [ObjectNamePart::Identifier(ident)] if ident.quote_style.is_none() => ident.value.to_lowercase(),
+            [ObjectNamePart::Identifier(_schema), ObjectNamePart::Identifier(ident)]
+                if ident.quote_style.is_none()
+                    && self.context == ExprContext::Default
+                    && EXTENSION_DEFAULT_FUNCTIONS.iter().any(|(f, _)| ident.value.eq_ignore_ascii_case(f)) =>
+            {
+                ident.value.to_lowercase()
+            }
             _ => {
                 return Err(ExprError::NotAllowed(format!("the function `{}`", function.name)));
             }
         };
         let allowed = IMMUTABLE_FUNCTIONS.contains(&name.as_str())
-            || (self.context == ExprContext::Default && DEFAULT_FUNCTIONS.contains(&name.as_str()));
+            || (self.context == ExprContext::Default
+                && (DEFAULT_FUNCTIONS.contains(&name.as_str())
+                    || EXTENSION_DEFAULT_FUNCTIONS.iter().any(|(f, _)| *f == name)));
         if !allowed {
             let hint = if DEFAULT_FUNCTIONS.contains(&name.as_str()) {
                 " (it is not immutable; only defaults may read the clock or generate values)"
@@ -988,6 +1036,27 @@ mod tests {
         for number in ["1_000", "0x1F", "1e", ".", "1e+-2"] {
             assert!(!is_decimal_literal(number), "{number}");
         }
+    }
+
+    #[test]
+    fn any_and_all_take_an_array_column() {
+        let check = ok("(NOT (''::text = ANY ((permissions)::text[])))", ExprContext::Check);
+        assert_eq!(check.columns, ["permissions"]);
+        assert_eq!(ok("'a' <> ALL (tags)", ExprContext::Check).columns, ["tags"]);
+        assert!(parse_safe("'a' = ANY (lower(x))", ExprContext::Check).is_err());
+    }
+
+    #[test]
+    fn extension_value_generators_are_defaults_with_their_schema() {
+        let default = ok("public.uuid_generate_v1mc()", ExprContext::Default);
+        assert_eq!(default.sql, "\"public\".uuid_generate_v1mc()");
+        assert_eq!(extension_of_default(&default.sql), Some(("uuid-ossp", "public".to_owned())));
+        assert_eq!(ok("uuid_generate_v4()", ExprContext::Default).sql, "uuid_generate_v4()");
+        assert_eq!(extension_of_default("uuid_generate_v4()"), None, "unqualified: on the search path");
+        assert!(parse_safe("public.uuid_generate_v4()", ExprContext::Check).is_err(), "not in a check");
+        assert!(parse_safe("public.now()", ExprContext::Default).is_err(), "only extension functions qualified");
+        assert!(parse_safe("a.b.uuid_generate_v4()", ExprContext::Default).is_err());
+        assert!(is_volatile_default("public.uuid_generate_v1mc()"));
     }
 
     #[test]

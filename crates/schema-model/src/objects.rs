@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::expr::{ExprContext, parse_safe};
 use crate::naming::{self, NamingOptions};
 use crate::request::{SchemaRequest, join_path};
-use crate::table::{IndexMethod, ReferentialAction, TableSchema};
+use crate::table::{IndexColumnOptions, IndexMethod, ReferentialAction, TableSchema};
 
 /// The primary key constraint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,10 +101,16 @@ pub struct IndexDef {
     pub explicit_name: bool,
     /// Indexed columns.
     pub columns: Vec<String>,
+    /// Per-column ordering and operator class (see [`crate::table::Index::column_options`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub column_options: Vec<IndexColumnOptions>,
     /// Access method.
     pub method: IndexMethod,
     /// Unique index.
     pub unique: bool,
+    /// NULLs count as equal in a unique index.
+    #[serde(default)]
+    pub nulls_not_distinct: bool,
     /// Partial index predicate as written.
     pub predicate: Option<String>,
     /// Covering columns.
@@ -114,6 +120,21 @@ pub struct IndexDef {
     /// Its name before a change request renamed it (see `renamedFrom`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
+}
+
+impl IndexDef {
+    /// The column list as SQL: each quoted name with its operator class and ordering.
+    pub fn columns_sql(&self) -> String {
+        self.columns
+            .iter()
+            .enumerate()
+            .map(|(i, column)| {
+                let options = self.column_options.get(i).map(IndexColumnOptions::sql).unwrap_or_default();
+                format!("{}{options}", crate::expr::quote_identifier(column))
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// Every named object of a table, in declaration order.
@@ -245,8 +266,10 @@ impl TableObjects {
                 }),
                 explicit_name: index.name.is_some(),
                 columns: index.columns.clone(),
+                column_options: index.column_options.clone(),
                 method: index.method,
                 unique: index.unique,
+                nulls_not_distinct: index.nulls_not_distinct,
                 predicate: index.predicate.clone(),
                 include: index.include.clone(),
                 path: at(format!("indexes[{i}]")),

@@ -82,6 +82,8 @@ pub enum ColumnType {
     TsVector,
     /// `xml`.
     Xml,
+    /// `name`: PostgreSQL's 63-byte identifier type (role and object names in catalogs).
+    Name,
     /// `<element>[]`.
     Array(Box<ColumnType>),
     /// A user-defined type (an enum declared in the request), by its lower-case name.
@@ -138,6 +140,7 @@ pub const KNOWN_TYPE_NAMES: &[&str] = &[
     "macaddr",
     "tsvector",
     "xml",
+    "name",
 ];
 
 /// Why a type name could not be parsed.
@@ -318,6 +321,7 @@ impl ColumnType {
             Self::MacAddr => "macaddr".to_owned(),
             Self::TsVector => "tsvector".to_owned(),
             Self::Xml => "xml".to_owned(),
+            Self::Name => "name".to_owned(),
             Self::Array(inner) => format!("{}[]", inner.sql()),
             Self::Named(name) => name.clone(),
         }
@@ -496,6 +500,7 @@ fn parse_scalar(name: &str, modifiers: Option<&str>, original: &str) -> Result<O
         "macaddr" => return no_modifiers(ColumnType::MacAddr),
         "tsvector" => return no_modifiers(ColumnType::TsVector),
         "xml" => return no_modifiers(ColumnType::Xml),
+        "name" => return no_modifiers(ColumnType::Name),
         _ => return Ok(None),
     };
     Ok(Some(ty))

@@ -3,7 +3,8 @@
 use proptest::prelude::*;
 use schema_model::request::{InputShape, SchemaRequest};
 use schema_model::table::{
-    CheckConstraint, Column, EnumType, Identity, Index, IndexMethod, TableSchema, UniqueConstraint,
+    CheckConstraint, Column, EnumType, Identity, Index, IndexColumnOptions, IndexMethod, NullsOrder, TableSchema,
+    UniqueConstraint,
 };
 use schema_model::types::ColumnType;
 use serde_json::json;
@@ -134,14 +135,18 @@ pub(crate) fn table() -> impl Strategy<Value = SchemaRequest> {
                     }
                     _ => continue,
                 };
+                // Some B-tree indexes newest first, NULLs last (both not the defaults).
+                let column_options = if kind == 1 && method == IndexMethod::Btree {
+                    vec![IndexColumnOptions { descending: true, nulls: Some(NullsOrder::Last), operator_class: None }]
+                } else {
+                    Vec::new()
+                };
                 let index = Index {
-                    name: None,
                     columns: vec![column.name.clone()],
-                    method,
-                    unique: false,
+                    column_options,
                     predicate: partial.then(|| format!("{} IS NOT NULL", column.name)),
-                    include: Vec::new(),
-                    renamed_from: None,
+                    method,
+                    ..Index::on(&[])
                 };
                 if !indexes.iter().any(|other| {
                     other.columns == index.columns && other.method == index.method && other.unique == index.unique

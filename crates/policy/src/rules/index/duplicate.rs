@@ -2,7 +2,7 @@
 
 use schema_model::expr::{ExprContext, parse_safe};
 use schema_model::objects::IndexDef;
-use schema_model::table::IndexMethod;
+use schema_model::table::{IndexColumnOptions, IndexMethod};
 use schema_model::violation::Severity;
 
 use crate::config::Preset;
@@ -73,7 +73,10 @@ fn check(ctx: &mut Context<'_>) {
                 index.name
             )
         } else {
-            let plain = index.method == IndexMethod::Btree && index.predicate.is_none() && index.include.is_empty();
+            let plain = index.method == IndexMethod::Btree
+                && index.predicate.is_none()
+                && index.include.is_empty()
+                && index.column_options.is_empty();
             let Some((other, _)) =
                 constraints.iter().find(|(_, columns)| plain && *columns == index.columns.as_slice())
             else {
@@ -95,6 +98,8 @@ fn check(ctx: &mut Context<'_>) {
 struct IndexKey<'a> {
     method: IndexMethod,
     columns: &'a [String],
+    column_options: &'a [IndexColumnOptions],
+    nulls_not_distinct: bool,
     /// The predicate as re-printed by the parser (so case and spacing do not matter),
     /// or as written when it does not parse.
     predicate: Option<String>,
@@ -108,6 +113,13 @@ impl<'a> IndexKey<'a> {
         });
         let mut include: Vec<&str> = index.include.iter().map(String::as_str).collect();
         include.sort_unstable();
-        IndexKey { method: index.method, columns: &index.columns, predicate, include }
+        IndexKey {
+            method: index.method,
+            columns: &index.columns,
+            column_options: &index.column_options,
+            nulls_not_distinct: index.unique && index.nulls_not_distinct,
+            predicate,
+            include,
+        }
     }
 }

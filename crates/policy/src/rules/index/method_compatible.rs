@@ -86,7 +86,10 @@ fn check_column_types(ctx: &mut Context<'_>, index: &IndexDef) {
         // Unknown columns are `index.unknown-column`'s business.
         let Some(column) = ctx.column(name) else { continue };
         let ty = &column.column_type;
-        if has_default_operator_class(index.method, ty) {
+        // A named operator class (an extension's, such as gin_trgm_ops) is the author's choice;
+        // PostgreSQL refuses a wrong one itself.
+        let named_class = index.column_options.get(j).is_some_and(|o| o.operator_class.is_some());
+        if named_class || has_default_operator_class(index.method, ty) {
             continue;
         }
         let suggestion = match index.method {
