@@ -4,8 +4,10 @@
 //! [`Replay::skipped`] with where it is and why; nothing is dropped silently (only
 //! transaction control and `SET`, which define nothing, pass without a word).
 
+use std::rc::Rc;
+
 use schema_model::change::Schema;
-use schema_model::expr::{ExprContext, from_catalog};
+use schema_model::expr::{ExprContext, from_catalog_tree};
 use schema_model::table::{
     CheckConstraint, Column, ColumnReference, EnumType, ForeignKey, ForeignKeyTarget, Identity, Index,
     IndexColumnOptions, IndexMethod, NullsOrder, ReferentialAction, TableSchema, UniqueConstraint,
@@ -97,11 +99,11 @@ pub struct Replay {
 pub fn replay<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Replay {
     let (paths, texts): (Vec<&str>, Vec<&str>) = files.into_iter().unzip();
     let mut state = State::default();
-    for (path, statements) in paths.iter().zip(crate::parse::parse_many(&texts)) {
+    crate::parse::parse_each(&texts, |at, statements| {
         for statement in &statements {
-            state.statement(path, statement);
+            state.statement(paths[at], statement);
         }
-    }
+    });
     state.finish()
 }
 
@@ -177,7 +179,7 @@ pub fn replay_for_lint(files: &[SqlFile<'_>]) -> (Replay, Vec<LintedFile>) {
     let mut linted = Vec::new();
     let texts: Vec<&str> = files.iter().map(|f| f.text).collect();
     // The schema right after each up migration, for the down migrations that undo it.
-    let mut after_up: std::collections::HashMap<&str, (Vec<TableSchema>, Vec<EnumType>)> =
+    let mut after_up: std::collections::HashMap<&str, (Vec<Rc<TableSchema>>, Vec<EnumType>)> =
         std::collections::HashMap::new();
     // Only the versions a down migration undoes are kept (the schema is cloned for each).
     let undone: std::collections::HashSet<&str> = files
@@ -187,8 +189,9 @@ pub fn replay_for_lint(files: &[SqlFile<'_>]) -> (Replay, Vec<LintedFile>) {
             _ => None,
         })
         .collect();
-    let mut latest: Option<(Vec<TableSchema>, Vec<EnumType>)> = None;
-    for (file, statements) in files.iter().zip(crate::parse::parse_many(&texts)) {
+    let mut latest: Option<(Vec<Rc<TableSchema>>, Vec<EnumType>)> = None;
+    crate::parse::parse_each(&texts, |at, statements| {
+        let file = &files[at];
         if let Some((version, crate::layout::Direction::Down)) = file.migration
             && let Some((tables, enums)) = after_up.remove(version)
         {
@@ -257,7 +260,7 @@ pub fn replay_for_lint(files: &[SqlFile<'_>]) -> (Replay, Vec<LintedFile>) {
             .filter_map(|(schema, name, line, _)| {
                 let table = state.tables.iter().find(|t| t.schema_name() == schema && t.table_name == name)?;
                 let used: Vec<EnumType> = state.enums.iter().filter(|e| uses_type(table, &e.name)).cloned().collect();
-                let mut table = table.clone();
+                let mut table = TableSchema::clone(table);
                 table.enums.extend(used);
                 Some((schema, name, line, table))
             })
@@ -268,7 +271,7 @@ pub fn replay_for_lint(files: &[SqlFile<'_>]) -> (Replay, Vec<LintedFile>) {
         {
             after_up.insert(version, (state.tables.clone(), state.enums.clone()));
         }
-    }
+    });
     // The replay's schema is the one after the ups.
     if let Some((tables, enums)) = latest {
         state.tables = tables;
@@ -301,7 +304,9 @@ fn changes_table(action: &schema_model::statement::StatementAction) -> bool {
 
 #[derive(Default)]
 pub(crate) struct State {
-    pub(crate) tables: Vec<TableSchema>,
+    /// Shared, so that the schema after each up migration is kept for its down migration
+    /// at the price of the tables that change between them (copied when written).
+    pub(crate) tables: Vec<Rc<TableSchema>>,
     pub(crate) enums: Vec<EnumType>,
     skipped: Vec<Skipped>,
     extensions: Vec<Extension>,
@@ -342,7 +347,10 @@ impl State {
 
     fn table_mut(&mut self, name: &ObjectName) -> Option<&mut TableSchema> {
         let (schema, table) = qualified(name);
-        self.tables.iter_mut().find(|t| t.schema_name() == schema_of(schema.as_ref()) && t.table_name == table)
+        self.tables
+            .iter_mut()
+            .find(|t| t.schema_name() == schema_of(schema.as_ref()) && t.table_name == table)
+            .map(Rc::make_mut)
     }
 
     fn statement(&mut self, path: &str, statement: &ParsedStatement<'_>) {
@@ -506,7 +514,7 @@ impl State {
             add_constraint(&mut table, constraint, &own_types)?;
         }
         normalise_primary_key(&mut table);
-        self.tables.push(table);
+        self.tables.push(Rc::new(table));
         Ok(())
     }
 
@@ -620,6 +628,15 @@ impl State {
                 let same = |s: Option<&String>, t: &str| {
                     t == old_name && s.map_or(own_schema.as_str(), String::as_str) == schema
                 };
+                let refers = other
+                    .columns
+                    .iter()
+                    .any(|c| c.references.as_ref().is_some_and(|r| same(r.schema.as_ref(), &r.table)))
+                    || other.foreign_keys.iter().any(|fk| same(fk.references.schema.as_ref(), &fk.references.table));
+                if !refers {
+                    continue;
+                }
+                let other = Rc::make_mut(other);
                 for column in &mut other.columns {
                     if let Some(reference) = column.references.as_mut()
                         && same(reference.schema.as_ref(), &reference.table)
@@ -678,9 +695,10 @@ impl State {
                 ObjectType::Index => {
                     let mut found = false;
                     for table in &mut self.tables {
-                        let before = table.indexes.len();
-                        table.indexes.retain(|i| i.name.as_deref() != Some(object_name.as_str()));
-                        found |= before != table.indexes.len();
+                        if table.indexes.iter().any(|i| i.name.as_deref() == Some(object_name.as_str())) {
+                            Rc::make_mut(table).indexes.retain(|i| i.name.as_deref() != Some(object_name.as_str()));
+                            found = true;
+                        }
                     }
                     found
                 }
@@ -714,12 +732,12 @@ impl State {
                 .map(|(i, _)| i)
                 .collect();
             match users.as_slice() {
-                [only] => self.tables[*only].enums.push(enum_type),
+                [only] => Rc::make_mut(&mut self.tables[*only]).enums.push(enum_type),
                 _ => shared.push(enum_type),
             }
         }
         Replay {
-            schema: Schema { tables: self.tables, enums: shared },
+            schema: Schema { tables: self.tables.into_iter().map(Rc::unwrap_or_clone).collect(), enums: shared },
             skipped: self.skipped,
             extensions: self.extensions,
             statements: self.statements,
@@ -762,7 +780,7 @@ pub(crate) fn column_type(data_type: &DataType, own_types: &[String]) -> Result<
 fn expression(expr: &Expr, context: ExprContext, own_types: &[String]) -> String {
     let qualified: Vec<String> = own_types.iter().map(|t| format!("public.{t}")).collect();
     let own: Vec<&str> = own_types.iter().chain(&qualified).map(String::as_str).collect();
-    from_catalog(&expr.to_string(), context, &own)
+    from_catalog_tree(expr.clone(), context, &own).unwrap_or_else(|| expr.to_string())
 }
 
 fn action(action: Option<&sqlparser::ast::ReferentialAction>) -> Result<Option<ReferentialAction>, String> {
@@ -777,7 +795,7 @@ fn references_a_key(column: &ColumnDef) -> bool {
     column.options.iter().any(|o| matches!(&o.option, ColumnOption::ForeignKey(fk) if fk.referred_columns.is_empty()))
 }
 
-fn primary_keys(tables: &[TableSchema]) -> Keys {
+fn primary_keys(tables: &[Rc<TableSchema>]) -> Keys {
     tables
         .iter()
         .map(|t| {

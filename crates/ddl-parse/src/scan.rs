@@ -255,12 +255,20 @@ fn dollar_quoted_end(bytes: &[u8], from: usize) -> Option<usize> {
 }
 
 fn is_copy_from_stdin(statement: &str) -> bool {
-    let words: Vec<String> = statement
-        .split(|c: char| c.is_whitespace() || c == ';' || c == '(' || c == ')')
-        .filter(|w| !w.is_empty())
-        .map(str::to_ascii_lowercase)
-        .collect();
-    words.first().is_some_and(|w| w == "copy") && words.windows(2).any(|w| w[0] == "from" && w[1] == "stdin")
+    // Every statement is asked: look past the first word only for a COPY.
+    let mut words =
+        statement.split(|c: char| c.is_whitespace() || c == ';' || c == '(' || c == ')').filter(|w| !w.is_empty());
+    if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("copy")) {
+        return false;
+    }
+    let mut after_from = false;
+    for word in words {
+        if after_from && word.eq_ignore_ascii_case("stdin") {
+            return true;
+        }
+        after_from = word.eq_ignore_ascii_case("from");
+    }
+    false
 }
 
 #[cfg(test)]

@@ -73,13 +73,63 @@ struct Suppression {
     used: bool,
 }
 
+/// What the rules said about one file: each statement's violations (none for a psql
+/// command or COPY data), and each table's the file created or changed.
+struct Judged {
+    statements: Vec<Option<Vec<Violation>>>,
+    tables: Vec<(String, String, u32, Vec<Violation>)>,
+}
+
+/// `judge` of every item, in order, on as many threads as the machine has.
+fn on_every_core<T: Send, R: Send>(items: &mut [T], judge: impl Fn(&mut T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(8);
+    if threads < 2 || items.len() < 2 {
+        return items.iter_mut().map(judge).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let judge = &judge;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks_mut(chunk)
+            .map(|part| scope.spawn(move || part.iter_mut().map(judge).collect::<Vec<R>>()))
+            .collect();
+        // A rule that panicked is a bug; the panic goes on as it would have on this thread.
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    })
+}
+
 /// Lints `files` (in the order they run) under `policy`.
 pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
-    let (_, linted) = replay_for_lint(files);
+    let (_, mut linted) = replay_for_lint(files);
     let statement_rules = policy::StatementRules::of(policy);
+    // The rules judge each file's statements and tables on their own, so on every core; what
+    // is said once (a table's finding by the first file that made it so) is settled after.
+    let mut statements: Vec<(usize, Option<&schema_model::statement::StatementFacts>)> = Vec::new();
+    let mut tables = Vec::new();
+    for (at, file) in linted.iter_mut().enumerate() {
+        tables.extend(std::mem::take(&mut file.tables).into_iter().map(|table| (at, Some(table))));
+    }
+    for (at, file) in linted.iter().enumerate() {
+        statements.extend(file.statements.iter().map(|s| (at, s.facts.as_ref())));
+    }
+    let mut judged: Vec<Judged> =
+        linted.iter().map(|_| Judged { statements: Vec::new(), tables: Vec::new() }).collect();
+    let statement_violations = on_every_core(&mut statements, |(_, facts)| facts.map(|f| statement_rules.check(f)));
+    for ((at, _), violations) in statements.iter().zip(statement_violations) {
+        judged[*at].statements.push(violations);
+    }
+    let table_violations = on_every_core(&mut tables, |(_, table)| {
+        table.take().map(|(schema, name, line, table)| {
+            let violations = policy::check(&SchemaRequest::bare(table), policy);
+            (schema, name, line, violations)
+        })
+    });
+    for ((at, _), judgement) in tables.iter().zip(table_violations) {
+        judged[*at].tables.extend(judgement);
+    }
     let mut report = LintReport { files: files.len(), statements: 0, not_understood: 0, findings: Vec::new() };
     let mut reported = std::collections::BTreeSet::new();
-    for (file, input) in linted.iter().zip(files) {
+    for ((file, input), judged) in linted.iter().zip(files).zip(judged) {
         // Sorted by position within the file at its end; files keep the order they run in.
         let first_of_file = report.findings.len();
         let mut suppressions = Vec::new();
@@ -139,8 +189,8 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
                 );
                 found.push((vec![index], finding));
             }
-            if let Some(facts) = &statement.facts {
-                for violation in statement_rules.check(facts) {
+            if let Some(violations) = &judged.statements[index] {
+                for violation in violations.iter().cloned() {
                     let finding = at_statement(
                         file,
                         statement,
@@ -153,8 +203,8 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
                 }
             }
         }
-        for (schema, name, line, table) in &file.tables {
-            let Some(index) = file.statements.iter().position(|s| s.start.line == *line) else { continue };
+        for (schema, name, line, violations) in judged.tables {
+            let Some(index) = file.statements.iter().position(|s| s.start.line == line) else { continue };
             let qualified = format!("{schema}.{name}");
             let touching: Vec<usize> = file
                 .statements
@@ -163,8 +213,7 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
                 .filter(|(_, s)| s.facts.as_ref().and_then(|f| f.table.as_deref()) == Some(qualified.as_str()))
                 .map(|(i, _)| i)
                 .collect();
-            let request = SchemaRequest::bare(table.clone());
-            for Violation { severity, message, suggestion, rule, path } in policy::check(&request, policy) {
+            for Violation { severity, message, suggestion, rule, path } in violations {
                 // Said once, by the file that made it so; a later file that touches the table
                 // repeats only what is new.
                 if !reported.insert((format!("{schema}.{name}"), rule.clone(), path.clone(), message.clone())) {

@@ -1,18 +1,18 @@
 //! `registry-server lint` against Squawk (`squawk --reporter json`), whole processes on the
 //! same files in the same run: lago's 534 KB dump, lemmy's 684 migration files and
 //! PostgreSQL 15's regression DDL, from a third-party corpus folder named by
-//! `REGISTRY_CORPUS` (never part of the project). Reports wall time (median of runs taken in
+//! `REGISTRY_CORPUS` (never part of the project; a relative path is taken from the workspace root). Reports wall time (median of runs taken in
 //! turn), bytes/s and statements/s for both, the ratio, and peak RSS.
 //!
 //! Run: `REGISTRY_CORPUS=<folder> cargo bench -p registry-server --bench lint`. Squawk 2.70 (`squawk-cli` on PyPI) is
 //! installed into `target/bench-venv` when missing (needs `python3` with `venv`). Bounded:
-//! 5 runs of each tool per input, each at most 60 s.
+//! 11 runs of each tool per input, each at most 60 s.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const RUNS: usize = 5;
+const RUNS: usize = 11;
 const SQUAWK: &str = "squawk-cli==2.70.0";
 
 fn workspace() -> PathBuf {
@@ -23,6 +23,8 @@ fn corpus() -> PathBuf {
     let Some(path) = std::env::var_os("REGISTRY_CORPUS").map(PathBuf::from) else {
         panic!("this benchmark needs the third-party corpus: set REGISTRY_CORPUS=<folder holding dump-lago-api, ...>")
     };
+    // cargo runs benchmarks in the package's folder; a relative path is the workspace's.
+    let path = if path.is_relative() { workspace().join(path) } else { path };
     assert!(path.join("dump-lago-api").is_dir(), "REGISTRY_CORPUS={} holds no dump-lago-api", path.display());
     path
 }

@@ -212,20 +212,21 @@ pub fn lint(args: &LintArgs, out: &mut impl Write) -> Result<u8, String> {
         })
         .collect();
     let report = registry_core::lint::lint(&files, &policy);
-    let text = match args.format {
-        LintFormat::Text => lint_text(&report),
-        LintFormat::Json => to_json(&report)?,
-        LintFormat::Sarif => to_json(&sarif(&report))?,
-        LintFormat::Github => github(&report),
+    // Written as rendered: a large folder's JSON is megabytes, never one string.
+    let mut buffered = std::io::BufWriter::new(out);
+    let written = match args.format {
+        LintFormat::Text => buffered.write_all(lint_text(&report).as_bytes()),
+        LintFormat::Json => write_json(&mut buffered, &report),
+        LintFormat::Sarif => write_json(&mut buffered, &sarif(&report)),
+        LintFormat::Github => buffered.write_all(github(&report).as_bytes()),
     };
-    out.write_all(text.as_bytes()).map_err(|e| format!("cannot write the findings: {e}"))?;
+    written.and_then(|()| buffered.flush()).map_err(|e| format!("cannot write the findings: {e}"))?;
     Ok(if report.has_errors() { crate::cli::EXIT_VIOLATIONS } else { 0 })
 }
 
-fn to_json(value: &impl serde::Serialize) -> Result<String, String> {
-    let mut text = serde_json::to_string_pretty(value).map_err(|e| format!("cannot render the findings: {e}"))?;
-    text.push('\n');
-    Ok(text)
+fn write_json(out: &mut impl Write, value: &impl serde::Serialize) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value).map_err(std::io::Error::from)?;
+    out.write_all(b"\n")
 }
 
 /// The text report.

@@ -19,7 +19,7 @@ use sqlparser::tokenizer::Token;
 use crate::types::ColumnType;
 
 /// Where an expression is used; each place allows a different subset.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ExprContext {
     /// A column default: literals, casts, operators and a few value generators
     /// (`gen_random_uuid()`, `now()`, `CURRENT_TIMESTAMP`); no column references.
@@ -137,8 +137,45 @@ const IMMUTABLE_FUNCTIONS: &[&str] = &[
     "cardinality",
 ];
 
+/// Most vetted expressions a thread remembers (see [`parse_safe`]).
+const REMEMBERED_EXPRESSIONS: usize = 4096;
+
+type Memo<K, V> = std::cell::RefCell<std::collections::HashMap<K, V>>;
+
+thread_local! {
+    /// The answers of [`parse_safe`] and [`constant`] by their inputs: the rules of one
+    /// table, and a migration folder's tables, ask about the same few defaults and checks
+    /// again and again, and parsing is most of what answering costs.
+    static VETTED: Memo<(ExprContext, String), Result<SafeExpression, ExprError>> = Memo::default();
+    static CONSTANTS: Memo<String, Option<ConstantExpression>> = Memo::default();
+}
+
+/// `answer(key)`, remembered in `memo` (forgotten all at once when it is full).
+fn remembered<K: std::hash::Hash + Eq, V: Clone>(
+    memo: &'static std::thread::LocalKey<Memo<K, V>>,
+    key: K,
+    answer: impl FnOnce(&K) -> V,
+) -> V {
+    if let Some(known) = memo.with(|m| m.borrow().get(&key).cloned()) {
+        return known;
+    }
+    let value = answer(&key);
+    memo.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= REMEMBERED_EXPRESSIONS {
+            m.clear();
+        }
+        m.insert(key, value.clone());
+    });
+    value
+}
+
 /// Parses `text` as one expression of the safe subset for `context`.
 pub fn parse_safe(text: &str, context: ExprContext) -> Result<SafeExpression, ExprError> {
+    remembered(&VETTED, (context, text.to_owned()), |(context, text)| vet(text, *context))
+}
+
+fn vet(text: &str, context: ExprContext) -> Result<SafeExpression, ExprError> {
     if text.trim().is_empty() {
         return Err(ExprError::Empty);
     }
@@ -149,19 +186,17 @@ pub fn parse_safe(text: &str, context: ExprContext) -> Result<SafeExpression, Ex
         return Err(ExprError::NotAllowed("a NUL character".to_owned()));
     }
     let dialect = PostgreSqlDialect {};
+    // Tokenized once: counted, then parsed.
     let tokens = sqlparser::tokenizer::Tokenizer::new(&dialect, text)
-        .tokenize()
+        .tokenize_with_location()
         .map_err(|e| ExprError::Syntax(e.to_string()))?;
-    let significant = tokens.iter().filter(|t| !matches!(t, Token::Whitespace(_))).count();
+    let significant = tokens.iter().filter(|t| !matches!(t.token, Token::Whitespace(_))).count();
     if significant > MAX_EXPRESSION_TOKENS {
         return Err(ExprError::TooComplex(format!(
             "{significant} tokens, at most {MAX_EXPRESSION_TOKENS} are accepted"
         )));
     }
-    let mut parser = Parser::new(&dialect)
-        .with_recursion_limit(32)
-        .try_with_sql(text)
-        .map_err(|e| ExprError::Syntax(e.to_string()))?;
+    let mut parser = Parser::new(&dialect).with_recursion_limit(32).with_tokens_with_locations(tokens);
     let expr = parser.parse_expr().map_err(|e| ExprError::Syntax(e.to_string()))?;
     let next = parser.peek_token();
     if next.token != Token::EOF {
@@ -200,6 +235,10 @@ pub struct ConstantExpression {
 /// The constant `text` consists of, when it is one (in parentheses, signed, or cast to
 /// built-in types); `None` for anything else (function calls, operators, ...).
 pub fn constant(text: &str) -> Option<ConstantExpression> {
+    remembered(&CONSTANTS, text.to_owned(), |text| read_constant(text))
+}
+
+fn read_constant(text: &str) -> Option<ConstantExpression> {
     let dialect = PostgreSqlDialect {};
     let mut parser = Parser::new(&dialect).with_recursion_limit(16).try_with_sql(text).ok()?;
     let expr = parser.parse_expr().ok()?;
@@ -258,18 +297,21 @@ pub fn from_catalog(text: &str, context: ExprContext, own_types: &[&str]) -> Str
     let dialect = PostgreSqlDialect {};
     let parsed =
         Parser::new(&dialect).with_recursion_limit(32).try_with_sql(text).and_then(|mut parser| parser.parse_expr());
-    let Ok(mut expr) = parsed else {
+    let Ok(expr) = parsed else {
         return text.to_owned();
     };
+    from_catalog_tree(expr, context, own_types).unwrap_or_else(|| text.to_owned())
+}
+
+/// [`from_catalog`] of an expression parsed already (a statement's, read by sqlparser);
+/// `None` when it is outside the safe subset even so.
+pub fn from_catalog_tree(mut expr: Expr, context: ExprContext, own_types: &[&str]) -> Option<String> {
     if !rewrite_catalog_forms(&mut expr, own_types, 0) {
-        return text.to_owned();
+        return None;
     }
     let mut printed = String::new();
     print(&expr, &mut printed);
-    match parse_safe(&printed, context) {
-        Ok(vetted) => vetted.sql,
-        Err(_) => text.to_owned(),
-    }
+    parse_safe(&printed, context).ok().map(|vetted| vetted.sql)
 }
 
 /// A canonical form of an expression, for deciding whether two are the same (a request's
