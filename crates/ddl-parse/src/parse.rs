@@ -232,6 +232,28 @@ const NOT_TABLE_DEFINITIONS: &[&str] = &[
     "SELECT",
     "WITH",
     "REFRESH MATERIALIZED",
+    // Queries, maintenance and session commands: nothing of a table's definition.
+    "EXPLAIN",
+    "SHOW",
+    "VACUUM",
+    "ANALYZE",
+    "ANALYSE",
+    "PREPARE",
+    "EXECUTE",
+    "DEALLOCATE",
+    "DECLARE",
+    "FETCH",
+    "MOVE",
+    "CLOSE",
+    "LISTEN",
+    "NOTIFY",
+    "UNLISTEN",
+    "DISCARD",
+    "CHECKPOINT",
+    "CALL",
+    "MERGE",
+    "TABLE",
+    "VALUES",
 ];
 
 fn outcome(piece: &Piece<'_>) -> (String, Outcome) {
