@@ -10,7 +10,6 @@ use sqlparser::ast::{
     TableConstraint,
 };
 
-use crate::parse::{Outcome, ParsedStatement};
 use crate::replay::{SqlFile, State, column_type, ident, qualified};
 
 /// What is known about the file while its statements are judged in order.
@@ -26,16 +25,20 @@ pub(crate) struct FileContext {
 }
 
 impl FileContext {
-    pub(crate) fn new(file: &SqlFile<'_>, statements: &[ParsedStatement<'_>]) -> Self {
-        let changes_tables = statements.iter().any(|s| match &s.outcome {
-            Outcome::Parsed(parsed) => matches!(parsed.as_ref(), Statement::CreateTable(_) | Statement::AlterTable(_)),
-            Outcome::NotUnderstood { kind, .. } => kind.starts_with("CREATE TABLE") || kind.starts_with("ALTER TABLE"),
-            _ => false,
-        });
-        // A file sent as one query of several statements is one implicit transaction.
-        let statements =
-            statements.iter().filter(|s| !matches!(s.outcome, Outcome::MetaCommand { .. } | Outcome::CopyData)).count();
+    /// What is known of `file` before its first statement: read from its pieces' leading
+    /// keywords, so that the statements can be judged while the later ones are parsed.
+    pub(crate) fn new<'p, 'a: 'p>(
+        file: &SqlFile<'_>,
+        pieces: impl Iterator<Item = &'p crate::scan::Piece<'a>>,
+    ) -> Self {
+        let (mut changes_tables, mut statements) = (false, 0);
+        for piece in pieces.filter(|p| p.kind == crate::scan::PieceKind::Statement) {
+            statements += 1;
+            let kind = crate::parse::leading_kind(piece.text);
+            changes_tables |= kind.starts_with("CREATE TABLE") || kind.starts_with("ALTER TABLE");
+        }
         Self {
+            // A file sent as one query of several statements is one implicit transaction.
             in_transaction: file.in_transaction || (file.one_query && statements > 1),
             in_explicit_transaction: false,
             lock_timeout_set: false,

@@ -66,19 +66,50 @@ pub fn parse_many<'a>(texts: &[&'a str]) -> Vec<Vec<ParsedStatement<'a>>> {
 /// the slow statements (a dump's big tables) does not hold the others up.
 const CHUNK: usize = 32;
 
-/// Hands each file's statements to `consume`, in file order, as soon as they are parsed,
-/// while the later files are parsed on the other threads: a folder's syntax trees are
-/// never all in memory at once, and reading them overlaps parsing.
+/// Hands each file's statements to `consume`, in file order, once the file is parsed
+/// whole, while the later files are parsed on the other threads.
 pub fn parse_each<'a>(texts: &[&'a str], consume: impl FnMut(usize, Vec<ParsedStatement<'a>>)) {
+    /// Gathers each file's statements and hands them on at its end.
+    struct Whole<'a, F> {
+        statements: Vec<ParsedStatement<'a>>,
+        consume: F,
+    }
+    impl<'a, F: FnMut(usize, Vec<ParsedStatement<'a>>)> Reader<'a> for Whole<'a, F> {
+        fn begin_file(&mut self, _: usize, _: &[(usize, Piece<'a>)]) {}
+        fn statement(&mut self, _: usize, statement: ParsedStatement<'a>) {
+            self.statements.push(statement);
+        }
+        fn end_file(&mut self, file: usize) {
+            (self.consume)(file, std::mem::take(&mut self.statements));
+        }
+    }
+    parse_stream(texts, &mut Whole { statements: Vec::new(), consume });
+}
+
+/// What [`parse_stream`] hands on, in the order of the texts and their statements.
+pub trait Reader<'a> {
+    /// A file begins: all its pieces as split (each with the file's number), not parsed yet.
+    fn begin_file(&mut self, file: usize, pieces: &[(usize, Piece<'a>)]);
+    /// The file's next statement, parsed.
+    fn statement(&mut self, file: usize, statement: ParsedStatement<'a>);
+    /// The file has no more statements.
+    fn end_file(&mut self, file: usize);
+}
+
+/// Hands every statement of `texts` to `reader`, in order, as soon as it and those before it
+/// are parsed, while the statements after it are parsed on the other threads: reading
+/// overlaps parsing, and a folder's syntax trees are never all in memory at once.
+pub fn parse_stream<'a>(texts: &[&'a str], reader: &mut impl Reader<'a>) {
     let pieces: Vec<(usize, Piece<'a>)> =
         texts.iter().enumerate().flat_map(|(file, text)| split(text).into_iter().map(move |p| (file, p))).collect();
     let chunks: Vec<&[(usize, Piece<'a>)]> = pieces.chunks(CHUNK).collect();
-    let mut assembly = Assembly::new(texts.len(), &pieces, consume);
+    let mut stream = Stream::new(texts.len(), &pieces, reader);
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(8);
     if threads < 2 || chunks.len() < 4 {
-        for chunk in &chunks {
-            assembly.take(chunk, chunk.iter().map(|(_, piece)| outcome(piece)).collect());
+        for (at, chunk) in chunks.iter().enumerate() {
+            stream.take(at, chunk.iter().map(|(_, piece)| outcome(piece)).collect());
         }
+        stream.finish();
         return;
     }
     let next_chunk = std::sync::atomic::AtomicUsize::new(0);
@@ -99,13 +130,13 @@ pub fn parse_each<'a>(texts: &[&'a str], consume: impl FnMut(usize, Vec<ParsedSt
             });
         }
         drop(sender);
-        // Chunks arrive in any order; they are taken in order.
+        // Chunks arrive in any order; they are read in order.
         let mut arrived: std::collections::BTreeMap<usize, Vec<(String, Outcome)>> = std::collections::BTreeMap::new();
         let mut expected = 0;
         for (at, outcomes) in receiver {
             arrived.insert(at, outcomes);
             while let Some(outcomes) = arrived.remove(&expected) {
-                assembly.take(chunks[expected], outcomes);
+                stream.take(expected, outcomes);
                 expected += 1;
             }
         }
@@ -114,46 +145,72 @@ pub fn parse_each<'a>(texts: &[&'a str], consume: impl FnMut(usize, Vec<ParsedSt
         while expected < chunks.len() {
             let outcomes =
                 arrived.remove(&expected).unwrap_or_else(|| chunks[expected].iter().map(|_| parser_failed()).collect());
-            assembly.take(chunks[expected], outcomes);
+            stream.take(expected, outcomes);
             expected += 1;
         }
+        stream.finish();
     });
 }
 
-/// Parsed statements gathered into their files, each file handed on once complete.
-struct Assembly<'a, F> {
-    files: Vec<Vec<ParsedStatement<'a>>>,
-    left_in_file: Vec<usize>,
-    next_file: usize,
-    consume: F,
+/// Parsed statements handed on in order, with the files' beginnings and ends around them
+/// (an empty file too has both).
+struct Stream<'p, 'a, R> {
+    pieces: &'p [(usize, Piece<'a>)],
+    /// Where each file's pieces are in `pieces`.
+    files: Vec<std::ops::Range<usize>>,
+    current: usize,
+    open: bool,
+    reader: &'p mut R,
 }
 
-impl<'a, F: FnMut(usize, Vec<ParsedStatement<'a>>)> Assembly<'a, F> {
-    fn new(files: usize, pieces: &[(usize, Piece<'a>)], consume: F) -> Self {
-        let mut left_in_file = vec![0; files];
-        for (file, _) in pieces {
-            left_in_file[*file] += 1;
+impl<'p, 'a, R: Reader<'a>> Stream<'p, 'a, R> {
+    fn new(files: usize, pieces: &'p [(usize, Piece<'a>)], reader: &'p mut R) -> Self {
+        let mut ranges = vec![0..0; files];
+        for (at, (file, _)) in pieces.iter().enumerate() {
+            if ranges[*file].is_empty() {
+                ranges[*file] = at..at + 1;
+            } else {
+                ranges[*file].end = at + 1;
+            }
         }
-        let mut assembly =
-            Assembly { files: (0..files).map(|_| Vec::new()).collect(), left_in_file, next_file: 0, consume };
-        assembly.flush();
-        assembly
+        Stream { pieces, files: ranges, current: 0, open: false, reader }
     }
 
-    /// The outcomes of the next chunk of pieces, in order.
-    fn take(&mut self, chunk: &[(usize, Piece<'a>)], outcomes: Vec<(String, Outcome)>) {
-        for ((file, piece), (kind, outcome)) in chunk.iter().zip(outcomes) {
-            self.files[*file].push(ParsedStatement { piece: piece.clone(), kind, outcome });
-            self.left_in_file[*file] -= 1;
+    /// The outcomes of chunk `at`, the next one.
+    fn take(&mut self, at: usize, outcomes: Vec<(String, Outcome)>) {
+        for (index, (kind, outcome)) in (at * CHUNK..).zip(outcomes) {
+            let Some((file, piece)) = self.pieces.get(index) else { break };
+            self.open_file(*file);
+            self.reader.statement(*file, ParsedStatement { piece: piece.clone(), kind, outcome });
         }
-        self.flush();
     }
 
-    /// Hands on every complete file from the next one on (files complete in order).
-    fn flush(&mut self) {
-        while self.next_file < self.files.len() && self.left_in_file[self.next_file] == 0 {
-            (self.consume)(self.next_file, std::mem::take(&mut self.files[self.next_file]));
-            self.next_file += 1;
+    /// Ends the files before `file` and begins `file`, unless it is open already.
+    fn open_file(&mut self, file: usize) {
+        while self.current < file || !self.open {
+            if !self.open {
+                self.reader.begin_file(self.current, &self.pieces[self.files[self.current].clone()]);
+                self.open = true;
+            }
+            if self.current < file {
+                self.reader.end_file(self.current);
+                self.current += 1;
+                self.open = false;
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Ends every file left (beginning those that had no piece).
+    fn finish(&mut self) {
+        while self.current < self.files.len() {
+            if !self.open {
+                self.reader.begin_file(self.current, &self.pieces[self.files[self.current].clone()]);
+            }
+            self.reader.end_file(self.current);
+            self.current += 1;
+            self.open = false;
         }
     }
 }

@@ -175,83 +175,122 @@ pub struct LintedFile {
 /// Replays `files` in order like [`replay`], and says for each statement what it does and
 /// what was known when it ran.
 pub fn replay_for_lint(files: &[SqlFile<'_>]) -> (Replay, Vec<LintedFile>) {
-    let mut state = State::default();
-    let mut linted = Vec::new();
     let texts: Vec<&str> = files.iter().map(|f| f.text).collect();
-    // The schema right after each up migration, for the down migrations that undo it.
-    let mut after_up: std::collections::HashMap<&str, (Vec<Rc<TableSchema>>, Vec<EnumType>)> =
-        std::collections::HashMap::new();
-    // Only the versions a down migration undoes are kept (the schema is cloned for each).
-    let undone: std::collections::HashSet<&str> = files
+    // Only the versions a down migration undoes are kept.
+    let undone = files
         .iter()
         .filter_map(|f| match f.migration {
             Some((version, crate::layout::Direction::Down)) => Some(version),
             _ => None,
         })
         .collect();
-    let mut latest: Option<(Vec<Rc<TableSchema>>, Vec<EnumType>)> = None;
-    crate::parse::parse_each(&texts, |at, statements| {
-        let file = &files[at];
+    let mut linting = Linting {
+        files,
+        state: State::default(),
+        linted: Vec::new(),
+        after_up: std::collections::HashMap::new(),
+        undone,
+        latest: None,
+        file: None,
+    };
+    crate::parse::parse_stream(&texts, &mut linting);
+    let Linting { mut state, linted, latest, .. } = linting;
+    // The replay's schema is the one after the ups.
+    if let Some((tables, enums)) = latest {
+        state.tables = tables;
+        state.enums = enums;
+    }
+    (state.finish(), linted)
+}
+
+/// The schema's tables and enum types at one point.
+type Snapshot = (Vec<Rc<TableSchema>>, Vec<EnumType>);
+
+/// [`replay_for_lint`] as it reads the statements.
+struct Linting<'f, 'a> {
+    files: &'f [SqlFile<'a>],
+    state: State,
+    linted: Vec<LintedFile>,
+    /// The schema right after each up migration, for the down migration that undoes it.
+    after_up: std::collections::HashMap<&'a str, Snapshot>,
+    undone: std::collections::HashSet<&'a str>,
+    /// The schema after the ups, while a down migration is judged.
+    latest: Option<Snapshot>,
+    /// The file being read: what is known in it, what it said so far, and the tables it
+    /// touched (`schema.table` → place in the file's `tables`).
+    file: Option<(crate::facts::FileContext, LintedFile, std::collections::HashMap<String, usize>)>,
+}
+
+impl<'a> crate::parse::Reader<'a> for Linting<'_, 'a> {
+    fn begin_file(&mut self, at: usize, pieces: &[(usize, crate::scan::Piece<'a>)]) {
+        let file = &self.files[at];
         if let Some((version, crate::layout::Direction::Down)) = file.migration
-            && let Some((tables, enums)) = after_up.remove(version)
+            && let Some((tables, enums)) = self.after_up.remove(version)
         {
-            if latest.is_none() {
-                latest = Some((state.tables.clone(), state.enums.clone()));
+            if self.latest.is_none() {
+                self.latest = Some((self.state.tables.clone(), self.state.enums.clone()));
             }
-            state.tables = tables;
-            state.enums = enums;
+            self.state.tables = tables;
+            self.state.enums = enums;
         }
-        let mut context = crate::facts::FileContext::new(file, &statements);
-        let mut out = LintedFile { path: file.path.to_owned(), statements: Vec::new(), tables: Vec::new() };
-        // `schema.table` of the tables the file touched, by their place in `out.tables`.
-        let mut touched: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-        for statement in &statements {
-            let facts = match &statement.outcome {
-                Outcome::Parsed(parsed) => {
-                    Some(crate::facts::facts(&state, &mut context, parsed, &statement.kind, statement.piece.text))
-                }
-                Outcome::NotUnderstood { .. } | Outcome::Classified { .. } => {
-                    Some(crate::facts::unparsed_facts(&mut context, &statement.kind, statement.piece.text))
-                }
-                Outcome::MetaCommand { .. } | Outcome::CopyData => None,
-            };
-            if let Some(facts) = &facts
-                && let Some(table) = &facts.table
-                && changes_table(&facts.action)
-                && !touched.contains_key(table)
-            {
-                let (schema, name) = table.split_once('.').unwrap_or(("public", table.as_str()));
-                touched.insert(table.clone(), out.tables.len());
-                out.tables.push((
-                    schema.to_owned(),
-                    name.to_owned(),
-                    statement.piece.start.line,
-                    TableSchema::new(String::new()),
-                ));
+        let context = crate::facts::FileContext::new(file, pieces.iter().map(|(_, piece)| piece));
+        let out = LintedFile { path: file.path.to_owned(), statements: Vec::new(), tables: Vec::new() };
+        self.file = Some((context, out, std::collections::HashMap::new()));
+    }
+
+    fn statement(&mut self, at: usize, statement: ParsedStatement<'a>) {
+        let path = self.files[at].path;
+        let Some((context, out, touched)) = self.file.as_mut() else { return };
+        let facts = match &statement.outcome {
+            Outcome::Parsed(parsed) => {
+                Some(crate::facts::facts(&self.state, context, parsed, &statement.kind, statement.piece.text))
             }
-            state.statement(file.path, statement);
-            if let Some(facts) = &facts
-                && let schema_model::statement::StatementAction::RenameTable { to } = &facts.action
-                && let Some(table) = &facts.table
-                && let Some(&at) = touched.get(table)
-            {
-                out.tables[at].1.clone_from(to);
-                let renamed = format!("{}.{to}", out.tables[at].0);
-                touched.insert(renamed, at);
+            Outcome::NotUnderstood { .. } | Outcome::Classified { .. } => {
+                Some(crate::facts::unparsed_facts(context, &statement.kind, statement.piece.text))
             }
-            let kind = statement.kind.clone();
-            out.statements.push(LintedStatement {
-                start: statement.piece.start,
-                end: statement.piece.end,
-                kind,
-                facts,
-                not_understood: match &statement.outcome {
-                    Outcome::NotUnderstood { reason, .. } => Some(reason.clone()),
-                    _ => None,
-                },
-                comments_before: statement.piece.comments_before.iter().map(|(l, c)| (*l, (*c).to_owned())).collect(),
-            });
+            Outcome::MetaCommand { .. } | Outcome::CopyData => None,
+        };
+        if let Some(facts) = &facts
+            && let Some(table) = &facts.table
+            && changes_table(&facts.action)
+            && !touched.contains_key(table)
+        {
+            let (schema, name) = table.split_once('.').unwrap_or(("public", table.as_str()));
+            touched.insert(table.clone(), out.tables.len());
+            out.tables.push((
+                schema.to_owned(),
+                name.to_owned(),
+                statement.piece.start.line,
+                TableSchema::new(String::new()),
+            ));
         }
+        self.state.statement(path, &statement);
+        if let Some(facts) = &facts
+            && let schema_model::statement::StatementAction::RenameTable { to } = &facts.action
+            && let Some(table) = &facts.table
+            && let Some(&at) = touched.get(table)
+        {
+            out.tables[at].1.clone_from(to);
+            let renamed = format!("{}.{to}", out.tables[at].0);
+            touched.insert(renamed, at);
+        }
+        let not_understood = match statement.outcome {
+            Outcome::NotUnderstood { reason, .. } => Some(reason),
+            _ => None,
+        };
+        out.statements.push(LintedStatement {
+            start: statement.piece.start,
+            end: statement.piece.end,
+            kind: statement.kind,
+            facts,
+            not_understood,
+            comments_before: statement.piece.comments_before.iter().map(|(l, c)| (*l, (*c).to_owned())).collect(),
+        });
+    }
+
+    fn end_file(&mut self, at: usize) {
+        let Some((_, mut out, _)) = self.file.take() else { return };
+        let state = &self.state;
         // The tables as they stand after the file, with the enum types they use; those
         // dropped again in the file are not judged.
         out.tables = out
@@ -265,19 +304,13 @@ pub fn replay_for_lint(files: &[SqlFile<'_>]) -> (Replay, Vec<LintedFile>) {
                 Some((schema, name, line, table))
             })
             .collect();
-        linted.push(out);
-        if let Some((version, crate::layout::Direction::Up)) = file.migration
-            && undone.contains(version)
+        self.linted.push(out);
+        if let Some((version, crate::layout::Direction::Up)) = self.files[at].migration
+            && self.undone.contains(version)
         {
-            after_up.insert(version, (state.tables.clone(), state.enums.clone()));
+            self.after_up.insert(version, (self.state.tables.clone(), self.state.enums.clone()));
         }
-    });
-    // The replay's schema is the one after the ups.
-    if let Some((tables, enums)) = latest {
-        state.tables = tables;
-        state.enums = enums;
     }
-    (state.finish(), linted)
 }
 
 fn uses_type(table: &TableSchema, type_name: &str) -> bool {
