@@ -139,6 +139,9 @@ const IMMUTABLE_FUNCTIONS: &[&str] = &[
 
 /// Most vetted expressions a thread remembers (see [`parse_safe`]).
 const REMEMBERED_EXPRESSIONS: usize = 4096;
+/// The longest text remembered: defaults and checks are short; a long one is vetted each
+/// time rather than let a stream of long texts hold megabytes per thread.
+const LONGEST_REMEMBERED: usize = 256;
 
 type Memo<K, V> = std::cell::RefCell<std::collections::HashMap<K, V>>;
 
@@ -150,16 +153,20 @@ thread_local! {
     static CONSTANTS: Memo<String, Option<ConstantExpression>> = Memo::default();
 }
 
-/// `answer(key)`, remembered in `memo` (forgotten all at once when it is full).
+/// `answer(key)`, remembered in `memo` when `remember` says so (forgotten all at once when full).
 fn remembered<K: std::hash::Hash + Eq, V: Clone>(
     memo: &'static std::thread::LocalKey<Memo<K, V>>,
     key: K,
+    remember: bool,
     answer: impl FnOnce(&K) -> V,
 ) -> V {
     if let Some(known) = memo.with(|m| m.borrow().get(&key).cloned()) {
         return known;
     }
     let value = answer(&key);
+    if !remember {
+        return value;
+    }
     memo.with(|m| {
         let mut m = m.borrow_mut();
         if m.len() >= REMEMBERED_EXPRESSIONS {
@@ -172,7 +179,9 @@ fn remembered<K: std::hash::Hash + Eq, V: Clone>(
 
 /// Parses `text` as one expression of the safe subset for `context`.
 pub fn parse_safe(text: &str, context: ExprContext) -> Result<SafeExpression, ExprError> {
-    remembered(&VETTED, (context, text.to_owned()), |(context, text)| vet(text, *context))
+    remembered(&VETTED, (context, text.to_owned()), text.len() <= LONGEST_REMEMBERED, |(context, text)| {
+        vet(text, *context)
+    })
 }
 
 fn vet(text: &str, context: ExprContext) -> Result<SafeExpression, ExprError> {
@@ -235,7 +244,7 @@ pub struct ConstantExpression {
 /// The constant `text` consists of, when it is one (in parentheses, signed, or cast to
 /// built-in types); `None` for anything else (function calls, operators, ...).
 pub fn constant(text: &str) -> Option<ConstantExpression> {
-    remembered(&CONSTANTS, text.to_owned(), |text| read_constant(text))
+    remembered(&CONSTANTS, text.to_owned(), text.len() <= LONGEST_REMEMBERED, |text| read_constant(text))
 }
 
 fn read_constant(text: &str) -> Option<ConstantExpression> {
