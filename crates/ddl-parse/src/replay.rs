@@ -17,8 +17,9 @@ use schema_model::types::ColumnType;
 use serde::Serialize;
 use sqlparser::ast::{
     AlterColumnOperation, AlterTable, AlterTableOperation, AlterTypeOperation, ColumnDef, ColumnOption, CommentObject,
-    CreateIndex, CreateTable, DataType, Expr, GeneratedAs, Ident, IndexColumn, IndexType, ObjectName, ObjectNamePart,
-    ObjectType, RenameTableNameKind, Statement, TableConstraint, UserDefinedTypeRepresentation,
+    ConstraintCharacteristics, CreateIndex, CreateTable, DataType, Expr, GeneratedAs, Ident, IndexColumn, IndexType,
+    ObjectName, ObjectNamePart, ObjectType, RenameTableNameKind, Statement, TableConstraint,
+    UserDefinedTypeRepresentation,
 };
 
 use crate::parse::{Outcome, ParsedStatement, parse_one};
@@ -533,6 +534,12 @@ impl State {
         if create.unlogged {
             return Err(format!("{name} is UNLOGGED, which the model does not hold"));
         }
+        if !matches!(create.table_options, sqlparser::ast::CreateTableOptions::None) {
+            return Err(format!(
+                "{name} has table options ({}): storage parameters and the like are not part of the model",
+                create.table_options
+            ));
+        }
         if self.tables.iter().any(|t| t.schema_name() == schema_of(schema.as_ref()) && t.table_name == name) {
             return if create.if_not_exists { Ok(()) } else { Err(format!("table {name} exists already")) };
         }
@@ -852,22 +859,23 @@ fn column_of(table: &mut TableSchema, def: &ColumnDef, own_types: &[String], key
             ColumnOption::Default(expr) => {
                 column.default_value = Some(expression(expr, ExprContext::Default, own_types));
             }
-            ColumnOption::PrimaryKey(_) => {
+            ColumnOption::PrimaryKey(key) => {
+                plain_primary_key(key).map_err(|e| format!("column {name}: {e}"))?;
                 column.primary_key = true;
                 table.primary_key_name = constraint_name;
             }
-            ColumnOption::Unique(_) => match constraint_name {
-                Some(name) => table.uniques.push(UniqueConstraint {
-                    name: Some(name),
-                    columns: vec![column.name.clone()],
-                    renamed_from: None,
-                }),
-                None => column.unique = true,
-            },
-            ColumnOption::ForeignKey(fk) => {
-                if fk.characteristics.is_some() {
-                    return Err(format!("column {name}: DEFERRABLE foreign keys are not part of the model"));
+            ColumnOption::Unique(unique) => {
+                match plain_unique(unique).map_err(|e| format!("column {name}: {e}")).map(|()| constraint_name)? {
+                    Some(name) => table.uniques.push(UniqueConstraint {
+                        name: Some(name),
+                        columns: vec![column.name.clone()],
+                        renamed_from: None,
+                    }),
+                    None => column.unique = true,
                 }
+            }
+            ColumnOption::ForeignKey(fk) => {
+                immediate(fk.characteristics.as_ref(), "foreign keys").map_err(|e| format!("column {name}: {e}"))?;
                 let (schema, referenced) = qualified(&fk.foreign_table);
                 let referenced_column = match fk.referred_columns.as_slice() {
                     [one] => ident(one),
@@ -973,9 +981,50 @@ fn column_names(columns: &[IndexColumn]) -> Result<Vec<String>, String> {
     }
 }
 
+/// A constraint checked at once and enforced, as the model's are: `DEFERRABLE`, `INITIALLY
+/// DEFERRED` and `NOT ENFORCED` are not part of the model (`NOT DEFERRABLE` is the default).
+fn immediate(characteristics: Option<&ConstraintCharacteristics>, what: &str) -> Result<(), String> {
+    match characteristics {
+        Some(c)
+            if c.deferrable == Some(true)
+                || c.initially == Some(sqlparser::ast::DeferrableInitial::Deferred)
+                || c.enforced == Some(false) =>
+        {
+            Err(format!("DEFERRABLE (or NOT ENFORCED) {what} are not part of the model"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A primary key as the model holds one: immediate, without INCLUDE or index options.
+fn plain_primary_key(key: &sqlparser::ast::PrimaryKeyConstraint) -> Result<(), String> {
+    immediate(key.characteristics.as_ref(), "primary keys")?;
+    if !key.include.is_empty() || !key.index_options.is_empty() {
+        return Err("a primary key with INCLUDE or index options is not part of the model".to_owned());
+    }
+    Ok(())
+}
+
+/// A unique constraint as the model holds one: immediate, NULLs distinct, without INCLUDE
+/// or index options.
+fn plain_unique(unique: &sqlparser::ast::UniqueConstraint) -> Result<(), String> {
+    immediate(unique.characteristics.as_ref(), "unique constraints")?;
+    if !unique.include.is_empty() || !unique.index_options.is_empty() {
+        return Err("UNIQUE … INCLUDE or index options are not part of the model".to_owned());
+    }
+    if unique.nulls_distinct == sqlparser::ast::NullsDistinctOption::NotDistinct {
+        return Err(
+            "a UNIQUE NULLS NOT DISTINCT constraint is not part of the model (a unique index with nullsNotDistinct is)"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
 fn add_constraint(table: &mut TableSchema, constraint: &TableConstraint, own_types: &[String]) -> Result<(), String> {
     match constraint {
         TableConstraint::PrimaryKey(pk) => {
+            plain_primary_key(pk)?;
             if !table.primary_key.is_empty() || table.columns.iter().any(|c| c.primary_key) {
                 return Err("a second primary key".to_owned());
             }
@@ -984,9 +1033,7 @@ fn add_constraint(table: &mut TableSchema, constraint: &TableConstraint, own_typ
             Ok(())
         }
         TableConstraint::Unique(unique) => {
-            if !unique.include.is_empty() {
-                return Err("UNIQUE … INCLUDE is not part of the model".to_owned());
-            }
+            plain_unique(unique)?;
             table.uniques.push(UniqueConstraint {
                 name: unique.name.as_ref().map(ident),
                 columns: column_names(&unique.columns)?,
@@ -995,9 +1042,7 @@ fn add_constraint(table: &mut TableSchema, constraint: &TableConstraint, own_typ
             Ok(())
         }
         TableConstraint::ForeignKey(fk) => {
-            if fk.characteristics.is_some() {
-                return Err("DEFERRABLE foreign keys are not part of the model".to_owned());
-            }
+            immediate(fk.characteristics.as_ref(), "foreign keys")?;
             let (schema, referenced) = qualified(&fk.foreign_table);
             table.foreign_keys.push(ForeignKey {
                 name: fk.name.as_ref().map(ident),

@@ -190,3 +190,21 @@ fn extensions_the_files_install_are_kept_for_the_import_script() {
     assert_eq!(t.indexes[1].column_options[0].nulls, Some(schema_model::table::NullsOrder::Last));
     assert!(t.indexes[1].column_options[1].is_default());
 }
+
+#[test]
+fn storage_parameters_and_deferred_keys_are_skipped_with_a_reason_never_dropped() {
+    let replayed = one("CREATE TABLE p (id int PRIMARY KEY);
+         CREATE TABLE s (id int) WITH (fillfactor = 70);
+         CREATE TABLE v (a int NOT NULL, CONSTRAINT v_a_key UNIQUE (a) DEFERRABLE INITIALLY DEFERRED);
+         CREATE TABLE w (a int, CONSTRAINT w_a_key UNIQUE NULLS NOT DISTINCT (a));
+         CREATE TABLE x (id int PRIMARY KEY DEFERRABLE);
+         CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p NOT DEFERRABLE INITIALLY IMMEDIATE);");
+    let reasons: Vec<(u32, &str)> = replayed.skipped.iter().map(|s| (s.line, s.reason.as_str())).collect();
+    assert_eq!(reasons.len(), 4, "{reasons:#?}");
+    assert!(reasons[0].1.contains("table options") && reasons[0].1.contains("fillfactor"), "{reasons:?}");
+    assert!(reasons[1].1.contains("DEFERRABLE") && reasons[1].1.contains("unique"), "{reasons:?}");
+    assert!(reasons[2].1.contains("NULLS NOT DISTINCT"), "{reasons:?}");
+    assert!(reasons[3].1.contains("primary keys"), "{reasons:?}");
+    let names: Vec<&str> = replayed.schema.tables.iter().map(|t| t.table_name.as_str()).collect();
+    assert_eq!(names, ["p", "c"], "NOT DEFERRABLE is the default and kept");
+}
