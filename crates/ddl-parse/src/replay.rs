@@ -343,6 +343,9 @@ pub(crate) struct State {
     pub(crate) tables: Vec<Rc<TableSchema>>,
     pub(crate) enums: Vec<EnumType>,
     skipped: Vec<Skipped>,
+    /// Parts of the statement being applied that the model does not hold, though it took
+    /// the rest (a table's storage parameters): listed in `skipped` with its place.
+    left_out: Vec<String>,
     extensions: Vec<Extension>,
     statements: usize,
     not_understood: usize,
@@ -431,6 +434,10 @@ impl State {
                     };
                     self.skip(path, line, statement.kind.clone(), reason);
                 }
+                // What the statement said that the model left out while taking the rest.
+                for reason in std::mem::take(&mut self.left_out) {
+                    self.skip(path, line, statement.kind.clone(), reason);
+                }
             }
         }
     }
@@ -455,6 +462,9 @@ impl State {
         }
         for statement in statements.into_iter().flatten() {
             if let Err(reason) = self.apply(&statement) {
+                self.skip(path, line, "DO", reason);
+            }
+            for reason in std::mem::take(&mut self.left_out) {
                 self.skip(path, line, "DO", reason);
             }
         }
@@ -535,8 +545,9 @@ impl State {
             return Err(format!("{name} is UNLOGGED, which the model does not hold"));
         }
         if !matches!(create.table_options, sqlparser::ast::CreateTableOptions::None) {
-            return Err(format!(
-                "{name} has table options ({}): storage parameters and the like are not part of the model",
+            // Tuning, not structure: the table is taken, the options named as left out.
+            self.left_out.push(format!(
+                "{name}'s table options ({}) are not part of the model: the table is imported without them",
                 create.table_options
             ));
         }
