@@ -581,6 +581,9 @@ pub fn foreign_key_definition(fk: &schema_model::objects::ForeignKeyDef, default
     if let Some(action) = fk.on_update {
         let _ = write!(definition, " ON UPDATE {}", action.sql());
     }
+    if let Some(deferrable) = fk.deferrable {
+        definition.push_str(deferrable.sql());
+    }
     definition
 }
 

@@ -128,6 +128,10 @@ pub fn generate_with(request: &SchemaRequest, inputs: &GenerationInputs) -> Resu
     }
 
     up.push(pg::pretty_create_table(&create_table(request, &objects)?.to_string(PostgresQueryBuilder)));
+    for fk in objects.foreign_keys.iter().filter(|fk| fk.deferrable.is_some()) {
+        let definition = alter::foreign_key_definition(fk, table.schema_name());
+        up.push(pg::add_constraint_guarded(&table_ref, &fk.name, &definition));
+    }
     for unique in objects.uniques.iter().filter(|u| repeats_primary_key(u, &objects)) {
         let columns: Vec<String> = unique.columns.iter().map(|c| quote_ident(c)).collect();
         up.push(pg::add_constraint_guarded(&table_ref, &unique.name, &format!("UNIQUE ({})", columns.join(", "))));
@@ -243,7 +247,8 @@ fn create_table(request: &SchemaRequest, objects: &TableObjects) -> Result<Table
         }
         statement.index(&mut index);
     }
-    for fk in &objects.foreign_keys {
+    // A deferrable key is added after the table (sea-query cannot write DEFERRABLE).
+    for fk in objects.foreign_keys.iter().filter(|fk| fk.deferrable.is_none()) {
         let mut key = ForeignKey::create();
         key.name(fk.name.clone());
         let referenced_schema = fk.referenced_schema.as_deref().or(schema);

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use schema_model::change::Schema;
 use schema_model::expr::{ExprContext, from_catalog_tree};
 use schema_model::table::{
-    CheckConstraint, Column, ColumnReference, EnumType, ForeignKey, ForeignKeyTarget, Identity, Index,
+    CheckConstraint, Column, ColumnReference, Deferrable, EnumType, ForeignKey, ForeignKeyTarget, Identity, Index,
     IndexColumnOptions, IndexMethod, NullsOrder, ReferentialAction, TableSchema, UniqueConstraint,
     index_column_options,
 };
@@ -448,10 +448,15 @@ impl State {
         let Some(body) = dollar_body(text) else { return false };
         let upper = body.to_ascii_uppercase();
         let Some(begin) = upper.find("BEGIN") else { return false };
-        let end = upper
-            .find("EXCEPTION WHEN DUPLICATE_OBJECT THEN NULL")
-            .or_else(|| upper.rfind("END"))
-            .unwrap_or(body.len());
+        // `EXCEPTION WHEN duplicate_object [OR duplicate_table] THEN NULL`: what exists already
+        // is left as it is (the registry's own guarded steps write this).
+        let guard = upper.find("EXCEPTION WHEN").filter(|at| {
+            let rest = &upper[at + "EXCEPTION WHEN".len()..];
+            rest.split_once("THEN NULL").is_some_and(|(conditions, _)| {
+                conditions.split_whitespace().all(|w| ["DUPLICATE_OBJECT", "DUPLICATE_TABLE", "OR"].contains(&w))
+            })
+        });
+        let end = guard.or_else(|| upper.rfind("END")).unwrap_or(body.len());
         let inner = body.get(begin + 5..end).unwrap_or_default();
         let statements: Vec<Result<Statement, String>> =
             crate::scan::split(inner).iter().map(|p| parse_one(p.text)).collect();
@@ -886,7 +891,7 @@ fn column_of(table: &mut TableSchema, def: &ColumnDef, own_types: &[String], key
                 }
             }
             ColumnOption::ForeignKey(fk) => {
-                immediate(fk.characteristics.as_ref(), "foreign keys").map_err(|e| format!("column {name}: {e}"))?;
+                let deferrable = deferrable(fk.characteristics.as_ref()).map_err(|e| format!("column {name}: {e}"))?;
                 let (schema, referenced) = qualified(&fk.foreign_table);
                 let referenced_column = match fk.referred_columns.as_slice() {
                     [one] => ident(one),
@@ -916,6 +921,7 @@ fn column_of(table: &mut TableSchema, def: &ColumnDef, own_types: &[String], key
                     on_delete: action(fk.on_delete.as_ref())?,
                     on_update: action(fk.on_update.as_ref())?,
                     name: constraint_name,
+                    deferrable,
                 });
             }
             ColumnOption::Check(check) => {
@@ -1007,6 +1013,21 @@ fn immediate(characteristics: Option<&ConstraintCharacteristics>, what: &str) ->
     }
 }
 
+/// A foreign key's `DEFERRABLE [INITIALLY …]` as the model holds it; `NOT ENFORCED` is not
+/// part of the model (`INITIALLY DEFERRED` alone implies `DEFERRABLE`, as in PostgreSQL).
+fn deferrable(characteristics: Option<&ConstraintCharacteristics>) -> Result<Option<Deferrable>, String> {
+    let Some(c) = characteristics else { return Ok(None) };
+    if c.enforced == Some(false) {
+        return Err("NOT ENFORCED foreign keys are not part of the model".to_owned());
+    }
+    let deferred = c.initially == Some(sqlparser::ast::DeferrableInitial::Deferred);
+    Ok(match (c.deferrable, deferred) {
+        (_, true) => Some(Deferrable::InitiallyDeferred),
+        (Some(true), false) => Some(Deferrable::InitiallyImmediate),
+        _ => None,
+    })
+}
+
 /// A primary key as the model holds one: immediate, without INCLUDE or index options.
 fn plain_primary_key(key: &sqlparser::ast::PrimaryKeyConstraint) -> Result<(), String> {
     immediate(key.characteristics.as_ref(), "primary keys")?;
@@ -1053,7 +1074,7 @@ fn add_constraint(table: &mut TableSchema, constraint: &TableConstraint, own_typ
             Ok(())
         }
         TableConstraint::ForeignKey(fk) => {
-            immediate(fk.characteristics.as_ref(), "foreign keys")?;
+            let deferrable = deferrable(fk.characteristics.as_ref())?;
             let (schema, referenced) = qualified(&fk.foreign_table);
             table.foreign_keys.push(ForeignKey {
                 name: fk.name.as_ref().map(ident),
@@ -1065,6 +1086,7 @@ fn add_constraint(table: &mut TableSchema, constraint: &TableConstraint, own_typ
                 },
                 on_delete: action(fk.on_delete.as_ref())?,
                 on_update: action(fk.on_update.as_ref())?,
+                deferrable,
                 renamed_from: None,
             });
             Ok(())

@@ -217,3 +217,40 @@ fn storage_parameters_and_deferred_keys_are_skipped_with_a_reason_never_dropped(
         "storage parameters are left out, the table kept; NOT DEFERRABLE is the default"
     );
 }
+
+#[test]
+fn deferrable_foreign_keys_keep_when_they_are_checked() {
+    use schema_model::table::Deferrable;
+    let replayed = one("CREATE TABLE p (id int PRIMARY KEY);
+         CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p DEFERRABLE INITIALLY DEFERRED, q int, r int);
+         ALTER TABLE c ADD CONSTRAINT c_q_fkey FOREIGN KEY (q) REFERENCES p (id) DEFERRABLE;
+         ALTER TABLE c ADD CONSTRAINT c_r_fkey FOREIGN KEY (r) REFERENCES p (id) INITIALLY DEFERRED;
+         CREATE TABLE n (p_id int REFERENCES p NOT ENFORCED);");
+    let c = table(&replayed, "c");
+    assert_eq!(
+        c.column("p_id").and_then(|col| col.references.as_ref()).and_then(|r| r.deferrable),
+        Some(Deferrable::InitiallyDeferred)
+    );
+    let keys: Vec<Option<Deferrable>> = c.foreign_keys.iter().map(|fk| fk.deferrable).collect();
+    assert_eq!(keys, [Some(Deferrable::InitiallyImmediate), Some(Deferrable::InitiallyDeferred)]);
+    let reasons: Vec<&str> = replayed.skipped.iter().map(|s| s.reason.as_str()).collect();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(reasons[0].contains("NOT ENFORCED") || reasons[0].contains("not understood"), "{reasons:?}");
+}
+
+#[test]
+fn the_registrys_own_guarded_constraints_are_read() {
+    let replayed = one(r#"CREATE TABLE "public"."t" ("id" int NOT NULL, CONSTRAINT "t_pkey" PRIMARY KEY ("id"));
+DO $registry$ BEGIN
+  ALTER TABLE "public"."t" ADD CONSTRAINT "t_id_key" UNIQUE ("id");
+EXCEPTION WHEN duplicate_table OR duplicate_object THEN NULL;
+END $registry$;
+DO $registry$ BEGIN
+  ALTER TABLE "public"."t" ADD CONSTRAINT "t_id_fkey" FOREIGN KEY ("id") REFERENCES "public"."t" ("id") DEFERRABLE;
+EXCEPTION WHEN duplicate_object THEN NULL;
+END $registry$;"#);
+    assert_eq!(replayed.skipped, [], "nothing skipped");
+    let t = table(&replayed, "t");
+    assert_eq!(t.uniques.len(), 1, "{t:?}");
+    assert_eq!(t.foreign_keys.len(), 1, "{t:?}");
+}

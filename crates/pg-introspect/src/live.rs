@@ -7,8 +7,8 @@ use schema_model::environment::{
 };
 use schema_model::expr::{self, ExprContext};
 use schema_model::table::{
-    CheckConstraint, Column, EnumType, ForeignKey, ForeignKeyTarget, Identity, Index, IndexColumnOptions, IndexMethod,
-    NullsOrder, ReferentialAction, TableSchema, UniqueConstraint, index_column_options,
+    CheckConstraint, Column, Deferrable, EnumType, ForeignKey, ForeignKeyTarget, Identity, Index, IndexColumnOptions,
+    IndexMethod, NullsOrder, ReferentialAction, TableSchema, UniqueConstraint, index_column_options,
 };
 use schema_model::types::ColumnType;
 use serde::{Deserialize, Serialize};
@@ -61,6 +61,8 @@ pub struct LiveConstraint {
     pub validated: bool,
     /// DEFERRABLE.
     pub deferrable: bool,
+    /// INITIALLY DEFERRED.
+    pub deferred: bool,
 }
 
 /// One index.
@@ -225,7 +227,8 @@ impl LiveTable {
         let mut uniques = Vec::new();
         let mut checks = Vec::new();
         for constraint in &self.constraints {
-            if constraint.deferrable {
+            // A foreign key may be deferrable in the model; other constraints may not.
+            if constraint.deferrable && constraint.kind != "f" {
                 unsupported.push(format!("constraint \"{}\" is DEFERRABLE", constraint.name));
             }
             if !constraint.validated {
@@ -249,6 +252,11 @@ impl LiveTable {
                         },
                         on_delete,
                         on_update,
+                        deferrable: match (constraint.deferrable, constraint.deferred) {
+                            (false, _) => None,
+                            (true, false) => Some(Deferrable::InitiallyImmediate),
+                            (true, true) => Some(Deferrable::InitiallyDeferred),
+                        },
                         renamed_from: None,
                     });
                 }

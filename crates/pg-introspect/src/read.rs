@@ -89,7 +89,8 @@ pub async fn table(
                           JOIN pg_catalog.pg_attribute att ON att.attrelid = con.confrelid AND att.attnum = k.num
                           ORDER BY k.ord),
                     con.confdeltype::text, con.confupdtype::text,
-                    pg_catalog.pg_get_expr(con.conbin, con.conrelid), con.convalidated, con.condeferrable
+                    pg_catalog.pg_get_expr(con.conbin, con.conrelid), con.convalidated, con.condeferrable,
+                    con.condeferred
              FROM pg_catalog.pg_constraint con
              LEFT JOIN pg_catalog.pg_class rc ON rc.oid = con.confrelid
              LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace
@@ -112,6 +113,7 @@ pub async fn table(
                 expression: row.get(9),
                 validated: row.get(10),
                 deferrable: row.get(11),
+                deferred: row.get(12),
                 kind,
             }
         })

@@ -151,6 +151,7 @@ mod tests {
                 on_delete: None,
                 on_update: None,
                 name: None,
+                deferrable: None,
             });
             TableSchema {
                 columns: vec![Column { primary_key: true, ..Column::new("id", ColumnType::Integer) }, parent_id],

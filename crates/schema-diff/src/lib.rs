@@ -538,9 +538,10 @@ fn foreign_key_signature(context: &Context<'_>, fk: &ForeignKeyDef, old_side: bo
     };
     let action = |a: Option<ReferentialAction>| a.unwrap_or(ReferentialAction::NoAction).sql();
     format!(
-        "fk {columns:?} -> {schema}.{referenced_table} {referenced_columns:?} on delete {} on update {}",
+        "fk {columns:?} -> {schema}.{referenced_table} {referenced_columns:?} on delete {} on update {}{}",
         action(fk.on_delete),
-        action(fk.on_update)
+        action(fk.on_update),
+        fk.deferrable.map_or("", schema_model::table::Deferrable::sql)
     )
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::expr::{ExprContext, parse_safe};
 use crate::naming::{self, NamingOptions};
 use crate::request::{SchemaRequest, join_path};
-use crate::table::{IndexColumnOptions, IndexMethod, ReferentialAction, TableSchema};
+use crate::table::{Deferrable, IndexColumnOptions, IndexMethod, ReferentialAction, TableSchema};
 
 /// The primary key constraint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +42,9 @@ pub struct ForeignKeyDef {
     pub on_delete: Option<ReferentialAction>,
     /// `ON UPDATE`.
     pub on_update: Option<ReferentialAction>,
+    /// `DEFERRABLE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deferrable: Option<Deferrable>,
     /// Where it was declared.
     pub path: String,
     /// Its name before a change request renamed it (see `renamedFrom`).
@@ -194,6 +197,7 @@ impl TableObjects {
                     referenced_columns: vec![reference.column.clone()],
                     on_delete: reference.on_delete,
                     on_update: reference.on_update,
+                    deferrable: reference.deferrable,
                     path: at(format!("columns[{i}].references")),
                     renamed_from: None,
                 });
@@ -228,6 +232,7 @@ impl TableObjects {
                 referenced_columns: fk.references.columns.clone(),
                 on_delete: fk.on_delete,
                 on_update: fk.on_update,
+                deferrable: fk.deferrable,
                 path: at(format!("foreignKeys[{i}]")),
                 renamed_from: fk.renamed_from.clone(),
             });
