@@ -94,17 +94,7 @@ pub fn create_script(tables: &[&TableSchema], shared: &[EnumType], extensions: &
 /// The tables with every one after those it refers to (given order otherwise; a cycle is
 /// broken at its first table).
 fn creation_order<'a>(tables: &[&'a TableSchema]) -> Vec<&'a TableSchema> {
-    let refers_to = |table: &TableSchema, other: &TableSchema| {
-        let names_other = |schema: Option<&String>, name: &str| {
-            name == other.table_name && schema.map_or(table.schema_name(), String::as_str) == other.schema_name()
-        };
-        !std::ptr::eq(table, other)
-            && (table
-                .columns
-                .iter()
-                .any(|c| c.references.as_ref().is_some_and(|r| names_other(r.schema.as_ref(), &r.table)))
-                || table.foreign_keys.iter().any(|fk| names_other(fk.references.schema.as_ref(), &fk.references.table)))
-    };
+    let refers_to = |table: &TableSchema, other: &TableSchema| !std::ptr::eq(table, other) && table.refers_to(other);
     let mut left: Vec<&TableSchema> = tables.to_vec();
     let mut ordered = Vec::with_capacity(left.len());
     while !left.is_empty() {

@@ -8,7 +8,7 @@
 mod support;
 
 use serde_json::json;
-use support::{Actors, Server, actors, cleanup, fixture};
+use support::{Actors, Server, actors, cleanup, fixture, submit_and_approve};
 
 #[test]
 fn the_audit_chain_is_verified_by_the_command_line_and_the_api() {
@@ -165,24 +165,10 @@ fn request_for(table: &str, extra: serde_json::Value) -> serde_json::Value {
 
 /// Submits, approves and applies; returns the request id.
 fn migrate(server: &Server, who: &Actors, request: &serde_json::Value) -> String {
-    let id = approve(server, who, request);
+    let (id, _) = submit_and_approve(server, who, request);
     let (status, outcome) =
         server.call("POST", &format!("/api/schema-requests/{id}/apply"), Some(&who.operator), Some(&json!({})));
     assert_eq!(status, 200, "{outcome}");
-    id
-}
-
-fn approve(server: &Server, who: &Actors, request: &serde_json::Value) -> String {
-    let (status, answer) = server.call("POST", "/api/schema-requests", Some(&who.requester), Some(request));
-    assert_eq!(status, 201, "{answer}");
-    let id = answer["registryId"].as_str().unwrap().to_owned();
-    let (status, body) = server.call(
-        "PATCH",
-        &format!("/api/schema-requests/{id}"),
-        Some(&who.reviewer),
-        Some(&json!({"status": "approved"})),
-    );
-    assert_eq!(status, 200, "{body}");
     id
 }
 
@@ -207,7 +193,7 @@ fn sql_edited_after_approval_is_refused_as_integrity_and_nothing_runs() {
     let server = Server::start(None, "");
     let who = actors(&server);
     server.target_sql("CREATE TABLE public.other (x integer); INSERT INTO public.other VALUES (1)");
-    let id = approve(&server, &who, &request_for("ledgers", json!({})));
+    let (id, _) = submit_and_approve(&server, &who, &request_for("ledgers", json!({})));
     // The superuser appends a statement to the approved SQL.
     server.sql(
         "registry",
@@ -324,7 +310,7 @@ fn names_are_checked_across_the_schema_at_submit_and_again_at_apply() {
     assert!(answer.to_string().contains("hand_made"), "{answer}");
     // ...and, when it appears after the approval, at apply: nothing is created, and the
     // hand-made index survives every rollback.
-    let late = approve(
+    let (late, _) = submit_and_approve(
         &server,
         &who,
         &request_for(
@@ -499,7 +485,7 @@ fn a_table_that_does_not_come_out_as_requested_is_never_committed() {
          END $$;
          CREATE EVENT TRIGGER surprise ON ddl_command_end EXECUTE FUNCTION public.add_surprise()",
     );
-    let id = approve(&server, &who, &request_for("widgets", json!({})));
+    let (id, _) = submit_and_approve(&server, &who, &request_for("widgets", json!({})));
     let (status, body) =
         server.call("POST", &format!("/api/schema-requests/{id}/apply"), Some(&who.operator), Some(&json!({})));
     assert_eq!((status, body["error"]["code"].as_str()), (422, Some("verification_failed")), "{body}");

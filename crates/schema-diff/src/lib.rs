@@ -171,20 +171,7 @@ pub fn diff_schemas(old: &Schema, new: &Schema, naming: &NamingOptions) -> Resul
 /// Tables in an order they can be dropped: one that refers to another before it (ties in
 /// reverse creation order).
 fn table_drop_order(mut left: Vec<&TableSchema>) -> Vec<&TableSchema> {
-    let refers_to = |table: &TableSchema, other: &TableSchema| {
-        let names_other = |schema: Option<&str>, name: &str| {
-            name == other.table_name && schema.unwrap_or(table.schema_name()) == other.schema_name()
-        };
-        !std::ptr::eq(table, other)
-            && (table
-                .columns
-                .iter()
-                .any(|c| c.references.as_ref().is_some_and(|r| names_other(r.schema.as_deref(), &r.table)))
-                || table
-                    .foreign_keys
-                    .iter()
-                    .any(|fk| names_other(fk.references.schema.as_deref(), &fk.references.table)))
-    };
+    let refers_to = |table: &TableSchema, other: &TableSchema| !std::ptr::eq(table, other) && table.refers_to(other);
     left.reverse();
     let mut ordered = Vec::with_capacity(left.len());
     while !left.is_empty() {

@@ -408,22 +408,18 @@ struct IndexColumnObject {
 
 impl Serialize for IndexColumnWire {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap as _;
+        /// The object form: the name, then the options as they serialize themselves.
+        #[derive(Serialize)]
+        struct Named<'a> {
+            name: &'a str,
+            #[serde(flatten)]
+            options: &'a IndexColumnOptions,
+        }
         if self.options.is_default() {
-            return serializer.serialize_str(&self.name);
+            serializer.serialize_str(&self.name)
+        } else {
+            Named { name: &self.name, options: &self.options }.serialize(serializer)
         }
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("name", &self.name)?;
-        if self.options.descending {
-            map.serialize_entry("descending", &true)?;
-        }
-        if let Some(nulls) = &self.options.nulls {
-            map.serialize_entry("nulls", nulls)?;
-        }
-        if let Some(class) = &self.options.operator_class {
-            map.serialize_entry("operatorClass", class)?;
-        }
-        map.end()
     }
 }
 
@@ -643,6 +639,16 @@ impl TableSchema {
     /// The schema the table lives in.
     pub fn schema_name(&self) -> &str {
         self.schema.as_deref().unwrap_or("public")
+    }
+
+    /// Whether a foreign key of this table (a column's or the table's) names `other`, the
+    /// referenced schema defaulting to this table's own: what orders creating and dropping.
+    pub fn refers_to(&self, other: &TableSchema) -> bool {
+        let names_other = |schema: Option<&str>, name: &str| {
+            name == other.table_name && schema.unwrap_or(self.schema_name()) == other.schema_name()
+        };
+        self.columns.iter().any(|c| c.references.as_ref().is_some_and(|r| names_other(r.schema.as_deref(), &r.table)))
+            || self.foreign_keys.iter().any(|fk| names_other(fk.references.schema.as_deref(), &fk.references.table))
     }
 
     /// Primary key columns: the table's `primaryKey` when given, else the flagged columns.
