@@ -1001,15 +1001,9 @@ fn column_names(columns: &[IndexColumn]) -> Result<Vec<String>, String> {
 /// A constraint checked at once and enforced, as the model's are: `DEFERRABLE`, `INITIALLY
 /// DEFERRED` and `NOT ENFORCED` are not part of the model (`NOT DEFERRABLE` is the default).
 fn immediate(characteristics: Option<&ConstraintCharacteristics>, what: &str) -> Result<(), String> {
-    match characteristics {
-        Some(c)
-            if c.deferrable == Some(true)
-                || c.initially == Some(sqlparser::ast::DeferrableInitial::Deferred)
-                || c.enforced == Some(false) =>
-        {
-            Err(format!("DEFERRABLE (or NOT ENFORCED) {what} are not part of the model"))
-        }
-        _ => Ok(()),
+    match deferrable(characteristics) {
+        Ok(None) => Ok(()),
+        Ok(Some(_)) | Err(_) => Err(format!("DEFERRABLE (or NOT ENFORCED) {what} are not part of the model")),
     }
 }
 
