@@ -27,15 +27,11 @@ pub(crate) struct FileContext {
 impl FileContext {
     /// What is known of `file` before its first statement: read from its pieces' leading
     /// keywords, so that the statements can be judged while the later ones are parsed.
-    pub(crate) fn new<'p, 'a: 'p>(
-        file: &SqlFile<'_>,
-        pieces: impl Iterator<Item = &'p crate::scan::Piece<'a>>,
-    ) -> Self {
+    pub(crate) fn new(file: &SqlFile<'_>, pieces: &[crate::parse::SplitPiece<'_>]) -> Self {
         let (mut changes_tables, mut statements) = (false, 0);
-        for piece in pieces.filter(|p| p.kind == crate::scan::PieceKind::Statement) {
+        for split in pieces.iter().filter(|p| p.piece.kind == crate::scan::PieceKind::Statement) {
             statements += 1;
-            let kind = crate::parse::leading_kind(piece.text);
-            changes_tables |= kind.starts_with("CREATE TABLE") || kind.starts_with("ALTER TABLE");
+            changes_tables |= split.kind.starts_with("CREATE TABLE") || split.kind.starts_with("ALTER TABLE");
         }
         Self {
             // A file sent as one query of several statements is one implicit transaction.

@@ -67,17 +67,20 @@ pub struct Migration {
 /// downs in the order they would undo them (newest first).
 pub fn migrations(files: &[(&str, &str)]) -> (Layout, Vec<Migration>) {
     let layout = detect(files);
-    let metadata_no_transaction = |dir: &str| {
-        files.iter().any(|(path, text)| {
-            parent(path) == dir
-                && file_name(path) == "metadata.toml"
+    // The folders whose diesel `metadata.toml` says `run_in_transaction = false`.
+    let no_transaction: std::collections::HashSet<&str> = files
+        .iter()
+        .filter(|(path, text)| {
+            file_name(path) == "metadata.toml"
                 && text.lines().any(|l| {
                     let l: String =
                         l.split('#').next().unwrap_or_default().chars().filter(|c| !c.is_whitespace()).collect();
                     l == "run_in_transaction=false"
                 })
         })
-    };
+        .map(|(path, _)| parent(path))
+        .collect();
+    let metadata_no_transaction = |dir: &str| no_transaction.contains(dir);
     let mut out = Vec::new();
     for (path, text) in files.iter().filter(|(path, _)| is_sql(path)) {
         let name = file_name(path);
@@ -175,13 +178,33 @@ pub fn detect(files: &[(&str, &str)]) -> Layout {
         Layout::UpDownFiles
     } else if any(&|n| is_flyway(n)) {
         Layout::Flyway
-    } else if files.iter().any(|(_, text)| text.lines().any(|l| l.trim_start().starts_with("-- migrate:up"))) {
+    } else if files.iter().any(|(_, text)| {
+        // Looked for line by line only in a file that has the marker somewhere.
+        text.contains("-- migrate:up") && text.lines().any(|l| l.trim_start().starts_with("-- migrate:up"))
+    }) {
         Layout::Dbmate
-    } else if files.iter().any(|(_, text)| text.lines().any(|l| l.trim().eq_ignore_ascii_case("-- +goose Up"))) {
+    } else if files
+        .iter()
+        .any(|(_, text)| has_goose_marker(text) && text.lines().any(|l| l.trim().eq_ignore_ascii_case("-- +goose Up")))
+    {
         Layout::Goose
     } else {
         Layout::Plain
     }
+}
+
+/// Whether `+goose` is anywhere in `text`, in any case (a quick test before reading lines).
+fn has_goose_marker(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(plus) = bytes[from..].iter().position(|&b| b == b'+') {
+        let at = from + plus + 1;
+        if bytes.get(at..at + 5).is_some_and(|word| word.eq_ignore_ascii_case(b"goose")) {
+            return true;
+        }
+        from = at;
+    }
+    false
 }
 
 /// Whether a path names an SQL file (`.sql`, in any case).

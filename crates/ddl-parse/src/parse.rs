@@ -75,7 +75,7 @@ pub fn parse_each<'a>(texts: &[&'a str], consume: impl FnMut(usize, Vec<ParsedSt
         consume: F,
     }
     impl<'a, F: FnMut(usize, Vec<ParsedStatement<'a>>)> Reader<'a> for Whole<'a, F> {
-        fn begin_file(&mut self, _: usize, _: &[(usize, Piece<'a>)]) {}
+        fn begin_file(&mut self, _: usize, _: &[SplitPiece<'a>]) {}
         fn statement(&mut self, _: usize, statement: ParsedStatement<'a>) {
             self.statements.push(statement);
         }
@@ -86,28 +86,86 @@ pub fn parse_each<'a>(texts: &[&'a str], consume: impl FnMut(usize, Vec<ParsedSt
     parse_stream(texts, &mut Whole { statements: Vec::new(), consume });
 }
 
+/// A piece of a file as split, before it is parsed.
+#[derive(Debug, Clone)]
+pub struct SplitPiece<'a> {
+    /// The file's number.
+    pub file: usize,
+    /// The piece.
+    pub piece: Piece<'a>,
+    /// Its kind: a statement's leading keywords ([`leading_kind`]), a psql command's name.
+    pub kind: String,
+}
+
 /// What [`parse_stream`] hands on, in the order of the texts and their statements.
 pub trait Reader<'a> {
-    /// A file begins: all its pieces as split (each with the file's number), not parsed yet.
-    fn begin_file(&mut self, file: usize, pieces: &[(usize, Piece<'a>)]);
+    /// A file begins: all its pieces as split, not parsed yet.
+    fn begin_file(&mut self, file: usize, pieces: &[SplitPiece<'a>]);
     /// The file's next statement, parsed.
     fn statement(&mut self, file: usize, statement: ParsedStatement<'a>);
     /// The file has no more statements.
     fn end_file(&mut self, file: usize);
 }
 
+/// How many threads the machine runs at once (at most 8).
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(8)
+}
+
+/// Every file's pieces with their kinds, in order. Files are split on as many threads as
+/// the machine has, the largest first, so that a folder's splitting is not a serial step.
+fn split_all<'a>(texts: &[&'a str], threads: usize) -> Vec<SplitPiece<'a>> {
+    let split_one = |file: usize| -> Vec<SplitPiece<'a>> {
+        split(texts[file])
+            .into_iter()
+            .map(|piece| {
+                let kind = match piece.kind {
+                    PieceKind::Statement => leading_kind(piece.text),
+                    PieceKind::MetaCommand => piece.text.split_whitespace().next().unwrap_or("\\").to_ascii_uppercase(),
+                    PieceKind::CopyData => String::new(),
+                };
+                SplitPiece { file, piece, kind }
+            })
+            .collect()
+    };
+    if threads < 2 || texts.len() < 2 {
+        return (0..texts.len()).flat_map(split_one).collect();
+    }
+    let mut largest_first: Vec<usize> = (0..texts.len()).collect();
+    largest_first.sort_by_key(|&file| std::cmp::Reverse(texts[file].len()));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let take = || {
+        let mut done = Vec::new();
+        while let Some(&file) = largest_first.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+            done.push((file, split_one(file)));
+        }
+        done
+    };
+    let mut by_file: Vec<Vec<SplitPiece<'a>>> = vec![Vec::new(); texts.len()];
+    std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(take)).collect();
+        let mine = take();
+        // Splitting does not panic on any text (tested); were it to, the panic goes on here.
+        let theirs =
+            helpers.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        for (file, pieces) in mine.into_iter().chain(theirs) {
+            by_file[file] = pieces;
+        }
+    });
+    by_file.into_iter().flatten().collect()
+}
+
 /// Hands every statement of `texts` to `reader`, in order, as soon as it and those before it
 /// are parsed, while the statements after it are parsed on the other threads: reading
 /// overlaps parsing, and a folder's syntax trees are never all in memory at once.
 pub fn parse_stream<'a>(texts: &[&'a str], reader: &mut impl Reader<'a>) {
-    let pieces: Vec<(usize, Piece<'a>)> =
-        texts.iter().enumerate().flat_map(|(file, text)| split(text).into_iter().map(move |p| (file, p))).collect();
-    let chunks: Vec<&[(usize, Piece<'a>)]> = pieces.chunks(CHUNK).collect();
+    let threads = threads();
+    let pieces = split_all(texts, threads);
+    let chunks: Vec<&[SplitPiece<'a>]> = pieces.chunks(CHUNK).collect();
     let mut stream = Stream::new(texts.len(), &pieces, reader);
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(8);
     if threads < 2 || chunks.len() < 4 {
         for (at, chunk) in chunks.iter().enumerate() {
-            stream.take(at, chunk.iter().map(|(_, piece)| outcome(piece)).collect());
+            stream.take(at, chunk.iter().map(outcome).collect());
         }
         stream.finish();
         return;
@@ -115,14 +173,14 @@ pub fn parse_stream<'a>(texts: &[&'a str], reader: &mut impl Reader<'a>) {
     let next_chunk = std::sync::atomic::AtomicUsize::new(0);
     let (chunk_refs, next_chunk) = (&chunks, &next_chunk);
     std::thread::scope(|scope| {
-        let (sender, receiver) = std::sync::mpsc::channel::<(usize, Vec<(String, Outcome)>)>();
+        let (sender, receiver) = std::sync::mpsc::channel::<(usize, Vec<Outcome>)>();
         for _ in 0..threads {
             let sender = sender.clone();
             scope.spawn(move || {
                 loop {
                     let at = next_chunk.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(part) = chunk_refs.get(at) else { break };
-                    let outcomes = part.iter().map(|(_, piece)| outcome(piece)).collect();
+                    let outcomes = part.iter().map(outcome).collect();
                     if sender.send((at, outcomes)).is_err() {
                         break;
                     }
@@ -131,7 +189,7 @@ pub fn parse_stream<'a>(texts: &[&'a str], reader: &mut impl Reader<'a>) {
         }
         drop(sender);
         // Chunks arrive in any order; they are read in order.
-        let mut arrived: std::collections::BTreeMap<usize, Vec<(String, Outcome)>> = std::collections::BTreeMap::new();
+        let mut arrived: std::collections::BTreeMap<usize, Vec<Outcome>> = std::collections::BTreeMap::new();
         let mut expected = 0;
         for (at, outcomes) in receiver {
             arrived.insert(at, outcomes);
@@ -155,7 +213,7 @@ pub fn parse_stream<'a>(texts: &[&'a str], reader: &mut impl Reader<'a>) {
 /// Parsed statements handed on in order, with the files' beginnings and ends around them
 /// (an empty file too has both).
 struct Stream<'p, 'a, R> {
-    pieces: &'p [(usize, Piece<'a>)],
+    pieces: &'p [SplitPiece<'a>],
     /// Where each file's pieces are in `pieces`.
     files: Vec<std::ops::Range<usize>>,
     current: usize,
@@ -164,24 +222,27 @@ struct Stream<'p, 'a, R> {
 }
 
 impl<'p, 'a, R: Reader<'a>> Stream<'p, 'a, R> {
-    fn new(files: usize, pieces: &'p [(usize, Piece<'a>)], reader: &'p mut R) -> Self {
+    fn new(files: usize, pieces: &'p [SplitPiece<'a>], reader: &'p mut R) -> Self {
         let mut ranges = vec![0..0; files];
-        for (at, (file, _)) in pieces.iter().enumerate() {
-            if ranges[*file].is_empty() {
-                ranges[*file] = at..at + 1;
+        for (at, split) in pieces.iter().enumerate() {
+            if ranges[split.file].is_empty() {
+                ranges[split.file] = at..at + 1;
             } else {
-                ranges[*file].end = at + 1;
+                ranges[split.file].end = at + 1;
             }
         }
         Stream { pieces, files: ranges, current: 0, open: false, reader }
     }
 
     /// The outcomes of chunk `at`, the next one.
-    fn take(&mut self, at: usize, outcomes: Vec<(String, Outcome)>) {
-        for (index, (kind, outcome)) in (at * CHUNK..).zip(outcomes) {
-            let Some((file, piece)) = self.pieces.get(index) else { break };
-            self.open_file(*file);
-            self.reader.statement(*file, ParsedStatement { piece: piece.clone(), kind, outcome });
+    fn take(&mut self, at: usize, outcomes: Vec<Outcome>) {
+        for (index, outcome) in (at * CHUNK..).zip(outcomes) {
+            let Some(split) = self.pieces.get(index) else { break };
+            self.open_file(split.file);
+            self.reader.statement(
+                split.file,
+                ParsedStatement { piece: split.piece.clone(), kind: split.kind.clone(), outcome },
+            );
         }
     }
 
@@ -215,8 +276,8 @@ impl<'p, 'a, R: Reader<'a>> Stream<'p, 'a, R> {
     }
 }
 
-fn parser_failed() -> (String, Outcome) {
-    (String::new(), Outcome::NotUnderstood { kind: String::new(), reason: "the SQL parser failed".to_owned() })
+fn parser_failed() -> Outcome {
+    Outcome::NotUnderstood { kind: String::new(), reason: "the SQL parser failed".to_owned() }
 }
 
 /// Most operators a statement handed to the parser may have. sqlparser builds operator
@@ -364,24 +425,23 @@ const NOT_TABLE_DEFINITIONS: &[&str] = &[
     "VALUES",
 ];
 
-fn outcome(piece: &Piece<'_>) -> (String, Outcome) {
+fn outcome(split: &SplitPiece<'_>) -> Outcome {
+    let SplitPiece { piece, kind, .. } = split;
     match piece.kind {
         PieceKind::MetaCommand => {
-            let command = piece.text.split_whitespace().next().unwrap_or("\\").to_owned();
-            (command.to_ascii_uppercase(), Outcome::MetaCommand { command })
+            Outcome::MetaCommand { command: piece.text.split_whitespace().next().unwrap_or("\\").to_owned() }
         }
-        PieceKind::CopyData => (String::new(), Outcome::CopyData),
+        PieceKind::CopyData => Outcome::CopyData,
         PieceKind::Statement => {
-            let kind = leading_kind(piece.text);
             if NOT_TABLE_DEFINITIONS.contains(&kind.as_str()) {
-                return (kind.clone(), Outcome::Classified { kind });
+                return Outcome::Classified { kind: kind.clone() };
             }
             if let Some(reason) = too_complex(piece.text) {
-                return (kind.clone(), Outcome::NotUnderstood { kind, reason });
+                return Outcome::NotUnderstood { kind: kind.clone(), reason };
             }
             match parse_one(piece.text) {
-                Ok(statement) => (kind, Outcome::Parsed(Box::new(statement))),
-                Err(reason) => (kind.clone(), Outcome::NotUnderstood { kind, reason }),
+                Ok(statement) => Outcome::Parsed(Box::new(statement)),
+                Err(reason) => Outcome::NotUnderstood { kind: kind.clone(), reason },
             }
         }
     }

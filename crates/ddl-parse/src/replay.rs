@@ -174,7 +174,8 @@ pub struct LintedFile {
 }
 
 /// Replays `files` in order like [`replay`], and says for each statement what it does and
-/// what was known when it ran.
+/// what was known when it ran. The replay's `skipped` is left empty: the lint reports what
+/// it could not read as findings of its own.
 pub fn replay_for_lint(files: &[SqlFile<'_>]) -> (Replay, Vec<LintedFile>) {
     let texts: Vec<&str> = files.iter().map(|f| f.text).collect();
     // Only the versions a down migration undoes are kept.
@@ -187,7 +188,7 @@ pub fn replay_for_lint(files: &[SqlFile<'_>]) -> (Replay, Vec<LintedFile>) {
         .collect();
     let mut linting = Linting {
         files,
-        state: State::default(),
+        state: State { unlisted: true, ..State::default() },
         linted: Vec::new(),
         after_up: std::collections::HashMap::new(),
         undone,
@@ -223,7 +224,7 @@ struct Linting<'f, 'a> {
 }
 
 impl<'a> crate::parse::Reader<'a> for Linting<'_, 'a> {
-    fn begin_file(&mut self, at: usize, pieces: &[(usize, crate::scan::Piece<'a>)]) {
+    fn begin_file(&mut self, at: usize, pieces: &[crate::parse::SplitPiece<'a>]) {
         let file = &self.files[at];
         if let Some((version, crate::layout::Direction::Down)) = file.migration
             && let Some((tables, enums)) = self.after_up.remove(version)
@@ -234,7 +235,7 @@ impl<'a> crate::parse::Reader<'a> for Linting<'_, 'a> {
             self.state.tables = tables;
             self.state.enums = enums;
         }
-        let context = crate::facts::FileContext::new(file, pieces.iter().map(|(_, piece)| piece));
+        let context = crate::facts::FileContext::new(file, pieces);
         let out = LintedFile { path: file.path.to_owned(), statements: Vec::new(), tables: Vec::new() };
         self.file = Some((context, out, std::collections::HashMap::new()));
     }
@@ -349,6 +350,8 @@ pub(crate) struct State {
     extensions: Vec<Extension>,
     statements: usize,
     not_understood: usize,
+    /// `skipped` is not kept: the lint says what it could not read in its own findings.
+    unlisted: bool,
 }
 
 /// PostgreSQL's folding: unquoted names are lower case.
@@ -378,8 +381,16 @@ fn schema_of(schema: Option<&String>) -> &str {
 }
 
 impl State {
-    fn skip(&mut self, path: &str, line: u32, kind: impl Into<String>, reason: impl Into<String>) {
-        self.skipped.push(Skipped { path: path.to_owned(), line, kind: kind.into(), reason: reason.into() });
+    /// Lists what was left out, where and why (the reason is written only when listed).
+    fn skip(&mut self, path: &str, line: u32, kind: &str, reason: impl std::fmt::Display) {
+        if !self.unlisted {
+            self.skipped.push(Skipped {
+                path: path.to_owned(),
+                line,
+                kind: kind.to_owned(),
+                reason: reason.to_string(),
+            });
+        }
     }
 
     fn table_mut(&mut self, name: &ObjectName) -> Option<&mut TableSchema> {
@@ -394,7 +405,7 @@ impl State {
         let line = statement.piece.start.line;
         match &statement.outcome {
             Outcome::MetaCommand { command } => {
-                self.skip(path, line, "psql meta-command", format!("{command} is a psql command, not SQL"));
+                self.skip(path, line, "psql meta-command", format_args!("{command} is a psql command, not SQL"));
             }
             Outcome::CopyData => {}
             // Parsed by sqlparser or not, read from its words.
@@ -405,7 +416,7 @@ impl State {
                         self.extensions.push(extension);
                     }
                     Some(_) => {}
-                    None => self.skip(path, line, "CREATE EXTENSION", "an extension without a name".to_owned()),
+                    None => self.skip(path, line, "CREATE EXTENSION", "an extension without a name"),
                 }
             }
             Outcome::Classified { .. } | Outcome::Parsed(_) if statement.kind == "DROP EXTENSION" => {
@@ -415,7 +426,7 @@ impl State {
             }
             Outcome::Classified { kind } => {
                 self.statements += 1;
-                self.skip(path, line, kind.clone(), format!("{kind} is not part of a table definition"));
+                self.skip(path, line, kind, format_args!("{kind} is not part of a table definition"));
             }
             Outcome::NotUnderstood { kind, reason } => {
                 self.statements += 1;
@@ -423,7 +434,7 @@ impl State {
                     return;
                 }
                 self.not_understood += 1;
-                self.skip(path, line, kind.clone(), format!("not understood: {reason}"));
+                self.skip(path, line, kind, format_args!("not understood: {reason}"));
             }
             Outcome::Parsed(parsed) => {
                 self.statements += 1;
@@ -432,11 +443,11 @@ impl State {
                         Some(rest) => format!("{} {rest}", statement.kind),
                         None => reason,
                     };
-                    self.skip(path, line, statement.kind.clone(), reason);
+                    self.skip(path, line, &statement.kind, reason);
                 }
                 // What the statement said that the model left out while taking the rest.
                 for reason in std::mem::take(&mut self.left_out) {
-                    self.skip(path, line, statement.kind.clone(), reason);
+                    self.skip(path, line, &statement.kind, reason);
                 }
             }
         }

@@ -193,7 +193,12 @@ fn block_comment_end(bytes: &[u8], from: usize) -> usize {
 fn statement_end(bytes: &[u8], from: usize) -> usize {
     let mut at = from;
     while at < bytes.len() {
-        match bytes[at] {
+        // Most bytes open nothing: stepped over in a tight loop.
+        while at < bytes.len() && !OPENS[usize::from(bytes[at])] {
+            at += 1;
+        }
+        let Some(&byte) = bytes.get(at) else { break };
+        match byte {
             b';' => return at + 1,
             b'\'' => {
                 let escapes =
@@ -211,6 +216,18 @@ fn statement_end(bytes: &[u8], from: usize) -> usize {
     }
     bytes.len()
 }
+
+/// Bytes that end a statement or may open a quote, a comment or a dollar quote.
+const OPENS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut at = 0;
+    let opening = b";'\"-/$";
+    while at < opening.len() {
+        table[opening[at] as usize] = true;
+        at += 1;
+    }
+    table
+};
 
 fn is_word(byte: Option<&u8>) -> bool {
     byte.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80)
@@ -250,8 +267,15 @@ fn dollar_quoted_end(bytes: &[u8], from: usize) -> Option<usize> {
     }
     let body = from + tag.len();
     // Never closed: the rest of the text is inside it (as PostgreSQL reads it).
-    let close = bytes[body..].windows(tag.len()).position(|w| w == tag);
-    Some(close.map_or(bytes.len(), |close| body + close + tag.len()))
+    let mut at = body;
+    while let Some(dollar) = bytes[at..].iter().position(|&b| b == b'$') {
+        let candidate = at + dollar;
+        if bytes[candidate..].starts_with(tag) {
+            return Some(candidate + tag.len());
+        }
+        at = candidate + 1;
+    }
+    Some(bytes.len())
 }
 
 fn is_copy_from_stdin(statement: &str) -> bool {

@@ -142,7 +142,8 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
         }
         // One written where it can apply to nothing (inside a statement, after the last one)
         // is said so, never ignored in silence.
-        for (number, text) in input.text.lines().enumerate() {
+        let lines = if input.text.contains("registry:ignore") { input.text.lines() } else { "".lines() };
+        for (number, text) in lines.enumerate() {
             let line = u32::try_from(number + 1).unwrap_or(u32::MAX);
             if text.contains("registry:ignore") && text.trim_start().starts_with("--") && !read_lines.contains(&line) {
                 report.findings.push(at_line(
@@ -203,16 +204,23 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
                 }
             }
         }
+        // The statements of the file that touch each table.
+        let mut touching_table: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+        if !judged.tables.is_empty() {
+            for (index, statement) in file.statements.iter().enumerate() {
+                if let Some(table) = statement.facts.as_ref().and_then(|f| f.table.as_deref()) {
+                    touching_table.entry(table).or_default().push(index);
+                }
+            }
+        }
         for (schema, name, line, violations) in judged.tables {
-            let Some(index) = file.statements.iter().position(|s| s.start.line == line) else { continue };
+            // Statements are in the order of their lines.
+            let index = file.statements.partition_point(|s| s.start.line < line);
+            if file.statements.get(index).is_none_or(|s| s.start.line != line) {
+                continue;
+            }
             let qualified = format!("{schema}.{name}");
-            let touching: Vec<usize> = file
-                .statements
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.facts.as_ref().and_then(|f| f.table.as_deref()) == Some(qualified.as_str()))
-                .map(|(i, _)| i)
-                .collect();
+            let touching = touching_table.get(qualified.as_str()).cloned().unwrap_or_default();
             for Violation { severity, message, suggestion, rule, path } in violations {
                 // Said once, by the file that made it so; a later file that touches the table
                 // repeats only what is new.
