@@ -5,6 +5,7 @@
 use sqlparser::ast::Statement;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
+use sqlparser::tokenizer::Token;
 
 use crate::scan::{Piece, PieceKind, Position, split};
 
@@ -112,9 +113,9 @@ fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(8)
 }
 
-/// Every file's pieces with their kinds, in order. Files are split on as many threads as
+/// Each file's pieces with their kinds, in order. Files are split on as many threads as
 /// the machine has, the largest first, so that a folder's splitting is not a serial step.
-fn split_all<'a>(texts: &[&'a str], threads: usize) -> Vec<SplitPiece<'a>> {
+fn split_all<'a>(texts: &[&'a str], threads: usize) -> Vec<Vec<SplitPiece<'a>>> {
     let split_one = |file: usize| -> Vec<SplitPiece<'a>> {
         split(texts[file])
             .into_iter()
@@ -129,7 +130,7 @@ fn split_all<'a>(texts: &[&'a str], threads: usize) -> Vec<SplitPiece<'a>> {
             .collect()
     };
     if threads < 2 || texts.len() < 2 {
-        return (0..texts.len()).flat_map(split_one).collect();
+        return (0..texts.len()).map(split_one).collect();
     }
     let mut largest_first: Vec<usize> = (0..texts.len()).collect();
     largest_first.sort_by_key(|&file| std::cmp::Reverse(texts[file].len()));
@@ -152,7 +153,7 @@ fn split_all<'a>(texts: &[&'a str], threads: usize) -> Vec<SplitPiece<'a>> {
             by_file[file] = pieces;
         }
     });
-    by_file.into_iter().flatten().collect()
+    by_file
 }
 
 /// Hands every statement of `texts` to `reader`, in order, as soon as it and those before it
@@ -160,9 +161,10 @@ fn split_all<'a>(texts: &[&'a str], threads: usize) -> Vec<SplitPiece<'a>> {
 /// overlaps parsing, and a folder's syntax trees are never all in memory at once.
 pub fn parse_stream<'a>(texts: &[&'a str], reader: &mut impl Reader<'a>) {
     let threads = threads();
-    let pieces = split_all(texts, threads);
-    let chunks: Vec<&[SplitPiece<'a>]> = pieces.chunks(CHUNK).collect();
-    let mut stream = Stream::new(texts.len(), &pieces, reader);
+    let by_file = split_all(texts, threads);
+    // A chunk holds pieces of one file only.
+    let chunks: Vec<&[SplitPiece<'a>]> = by_file.iter().flat_map(|pieces| pieces.chunks(CHUNK)).collect();
+    let mut stream = Stream { by_file: &by_file, chunks: &chunks, current: 0, open: false, reader };
     if threads < 2 || chunks.len() < 4 {
         for (at, chunk) in chunks.iter().enumerate() {
             stream.take(at, chunk.iter().map(outcome).collect());
@@ -173,7 +175,9 @@ pub fn parse_stream<'a>(texts: &[&'a str], reader: &mut impl Reader<'a>) {
     let next_chunk = std::sync::atomic::AtomicUsize::new(0);
     let (chunk_refs, next_chunk) = (&chunks, &next_chunk);
     std::thread::scope(|scope| {
-        let (sender, receiver) = std::sync::mpsc::channel::<(usize, Vec<Outcome>)>();
+        // Bounded: the parsers wait for the reader rather than keep a folder's syntax trees
+        // in memory (fresh memory is page faults, and a tree read soon is one reused).
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<(usize, Vec<Outcome>)>(threads * 2);
         for _ in 0..threads {
             let sender = sender.clone();
             scope.spawn(move || {
@@ -213,31 +217,18 @@ pub fn parse_stream<'a>(texts: &[&'a str], reader: &mut impl Reader<'a>) {
 /// Parsed statements handed on in order, with the files' beginnings and ends around them
 /// (an empty file too has both).
 struct Stream<'p, 'a, R> {
-    pieces: &'p [SplitPiece<'a>],
-    /// Where each file's pieces are in `pieces`.
-    files: Vec<std::ops::Range<usize>>,
+    by_file: &'p [Vec<SplitPiece<'a>>],
+    chunks: &'p [&'p [SplitPiece<'a>]],
     current: usize,
     open: bool,
     reader: &'p mut R,
 }
 
-impl<'p, 'a, R: Reader<'a>> Stream<'p, 'a, R> {
-    fn new(files: usize, pieces: &'p [SplitPiece<'a>], reader: &'p mut R) -> Self {
-        let mut ranges = vec![0..0; files];
-        for (at, split) in pieces.iter().enumerate() {
-            if ranges[split.file].is_empty() {
-                ranges[split.file] = at..at + 1;
-            } else {
-                ranges[split.file].end = at + 1;
-            }
-        }
-        Stream { pieces, files: ranges, current: 0, open: false, reader }
-    }
-
+impl<'a, R: Reader<'a>> Stream<'_, 'a, R> {
     /// The outcomes of chunk `at`, the next one.
     fn take(&mut self, at: usize, outcomes: Vec<Outcome>) {
-        for (index, outcome) in (at * CHUNK..).zip(outcomes) {
-            let Some(split) = self.pieces.get(index) else { break };
+        let Some(chunk) = self.chunks.get(at) else { return };
+        for (split, outcome) in chunk.iter().zip(outcomes) {
             self.open_file(split.file);
             self.reader.statement(
                 split.file,
@@ -250,7 +241,7 @@ impl<'p, 'a, R: Reader<'a>> Stream<'p, 'a, R> {
     fn open_file(&mut self, file: usize) {
         while self.current < file || !self.open {
             if !self.open {
-                self.reader.begin_file(self.current, &self.pieces[self.files[self.current].clone()]);
+                self.reader.begin_file(self.current, &self.by_file[self.current]);
                 self.open = true;
             }
             if self.current < file {
@@ -265,9 +256,9 @@ impl<'p, 'a, R: Reader<'a>> Stream<'p, 'a, R> {
 
     /// Ends every file left (beginning those that had no piece).
     fn finish(&mut self) {
-        while self.current < self.files.len() {
+        while self.current < self.by_file.len() {
             if !self.open {
-                self.reader.begin_file(self.current, &self.pieces[self.files[self.current].clone()]);
+                self.reader.begin_file(self.current, &self.by_file[self.current]);
             }
             self.reader.end_file(self.current);
             self.current += 1;
@@ -544,17 +535,32 @@ fn enum_type(text: &str) -> Option<Statement> {
 
 fn parse_with_sqlparser(text: &str) -> Result<Statement, String> {
     let dialect = PostgreSqlDialect {};
-    // About one token (whitespace included) per three bytes: sized once instead of grown
-    // (and copied) a dozen times, which was a tenth of the lint's time.
-    let mut tokens = Vec::with_capacity(text.len() / 3 + 16);
-    sqlparser::tokenizer::Tokenizer::new(&dialect, text)
-        .tokenize_with_location_into_buf(&mut tokens)
-        .map_err(|e| sqlparser::parser::ParserError::from(e).to_string())?;
-    let mut statements = Parser::new(&dialect)
-        .with_recursion_limit(RECURSION_LIMIT)
-        .with_tokens_with_locations(tokens)
-        .parse_statements()
-        .map_err(|e| e.to_string())?;
+    let tokens = |text: &str| {
+        // About one token (whitespace included) per three bytes: sized once instead of grown
+        // (and copied) a dozen times, which was a tenth of the lint's time.
+        let mut tokens = Vec::with_capacity(text.len() / 3 + 16);
+        if !crate::tokens::tokenize(text, &mut tokens) {
+            sqlparser::tokenizer::Tokenizer::new(&dialect, text)
+                .tokenize_with_location_into_buf(&mut tokens)
+                .map_err(|e| sqlparser::parser::ParserError::from(e).to_string())?;
+        }
+        Ok::<_, String>(tokens)
+    };
+    let parser = || Parser::new(&dialect).with_recursion_limit(RECURSION_LIMIT);
+    // One statement and its semicolons, read without gathering a list of statements (a
+    // statement is 3 KB; the list was a fresh allocation for each); anything else is read
+    // again as a list, for its count or sqlparser's own message.
+    let mut one = parser().with_tokens_with_locations(tokens(text)?);
+    while one.consume_token(&Token::SemiColon) {}
+    if one.peek_token_ref().token != Token::EOF {
+        let statement = one.parse_statement().map_err(|e| e.to_string())?;
+        while one.consume_token(&Token::SemiColon) {}
+        if one.peek_token_ref().token == Token::EOF {
+            return Ok(statement);
+        }
+    }
+    let mut statements =
+        parser().with_tokens_with_locations(tokens(text)?).parse_statements().map_err(|e| e.to_string())?;
     match statements.len() {
         1 => Ok(statements.remove(0)),
         0 => Err("no statement".to_owned()),

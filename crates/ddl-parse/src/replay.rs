@@ -236,7 +236,8 @@ impl<'a> crate::parse::Reader<'a> for Linting<'_, 'a> {
             self.state.enums = enums;
         }
         let context = crate::facts::FileContext::new(file, pieces);
-        let out = LintedFile { path: file.path.to_owned(), statements: Vec::new(), tables: Vec::new() };
+        let out =
+            LintedFile { path: file.path.to_owned(), statements: Vec::with_capacity(pieces.len()), tables: Vec::new() };
         self.file = Some((context, out, std::collections::HashMap::new()));
     }
 

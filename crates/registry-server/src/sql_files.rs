@@ -216,7 +216,7 @@ pub fn lint(args: &LintArgs, out: &mut impl Write) -> Result<u8, String> {
     let mut buffered = std::io::BufWriter::new(out);
     let written = match args.format {
         LintFormat::Text => buffered.write_all(lint_text(&report).as_bytes()),
-        LintFormat::Json => write_json(&mut buffered, &report),
+        LintFormat::Json => write_report_json(&mut buffered, &report),
         LintFormat::Sarif => write_json(&mut buffered, &sarif(&report)),
         LintFormat::Github => buffered.write_all(github(&report).as_bytes()),
     };
@@ -227,6 +227,72 @@ pub fn lint(args: &LintArgs, out: &mut impl Write) -> Result<u8, String> {
 fn write_json(out: &mut impl Write, value: &impl serde::Serialize) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, value).map_err(std::io::Error::from)?;
     out.write_all(b"\n")
+}
+
+/// The JSON report, exactly as `serde_json` prints it pretty, with the findings rendered on
+/// every core: a large folder's report is megabytes, and printing it was a serial step at
+/// the end of the run.
+pub fn write_report_json(out: &mut impl Write, report: &registry_core::lint::LintReport) -> std::io::Result<()> {
+    write!(
+        out,
+        "{{\n  \"files\": {},\n  \"statements\": {},\n  \"notUnderstood\": {},\n  \"findings\": ",
+        report.files, report.statements, report.not_understood
+    )?;
+    if report.findings.is_empty() {
+        return out.write_all(b"[]\n}\n");
+    }
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(8);
+    let part = report.findings.len().div_ceil(threads);
+    let rendered: Vec<Vec<u8>> = std::thread::scope(|scope| {
+        let parts: Vec<_> =
+            report.findings.chunks(part).map(|findings| scope.spawn(move || render_findings(findings))).collect();
+        // Rendering into memory does not fail; a panic there is a bug and goes on here.
+        parts.into_iter().map(|p| p.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
+    out.write_all(b"[\n")?;
+    for (at, part) in rendered.iter().enumerate() {
+        if at > 0 {
+            out.write_all(b",\n")?;
+        }
+        out.write_all(part)?;
+    }
+    out.write_all(b"\n  ]\n}\n")
+}
+
+/// Findings as the items of the pretty-printed `findings` array, separated by `,\n`.
+fn render_findings(findings: &[registry_core::lint::Finding]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(findings.len() * 400);
+    let string = |out: &mut Vec<u8>, name: &str, value: &str| {
+        out.extend_from_slice(b"      \"");
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\": ");
+        // Writing a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, value);
+    };
+    let number = |out: &mut Vec<u8>, name: &str, value: u32| {
+        let _ = write!(out, ",\n      \"{name}\": {value}");
+    };
+    for (at, finding) in findings.iter().enumerate() {
+        if at > 0 {
+            out.extend_from_slice(b",\n");
+        }
+        out.extend_from_slice(b"    {\n");
+        string(&mut out, "path", &finding.path);
+        number(&mut out, "line", finding.line);
+        number(&mut out, "column", finding.column);
+        number(&mut out, "endLine", finding.end_line);
+        number(&mut out, "endColumn", finding.end_column);
+        out.extend_from_slice(b",\n");
+        string(&mut out, "rule", &finding.rule);
+        out.extend_from_slice(b",\n");
+        string(&mut out, "severity", finding.severity.as_str());
+        out.extend_from_slice(b",\n");
+        string(&mut out, "message", &finding.message);
+        out.extend_from_slice(b",\n");
+        string(&mut out, "suggestion", &finding.suggestion);
+        out.extend_from_slice(b"\n    }");
+    }
+    out
 }
 
 /// The text report.
@@ -357,4 +423,33 @@ pub fn sarif(report: &registry_core::lint::LintReport) -> serde_json::Value {
             "results": results,
         }],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use registry_core::lint::{Finding, LintReport};
+    use schema_model::violation::Severity;
+
+    #[test]
+    fn the_json_report_is_what_serde_json_prints_pretty() {
+        let finding = |n: u32| Finding {
+            path: format!("dir/\"odd\" \\ name {n}.sql"),
+            line: n,
+            column: n + 1,
+            end_line: n + 2,
+            end_column: u32::MAX,
+            rule: "statement.require-if-exists".to_owned(),
+            severity: [Severity::Info, Severity::Warning, Severity::Error][n as usize % 3],
+            message: format!("tab\there, newline\nthere, control \u{1} and é ✓ {n}"),
+            suggestion: String::new(),
+        };
+        for count in [0, 1, 2, 3, 17] {
+            let report =
+                LintReport { files: 3, statements: 40, not_understood: 2, findings: (0..count).map(finding).collect() };
+            let mut ours = Vec::new();
+            super::write_report_json(&mut ours, &report).expect("written");
+            let expected = serde_json::to_string_pretty(&report).expect("serialized") + "\n";
+            assert_eq!(String::from_utf8(ours).expect("UTF-8"), expected, "{count} findings");
+        }
+    }
 }

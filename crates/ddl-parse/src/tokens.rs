@@ -1,0 +1,389 @@
+//! sqlparser's tokens for a statement, read by a byte scanner for the SQL that migration files
+//! are made of (ASCII words, quoted names, plain strings and integers, punctuation, the
+//! common operators, comments). Anything else (a non-ASCII character, `E'…'`, a dollar quote,
+//! a decimal number, an operator sqlparser reads as a custom one, ...) is left to sqlparser's
+//! own tokenizer, so the tokens handed to the parser are always exactly sqlparser's.
+//!
+//! sqlparser's tokenizer walks characters one by one through a peekable iterator and finds
+//! keywords by binary search; it was a sixth of the lint's time. Here a keyword is one hash
+//! lookup and a token a few byte comparisons.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
+
+use sqlparser::keywords::{ALL_KEYWORDS, ALL_KEYWORDS_INDEX, Keyword};
+use sqlparser::tokenizer::{Location, Span, Token, TokenWithSpan, Whitespace, Word};
+
+/// FNV-1a: keywords are short, and the table is built once.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &byte in bytes {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
+
+type Keywords = HashMap<&'static [u8], Keyword, BuildHasherDefault<Fnv>>;
+
+/// Every keyword sqlparser knows, upper case, with the longest one's length.
+fn keywords() -> &'static (Keywords, usize) {
+    static KEYWORDS: OnceLock<(Keywords, usize)> = OnceLock::new();
+    KEYWORDS.get_or_init(|| {
+        let table = ALL_KEYWORDS.iter().zip(ALL_KEYWORDS_INDEX).map(|(word, keyword)| (word.as_bytes(), *keyword));
+        let longest = ALL_KEYWORDS.iter().map(|w| w.len()).max().unwrap_or(0);
+        (table.collect(), longest)
+    })
+}
+
+/// The keyword an unquoted word is, as sqlparser finds it (case-insensitively).
+fn keyword(word: &str) -> Keyword {
+    let (table, longest) = keywords();
+    let mut upper = [0_u8; 64];
+    if word.len() > *longest || word.len() > upper.len() {
+        return Keyword::NoKeyword;
+    }
+    for (to, from) in upper.iter_mut().zip(word.bytes()) {
+        *to = from.to_ascii_uppercase();
+    }
+    table.get(&upper[..word.len()]).copied().unwrap_or(Keyword::NoKeyword)
+}
+
+/// Bytes sqlparser's PostgreSQL dialect reads as part of a custom operator.
+fn is_operator_part(byte: Option<u8>) -> bool {
+    byte.is_some_and(|b| b"+-*/<>=~!@#%^&|`?".contains(&b))
+}
+
+fn is_identifier_part(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'$'
+}
+
+/// Appends the tokens of `text` to `out` as sqlparser's tokenizer (PostgreSQL dialect, with
+/// unescaping) would, and says `true`; says `false`, with `out` left as it was, when the text
+/// has anything this scanner does not read exactly as sqlparser does.
+pub fn tokenize(text: &str, out: &mut Vec<TokenWithSpan>) -> bool {
+    let kept = out.len();
+    let read = Scanner { bytes: text.as_bytes(), text, at: 0, line: 1, column: 1 }.run(out);
+    if !read {
+        out.truncate(kept);
+    }
+    read
+}
+
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    text: &'a str,
+    at: usize,
+    line: u64,
+    column: u64,
+}
+
+impl Scanner<'_> {
+    fn peek(&self, ahead: usize) -> Option<u8> {
+        self.bytes.get(self.at + ahead).copied()
+    }
+
+    /// Steps over `count` bytes, none of them a line break.
+    fn advance(&mut self, count: usize) {
+        self.at += count;
+        self.column += count as u64;
+    }
+
+    fn location(&self) -> Location {
+        Location { line: self.line, column: self.column }
+    }
+
+    fn run(mut self, out: &mut Vec<TokenWithSpan>) -> bool {
+        if !self.text.is_ascii() {
+            return false;
+        }
+        while self.at < self.bytes.len() {
+            let start = self.location();
+            let Some(token) = self.next_token() else { return false };
+            out.push(TokenWithSpan { token, span: Span { start, end: self.location() } });
+        }
+        true
+    }
+
+    /// The next token, or `None` where sqlparser's tokenizer is needed.
+    fn next_token(&mut self) -> Option<Token> {
+        let byte = self.peek(0)?;
+        let next = self.peek(1);
+        let single = |scanner: &mut Self, token: Token| {
+            scanner.advance(1);
+            Some(token)
+        };
+        match byte {
+            b' ' => single(self, Token::Whitespace(Whitespace::Space)),
+            b'\t' => single(self, Token::Whitespace(Whitespace::Tab)),
+            b'\n' => {
+                self.at += 1;
+                self.line += 1;
+                self.column = 1;
+                Some(Token::Whitespace(Whitespace::Newline))
+            }
+            b'\r' => {
+                self.advance(1);
+                if self.peek(0) == Some(b'\n') {
+                    self.at += 1;
+                    self.line += 1;
+                    self.column = 1;
+                }
+                Some(Token::Whitespace(Whitespace::Newline))
+            }
+            // B'…', E'…', N'…', X'…', U&'…' are literals of their own.
+            b'b' | b'B' | b'e' | b'E' | b'n' | b'N' | b'x' | b'X' | b'u' | b'U'
+                if matches!(next, Some(b'\'' | b'"' | b'&')) =>
+            {
+                None
+            }
+            b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
+                let from = self.at;
+                let length = self.bytes[from..].iter().take_while(|&&b| is_identifier_part(b)).count();
+                self.advance(length);
+                let value = &self.text[from..from + length];
+                Some(Token::Word(Word { value: value.to_owned(), quote_style: None, keyword: keyword(value) }))
+            }
+            b'0'..=b'9' => {
+                let from = self.at;
+                let length = self.bytes[from..].iter().take_while(|b| b.is_ascii_digit()).count();
+                // Decimals, exponents, `0x…`, `1_000`, `10L` and digits run into a word are
+                // sqlparser's to read.
+                if self.peek(length).is_some_and(|b| is_identifier_part(b) || b == b'.') {
+                    return None;
+                }
+                self.advance(length);
+                Some(Token::Number(self.text[from..from + length].to_owned(), false))
+            }
+            b'.' if next.is_some_and(|b| b.is_ascii_digit() || b == b'_') => None,
+            b'.' => single(self, Token::Period),
+            b'(' => single(self, Token::LParen),
+            b')' => single(self, Token::RParen),
+            b',' => single(self, Token::Comma),
+            b';' => single(self, Token::SemiColon),
+            b'[' => single(self, Token::LBracket),
+            b']' => single(self, Token::RBracket),
+            b'+' => single(self, Token::Plus),
+            b'*' => single(self, Token::Mul),
+            b'/' if next == Some(b'*') => self.block_comment(),
+            b'/' => single(self, Token::Div),
+            b'-' if next == Some(b'-') => {
+                let from = self.at + 2;
+                let length = self.bytes[from..].iter().take_while(|&&b| b != b'\n' && b != b'\r').count();
+                self.advance(2 + length);
+                Some(Token::Whitespace(Whitespace::SingleLineComment {
+                    comment: self.text[from..from + length].to_owned(),
+                    prefix: "--".to_owned(),
+                }))
+            }
+            // Custom operators (`-|-`, `%>`) and `=>`, `==` are sqlparser's to read.
+            b'-' | b'%' if is_operator_part(next) => None,
+            b'=' if matches!(next, Some(b'>' | b'=')) => None,
+            b'-' => single(self, Token::Minus),
+            b'%' => single(self, Token::Mod),
+            b'=' => single(self, Token::Eq),
+            b'!' if next == Some(b'=') => {
+                self.advance(2);
+                Some(Token::Neq)
+            }
+            b'<' => match next {
+                Some(b'=') if !is_operator_part(self.peek(2)) => {
+                    self.advance(2);
+                    Some(Token::LtEq)
+                }
+                Some(b'>') if !is_operator_part(self.peek(2)) => {
+                    self.advance(2);
+                    Some(Token::Neq)
+                }
+                _ if is_operator_part(next) => None,
+                _ => single(self, Token::Lt),
+            },
+            b'>' => match next {
+                Some(b'=') if !is_operator_part(self.peek(2)) => {
+                    self.advance(2);
+                    Some(Token::GtEq)
+                }
+                _ if is_operator_part(next) => None,
+                _ => single(self, Token::Gt),
+            },
+            b':' => match next {
+                Some(b':') => {
+                    self.advance(2);
+                    Some(Token::DoubleColon)
+                }
+                Some(b'=') => {
+                    self.advance(2);
+                    Some(Token::Assignment)
+                }
+                _ => single(self, Token::Colon),
+            },
+            b'\'' => self.quoted(b'\'').map(Token::SingleQuotedString),
+            b'"' => self
+                .quoted(b'"')
+                .map(|value| Token::Word(Word { value, quote_style: Some('"'), keyword: Keyword::NoKeyword })),
+            _ => None,
+        }
+    }
+
+    /// A quoted string or name from its opening quote: a doubled quote is one quote. `None`
+    /// when it is not closed (sqlparser's error).
+    fn quoted(&mut self, quote: u8) -> Option<String> {
+        let mut value = String::new();
+        let mut from = self.at + 1;
+        let mut at = from;
+        loop {
+            let found = self.bytes[at..].iter().position(|&b| b == quote)?;
+            at += found;
+            value.push_str(&self.text[from..at]);
+            if self.bytes.get(at + 1) == Some(&quote) {
+                value.push(char::from(quote));
+                at += 2;
+                from = at;
+            } else {
+                at += 1;
+                break;
+            }
+        }
+        self.step_over(at);
+        Some(value)
+    }
+
+    /// A nested `/* … */` comment from its start, its text without the outer delimiters.
+    fn block_comment(&mut self) -> Option<Token> {
+        let mut depth = 1;
+        let from = self.at + 2;
+        let mut at = from;
+        while depth > 0 {
+            match (self.bytes.get(at)?, self.bytes.get(at + 1)) {
+                (b'/', Some(b'*')) => {
+                    depth += 1;
+                    at += 2;
+                }
+                (b'*', Some(b'/')) => {
+                    depth -= 1;
+                    at += 2;
+                }
+                _ => at += 1,
+            }
+        }
+        let comment = self.text[from..at - 2].to_owned();
+        self.step_over(at);
+        Some(Token::Whitespace(Whitespace::MultiLineComment(comment)))
+    }
+
+    /// Moves to byte `to`, counting the line breaks on the way.
+    fn step_over(&mut self, to: usize) {
+        for &byte in &self.bytes[self.at..to] {
+            if byte == b'\n' {
+                self.line += 1;
+                self.column = 1;
+            } else {
+                self.column += 1;
+            }
+        }
+        self.at = to;
+    }
+}
+
+/// Where the fast tokens of `text` differ from sqlparser's own (tokens and spans), if they
+/// do: `None` when they agree or when the text is left to sqlparser. For tests, and for the
+/// corpus run, which asks it of every statement of real migration folders.
+pub fn differs_from_sqlparser(text: &str) -> Option<String> {
+    let mut fast = Vec::new();
+    if !tokenize(text, &mut fast) {
+        return None;
+    }
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let mut reference = Vec::new();
+    if let Err(error) =
+        sqlparser::tokenizer::Tokenizer::new(&dialect, text).tokenize_with_location_into_buf(&mut reference)
+    {
+        return Some(format!("sqlparser refuses what was read fast: {error}"));
+    }
+    let spanned = |t: &TokenWithSpan| (t.token.clone(), t.span.start, t.span.end);
+    let position = fast.iter().zip(&reference).position(|(a, b)| spanned(a) != spanned(b));
+    match position {
+        Some(at) => {
+            Some(format!("token {at}: {:?} where sqlparser has {:?}", spanned(&fast[at]), spanned(&reference[at])))
+        }
+        None if fast.len() != reference.len() => {
+            Some(format!("{} tokens where sqlparser has {}", fast.len(), reference.len()))
+        }
+        None => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn statements_are_tokenized_as_sqlparser_does() {
+        let statements = [
+            "CREATE TABLE public.users (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, \"Name\" text NOT NULL);",
+            "ALTER TABLE ONLY t\r\n  ADD CONSTRAINT t_pk PRIMARY KEY (id); -- trailing\r\n",
+            "CREATE INDEX CONCURRENTLY ix ON t USING btree (a DESC NULLS LAST, b text_pattern_ops) WHERE (a <> 0);",
+            "CREATE TABLE t (a int DEFAULT 0 CHECK (a >= 0 AND a <= 10 OR a != 5 OR a < 1 OR a > 2), b text DEFAULT 'it''s');",
+            "SELECT a::text, b[1], c := 2, 3 * 4 / 5 % 6 + 7 - 8, x.y, f(), \"q\"\"uote\" FROM t;",
+            "/* a /* nested */ comment */ DROP TABLE IF EXISTS a, b CASCADE;",
+            "COMMENT ON TABLE t IS 'multi\nline\tstring';",
+            "SET lock_timeout = '5s';\n",
+            "_under dollar$in_word x1 2;",
+        ];
+        for statement in statements {
+            let mut tokens = Vec::new();
+            assert!(tokenize(statement, &mut tokens), "read fast: {statement}");
+            assert_eq!(differs_from_sqlparser(statement), None, "{statement}");
+        }
+    }
+
+    #[test]
+    fn what_sqlparser_reads_its_own_way_is_left_to_it() {
+        for statement in [
+            "SELECT E'a\\'b'",
+            "SELECT B'101', X'ff', N'n', U&'d\\0061'",
+            "SELECT 1.5, 1e3, 0x1f, 1_000, .5",
+            "SELECT $1, $$body$$",
+            "SELECT a -> 'b', a ->> 'c', a @> b, a <@ b, a || b, a ~ b, a #> b",
+            "SELECT 'unterminated",
+            "SELECT \"unterminated",
+            "SELECT /* unterminated",
+            "SELECT 'é'",
+            "SELECT a\x0cb",
+        ] {
+            let mut tokens = vec![TokenWithSpan::wrap(Token::Comma)];
+            assert!(!tokenize(statement, &mut tokens), "{statement}");
+            assert_eq!(tokens.len(), 1, "left as it was");
+        }
+    }
+
+    fn fragment() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            " ", "\t", "\n", "\r\n", "\r", "a", "Z_9", "create", "TABLE", "$", "_", "1", "42", "0", ".", ",", ";", "(",
+            ")", "[", "]", "+", "-", "--", "*", "/", "/*", "*/", "%", "=", "==", "=>", "!", "!=", "<", "<=", "<>", ">",
+            ">=", ":", "::", ":=", "'", "''", "\"", "\"\"", "e", "E", "b", "x", "u", "&", "n", "|", "~", "@", "#", "^",
+            "?", "`", "\\", "{", "}", "é",
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+        #[test]
+        fn any_text_is_tokenized_as_sqlparser_does_or_left_to_it(parts in prop::collection::vec(fragment(), 0..40)) {
+            let text = parts.concat();
+            prop_assert_eq!(differs_from_sqlparser(&text), None, "{:?}", text);
+        }
+    }
+}
