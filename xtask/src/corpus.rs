@@ -77,6 +77,20 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
             entries.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
             entries.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
         };
+        // The fast tokens must be sqlparser's own on every statement of real folders.
+        let mut read_fast = 0;
+        for (path, text) in &files {
+            for piece in ddl_parse::scan::split(text) {
+                if piece.kind != ddl_parse::scan::PieceKind::Statement {
+                    continue;
+                }
+                read_fast += usize::from(ddl_parse::tokens::tokenize(piece.text, &mut Vec::new()));
+                if let Some(difference) = ddl_parse::tokens::differs_from_sqlparser(piece.text) {
+                    failures.push(format!("{name}: {path} line {}: tokens differ: {difference}", piece.start.line));
+                }
+            }
+        }
+        println!("tokens read fast and checked against sqlparser's: {read_fast} statements");
         println!("not understood by kind: {}", list(&not_understood));
         println!("findings by rule: {}", list(&by_rule));
         if let Some(cluster) = &cluster
