@@ -174,18 +174,21 @@ pub fn parse_stream<'a>(texts: &[&'a str], reader: &mut impl Reader<'a>) {
     }
     let next_chunk = std::sync::atomic::AtomicUsize::new(0);
     let (chunk_refs, next_chunk) = (&chunks, &next_chunk);
+    let take_chunk = || {
+        let at = next_chunk.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        chunk_refs.get(at).map(|part| (at, part))
+    };
     std::thread::scope(|scope| {
         // Bounded: the parsers wait for the reader rather than keep a folder's syntax trees
         // in memory (fresh memory is page faults, and a tree read soon is one reused).
         let (sender, receiver) = std::sync::mpsc::sync_channel::<(usize, Vec<Outcome>)>(threads * 2);
-        for _ in 0..threads {
+        // One thread per core: this one reads the statements in order, and parses too
+        // whenever the next statements to read are not parsed yet.
+        for _ in 1..threads {
             let sender = sender.clone();
             scope.spawn(move || {
-                loop {
-                    let at = next_chunk.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(part) = chunk_refs.get(at) else { break };
-                    let outcomes = part.iter().map(outcome).collect();
-                    if sender.send((at, outcomes)).is_err() {
+                while let Some((at, part)) = take_chunk() {
+                    if sender.send((at, part.iter().map(outcome).collect())).is_err() {
                         break;
                     }
                 }
@@ -195,20 +198,37 @@ pub fn parse_stream<'a>(texts: &[&'a str], reader: &mut impl Reader<'a>) {
         // Chunks arrive in any order; they are read in order.
         let mut arrived: std::collections::BTreeMap<usize, Vec<Outcome>> = std::collections::BTreeMap::new();
         let mut expected = 0;
-        for (at, outcomes) in receiver {
-            arrived.insert(at, outcomes);
-            while let Some(outcomes) = arrived.remove(&expected) {
+        while expected < chunks.len() {
+            if let Some(outcomes) = arrived.remove(&expected) {
                 stream.take(expected, outcomes);
                 expected += 1;
+                continue;
             }
-        }
-        // A chunk lost to a parse that panicked (a bug in the parser) is said so for each of
-        // its statements rather than losing the file.
-        while expected < chunks.len() {
-            let outcomes =
-                arrived.remove(&expected).unwrap_or_else(|| chunks[expected].iter().map(|_| parser_failed()).collect());
-            stream.take(expected, outcomes);
-            expected += 1;
+            let failed = |part: &[SplitPiece<'_>]| part.iter().map(|_| parser_failed()).collect::<Vec<Outcome>>();
+            let arrival = match receiver.try_recv() {
+                Ok(chunk) => Some(chunk),
+                Err(error) => match take_chunk() {
+                    // A parse that panics (a bug in the parser) is said so for each of its
+                    // statements rather than losing the file.
+                    Some((at, part)) => Some((
+                        at,
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| part.iter().map(outcome).collect()))
+                            .unwrap_or_else(|_| failed(part)),
+                    )),
+                    None if error == std::sync::mpsc::TryRecvError::Empty => receiver.recv().ok(),
+                    None => None,
+                },
+            };
+            match arrival {
+                Some((at, outcomes)) => {
+                    arrived.insert(at, outcomes);
+                }
+                // Every chunk is taken and no thread will send more: the one expected was lost
+                // to a parser thread that panicked.
+                None => {
+                    arrived.insert(expected, failed(chunks[expected]));
+                }
+            }
         }
         stream.finish();
     });
@@ -536,9 +556,9 @@ fn enum_type(text: &str) -> Option<Statement> {
 fn parse_with_sqlparser(text: &str) -> Result<Statement, String> {
     let dialect = PostgreSqlDialect {};
     let tokens = |text: &str| {
-        // About one token (whitespace included) per three bytes: sized once instead of grown
-        // (and copied) a dozen times, which was a tenth of the lint's time.
-        let mut tokens = Vec::with_capacity(text.len() / 3 + 16);
+        // About one token (whitespace included) per two bytes at most: sized once instead of
+        // grown (and copied) a dozen times, which was a tenth of the lint's time.
+        let mut tokens = Vec::with_capacity(text.len() / 2 + 16);
         if !crate::tokens::tokenize(text, &mut tokens) {
             sqlparser::tokenizer::Tokenizer::new(&dialect, text)
                 .tokenize_with_location_into_buf(&mut tokens)

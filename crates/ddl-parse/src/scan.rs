@@ -56,7 +56,9 @@ pub struct LineIndex<'a> {
 impl<'a> LineIndex<'a> {
     /// The index of `text`'s lines.
     pub fn new(text: &'a str) -> Self {
-        let mut starts = vec![0];
+        // Sized by a first count: growing it was a tenth of splitting a large file.
+        let mut starts = Vec::with_capacity(text.bytes().filter(|&b| b == b'\n').count() + 1);
+        starts.push(0);
         starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         Self { text, starts, last: std::cell::Cell::new((0, 0, 0)) }
     }
@@ -83,7 +85,8 @@ impl<'a> LineIndex<'a> {
 pub fn split(text: &str) -> Vec<Piece<'_>> {
     let bytes = text.as_bytes();
     let index = LineIndex::new(text);
-    let mut pieces: Vec<Piece<'_>> = Vec::new();
+    // About a piece per `;`: sized once rather than grown.
+    let mut pieces: Vec<Piece<'_>> = Vec::with_capacity(text.matches(';').count() + 1);
     let mut comments: Vec<(u32, &str)> = Vec::new();
     let mut at = 0;
     while at < bytes.len() {

@@ -80,22 +80,51 @@ struct Judged {
     tables: Vec<(String, String, u32, Vec<Violation>)>,
 }
 
-/// `judge` of every item, in order, on as many threads as the machine has.
+/// What the rules judge: a statement's facts, or a table as a file left it.
+enum Work<'l> {
+    Statement(Option<&'l schema_model::statement::StatementFacts>),
+    Table(Option<Box<(String, String, u32, schema_model::table::TableSchema)>>),
+}
+
+/// What the rules said of one [`Work`].
+enum Judgement {
+    Statement(Option<Vec<Violation>>),
+    Table(Option<(String, String, u32, Vec<Violation>)>),
+}
+
+/// `judge` of every item, in order, on as many threads as the machine has; each thread takes
+/// the next few items when it is done with its own, so that slow items do not hold up one
+/// thread while the others wait.
 fn on_every_core<T: Send, R: Send>(items: &mut [T], judge: impl Fn(&mut T) -> R + Sync) -> Vec<R> {
+    const CHUNK: usize = 64;
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(8);
-    if threads < 2 || items.len() < 2 {
+    if threads < 2 || items.len() <= CHUNK {
         return items.iter_mut().map(judge).collect();
     }
-    let chunk = items.len().div_ceil(threads);
-    let judge = &judge;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks_mut(chunk)
-            .map(|part| scope.spawn(move || part.iter_mut().map(judge).collect::<Vec<R>>()))
-            .collect();
+    // Each chunk is taken by one thread only: its lock is never waited for.
+    let chunks: Vec<std::sync::Mutex<&mut [T]>> = items.chunks_mut(CHUNK).map(std::sync::Mutex::new).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let take = || {
+        let mut done = Vec::new();
+        loop {
+            let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(chunk) = chunks.get(at) else { break };
+            let mut part = chunk.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            done.push((at, part.iter_mut().map(&judge).collect::<Vec<R>>()));
+        }
+        done
+    };
+    let mut judged = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(take)).collect();
+        let mut judged = take();
         // A rule that panicked is a bug; the panic goes on as it would have on this thread.
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    })
+        for helper in helpers {
+            judged.extend(helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
+        }
+        judged
+    });
+    judged.sort_by_key(|(at, _)| *at);
+    judged.into_iter().flat_map(|(_, results)| results).collect()
 }
 
 /// Lints `files` (in the order they run) under `policy`.
@@ -114,18 +143,25 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
     }
     let mut judged: Vec<Judged> =
         linted.iter().map(|_| Judged { statements: Vec::new(), tables: Vec::new() }).collect();
-    let statement_violations = on_every_core(&mut statements, |(_, facts)| facts.map(|f| statement_rules.check(f)));
-    for ((at, _), violations) in statements.iter().zip(statement_violations) {
-        judged[*at].statements.push(violations);
-    }
-    let table_violations = on_every_core(&mut tables, |(_, table)| {
-        table.take().map(|(schema, name, line, table)| {
+    // Tables and statements in one round of threads; the tables (many rules each) first.
+    let mut work: Vec<(usize, Work<'_>)> = tables
+        .into_iter()
+        .map(|(at, table)| (at, Work::Table(table.map(Box::new))))
+        .chain(statements.into_iter().map(|(at, facts)| (at, Work::Statement(facts))))
+        .collect();
+    let judgements = on_every_core(&mut work, |(_, work)| match work {
+        Work::Statement(facts) => Judgement::Statement(facts.map(|f| statement_rules.check(f))),
+        Work::Table(table) => Judgement::Table(table.take().map(|table| {
+            let (schema, name, line, table) = *table;
             let violations = policy::check(&SchemaRequest::bare(table), policy);
             (schema, name, line, violations)
-        })
+        })),
     });
-    for ((at, _), judgement) in tables.iter().zip(table_violations) {
-        judged[*at].tables.extend(judgement);
+    for ((at, _), judgement) in work.iter().zip(judgements) {
+        match judgement {
+            Judgement::Statement(violations) => judged[*at].statements.push(violations),
+            Judgement::Table(table) => judged[*at].tables.extend(table),
+        }
     }
     let mut report = LintReport { files: files.len(), statements: 0, not_understood: 0, findings: Vec::new() };
     let mut reported = std::collections::BTreeSet::new();

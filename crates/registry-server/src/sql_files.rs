@@ -261,7 +261,10 @@ pub fn write_report_json(out: &mut impl Write, report: &registry_core::lint::Lin
 
 /// Findings as the items of the pretty-printed `findings` array, separated by `,\n`.
 fn render_findings(findings: &[registry_core::lint::Finding]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(findings.len() * 400);
+    // Sized for the texts and the fixed part of each item, so that it is written once.
+    let texts: usize =
+        findings.iter().map(|f| f.path.len() + f.rule.len() + f.message.len() + f.suggestion.len()).sum();
+    let mut out = Vec::with_capacity(texts + texts / 16 + findings.len() * 220);
     let string = |out: &mut Vec<u8>, name: &str, value: &str| {
         out.extend_from_slice(b"      \"");
         out.extend_from_slice(name.as_bytes());
