@@ -80,6 +80,22 @@ struct Judged {
     tables: Vec<(String, String, u32, Vec<Violation>)>,
 }
 
+/// The statements whose suppressions may silence a finding: its own statement's, or for a
+/// table's finding those of every statement of the file that touched the table.
+enum Silencers<'s> {
+    Statement(usize),
+    Statements(&'s [usize]),
+}
+
+impl Silencers<'_> {
+    fn contains(&self, statement: usize) -> bool {
+        match self {
+            Self::Statement(one) => *one == statement,
+            Self::Statements(all) => all.contains(&statement),
+        }
+    }
+}
+
 /// What the rules judge: a statement's facts, or a table as a file left it.
 enum Work<'l> {
     Statement(Option<&'l schema_model::statement::StatementFacts>),
@@ -165,7 +181,7 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
     }
     let mut report = LintReport { files: files.len(), statements: 0, not_understood: 0, findings: Vec::new() };
     let mut reported = std::collections::BTreeSet::new();
-    for ((file, input), judged) in linted.iter().zip(files).zip(judged) {
+    for ((file, input), mut judged) in linted.iter().zip(files).zip(judged) {
         // Sorted by position within the file at its end; files keep the order they run in.
         let first_of_file = report.findings.len();
         let mut suppressions = Vec::new();
@@ -195,7 +211,7 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
         }
         // Each finding with the statements whose suppressions may silence it: its own, or for
         // a table's finding every statement of the file that touched the table.
-        let mut found: Vec<(Vec<usize>, Finding)> = Vec::new();
+        let mut found: Vec<(Silencers<'_>, Finding)> = Vec::new();
         for (index, statement) in file.statements.iter().enumerate() {
             if statement.facts.is_some() {
                 report.statements += 1;
@@ -209,7 +225,7 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
                     format!("psql meta-command {} skipped: it is not SQL", statement.kind.to_ascii_lowercase()),
                     "Nothing to do if the file is run with psql; other tools fail on it".to_owned(),
                 );
-                found.push((vec![index], finding));
+                found.push((Silencers::Statement(index), finding));
             }
             if let Some(reason) = &statement.not_understood {
                 report.not_understood += 1;
@@ -224,10 +240,10 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
                     ),
                     "Check this statement by hand; the rest of the file is linted".to_owned(),
                 );
-                found.push((vec![index], finding));
+                found.push((Silencers::Statement(index), finding));
             }
-            if let Some(violations) = &judged.statements[index] {
-                for violation in violations.iter().cloned() {
+            if let Some(violations) = judged.statements.get_mut(index).and_then(Option::take) {
+                for violation in violations {
                     let finding = at_statement(
                         file,
                         statement,
@@ -236,7 +252,7 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
                         violation.message,
                         violation.suggestion,
                     );
-                    found.push((vec![index], finding));
+                    found.push((Silencers::Statement(index), finding));
                 }
             }
         }
@@ -256,7 +272,7 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
                 continue;
             }
             let qualified = format!("{schema}.{name}");
-            let touching = touching_table.get(qualified.as_str()).cloned().unwrap_or_default();
+            let touching = touching_table.get(qualified.as_str()).map_or(&[][..], Vec::as_slice);
             for Violation { severity, message, suggestion, rule, path } in violations {
                 // Said once, by the file that made it so; a later file that touches the table
                 // repeats only what is new.
@@ -269,14 +285,14 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
                     format!("table {schema}.{name}, {path}: {message}")
                 };
                 found.push((
-                    touching.clone(),
+                    Silencers::Statements(touching),
                     at_statement(file, &file.statements[index], &rule, severity, message, suggestion),
                 ));
             }
         }
         for (statements, finding) in found {
             let suppressed = suppressions.iter_mut().find(|s| {
-                s.rule == finding.rule && (s.whole_file || s.statement.is_some_and(|at| statements.contains(&at)))
+                s.rule == finding.rule && (s.whole_file || s.statement.is_some_and(|at| statements.contains(at)))
             });
             match suppressed {
                 Some(suppression) => suppression.used = true,
