@@ -60,7 +60,10 @@ impl FileContext {
 
 fn full_name(name: &ObjectName) -> String {
     let (schema, table) = qualified(name);
-    format!("{}.{table}", schema.as_deref().unwrap_or("public"))
+    let mut full = schema.unwrap_or_else(|| "public".to_owned());
+    full.push('.');
+    full.push_str(&table);
+    full
 }
 
 /// Facts of a statement sqlparser could not read: its kind, and the transaction and
