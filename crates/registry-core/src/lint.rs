@@ -111,14 +111,13 @@ enum Judgement {
 /// `judge` of every item, in order, on as many threads as the machine has; each thread takes
 /// the next few items when it is done with its own, so that slow items do not hold up one
 /// thread while the others wait.
-fn on_every_core<T: Send, R: Send>(items: &mut [T], judge: impl Fn(&mut T) -> R + Sync) -> Vec<R> {
-    const CHUNK: usize = 64;
+fn on_every_core<T: Send, R: Send>(items: &mut [T], chunk: usize, judge: impl Fn(&mut T) -> R + Sync) -> Vec<R> {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(8);
-    if threads < 2 || items.len() <= CHUNK {
+    if threads < 2 || items.len() <= chunk {
         return items.iter_mut().map(judge).collect();
     }
     // Each chunk is taken by one thread only: its lock is never waited for.
-    let chunks: Vec<std::sync::Mutex<&mut [T]>> = items.chunks_mut(CHUNK).map(std::sync::Mutex::new).collect();
+    let chunks: Vec<std::sync::Mutex<&mut [T]>> = items.chunks_mut(chunk).map(std::sync::Mutex::new).collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let take = || {
         let mut done = Vec::new();
@@ -165,7 +164,7 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
         .map(|(at, table)| (at, Work::Table(table.map(Box::new))))
         .chain(statements.into_iter().map(|(at, facts)| (at, Work::Statement(facts))))
         .collect();
-    let judgements = on_every_core(&mut work, |(_, work)| match work {
+    let judgements = on_every_core(&mut work, 64, |(_, work)| match work {
         Work::Statement(facts) => Judgement::Statement(facts.map(|f| statement_rules.check(f))),
         Work::Table(table) => Judgement::Table(table.take().map(|table| {
             let (schema, name, line, table) = *table;
@@ -179,140 +178,164 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
             Judgement::Table(table) => judged[*at].tables.extend(table),
         }
     }
-    let mut report = LintReport { files: files.len(), statements: 0, not_understood: 0, findings: Vec::new() };
+    // A table's finding is said once, by the first file that made it so; a later file that
+    // touches the table repeats only what is new. Settled in file order, before the files'
+    // findings are written on every core.
     let mut reported = std::collections::BTreeSet::new();
-    for ((file, input), mut judged) in linted.iter().zip(files).zip(judged) {
-        // Sorted by position within the file at its end; files keep the order they run in.
-        let first_of_file = report.findings.len();
-        let mut suppressions = Vec::new();
-        let mut read_lines = std::collections::BTreeSet::new();
-        for (index, statement) in file.statements.iter().enumerate() {
-            for (line, comment) in &statement.comments_before {
-                read_lines.insert(*line);
-                read_suppression(file, *line, comment, index, &mut suppressions, &mut report.findings);
+    for (file, judged) in linted.iter().zip(&mut judged) {
+        judged.tables.retain_mut(|(schema, name, line, violations)| {
+            let index = file.statements.partition_point(|s| s.start.line < *line);
+            if file.statements.get(index).is_none_or(|s| s.start.line != *line) {
+                return false;
             }
-        }
-        // One written where it can apply to nothing (inside a statement, after the last one)
-        // is said so, never ignored in silence.
-        let lines = if input.text.contains("registry:ignore") { input.text.lines() } else { "".lines() };
-        for (number, text) in lines.enumerate() {
-            let line = u32::try_from(number + 1).unwrap_or(u32::MAX);
-            if text.contains("registry:ignore") && text.trim_start().starts_with("--") && !read_lines.contains(&line) {
-                report.findings.push(at_line(
-                    file,
-                    line,
-                    INVALID_SUPPRESSION,
-                    Severity::Error,
-                    "This suppression is not on the lines just before a statement, so it applies to nothing".to_owned(),
-                    "Move it to the line above the statement it is about (or to the top of the file for -ignore-file)"
-                        .to_owned(),
-                ));
-            }
-        }
-        // Each finding with the statements whose suppressions may silence it: its own, or for
-        // a table's finding every statement of the file that touched the table.
-        let mut found: Vec<(Silencers<'_>, Finding)> = Vec::new();
-        for (index, statement) in file.statements.iter().enumerate() {
-            if statement.facts.is_some() {
-                report.statements += 1;
-            }
-            if statement.facts.is_none() && statement.kind.starts_with('\\') {
-                let finding = at_statement(
-                    file,
-                    statement,
-                    PSQL_COMMAND,
-                    Severity::Info,
-                    format!("psql meta-command {} skipped: it is not SQL", statement.kind.to_ascii_lowercase()),
-                    "Nothing to do if the file is run with psql; other tools fail on it".to_owned(),
-                );
-                found.push((Silencers::Statement(index), finding));
-            }
-            if let Some(reason) = &statement.not_understood {
-                report.not_understood += 1;
-                let finding = at_statement(
-                    file,
-                    statement,
-                    NOT_UNDERSTOOD,
-                    Severity::Info,
-                    format!(
-                        "{} not understood by the SQL parser, so not linted: {reason}",
-                        if statement.kind.is_empty() { "This statement" } else { &statement.kind }
-                    ),
-                    "Check this statement by hand; the rest of the file is linted".to_owned(),
-                );
-                found.push((Silencers::Statement(index), finding));
-            }
-            if let Some(violations) = judged.statements.get_mut(index).and_then(Option::take) {
-                for violation in violations {
-                    let finding = at_statement(
-                        file,
-                        statement,
-                        &violation.rule,
-                        violation.severity,
-                        violation.message,
-                        violation.suggestion,
-                    );
-                    found.push((Silencers::Statement(index), finding));
-                }
-            }
-        }
-        // The statements of the file that touch each table.
-        let mut touching_table: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
-        if !judged.tables.is_empty() {
-            for (index, statement) in file.statements.iter().enumerate() {
-                if let Some(table) = statement.facts.as_ref().and_then(|f| f.table.as_deref()) {
-                    touching_table.entry(table).or_default().push(index);
-                }
-            }
-        }
-        for (schema, name, line, violations) in judged.tables {
-            // Statements are in the order of their lines.
-            let index = file.statements.partition_point(|s| s.start.line < line);
-            if file.statements.get(index).is_none_or(|s| s.start.line != line) {
-                continue;
-            }
-            let qualified = format!("{schema}.{name}");
-            let touching = touching_table.get(qualified.as_str()).map_or(&[][..], Vec::as_slice);
-            for Violation { severity, message, suggestion, rule, path } in violations {
-                // Said once, by the file that made it so; a later file that touches the table
-                // repeats only what is new.
-                if !reported.insert((format!("{schema}.{name}"), rule.clone(), path.clone(), message.clone())) {
-                    continue;
-                }
-                let message = if path.is_empty() {
-                    format!("table {schema}.{name}: {message}")
-                } else {
-                    format!("table {schema}.{name}, {path}: {message}")
-                };
-                found.push((
-                    Silencers::Statements(touching),
-                    at_statement(file, &file.statements[index], &rule, severity, message, suggestion),
-                ));
-            }
-        }
-        for (statements, finding) in found {
-            let suppressed = suppressions.iter_mut().find(|s| {
-                s.rule == finding.rule && (s.whole_file || s.statement.is_some_and(|at| statements.contains(at)))
+            violations.retain(|v| {
+                reported.insert((format!("{schema}.{name}"), v.rule.clone(), v.path.clone(), v.message.clone()))
             });
-            match suppressed {
-                Some(suppression) => suppression.used = true,
-                None => report.findings.push(finding),
-            }
-        }
-        for suppression in suppressions.iter().filter(|s| !s.used) {
-            report.findings.push(at_line(
-                file,
-                suppression.line,
-                UNUSED_SUPPRESSION,
-                Severity::Warning,
-                format!("This suppression of {} suppresses nothing", suppression.rule),
-                "Remove it, so that it cannot hide a finding later".to_owned(),
-            ));
-        }
-        report.findings[first_of_file..]
-            .sort_by(|a, b| a.line.cmp(&b.line).then(a.column.cmp(&b.column)).then(a.rule.cmp(&b.rule)));
+            true
+        });
+    }
+    let mut per_file: Vec<(&LintedFile, &SqlFile<'_>, Option<Judged>)> =
+        linted.iter().zip(files).zip(judged).map(|((file, input), judged)| (file, input, Some(judged))).collect();
+    let reports = on_every_core(&mut per_file, 1, |(file, input, judged)| {
+        file_findings(file, input, judged.take().unwrap_or(Judged { statements: Vec::new(), tables: Vec::new() }))
+    });
+    let mut report = LintReport { files: files.len(), statements: 0, not_understood: 0, findings: Vec::new() };
+    report.findings.reserve(reports.iter().map(|(findings, _, _)| findings.len()).sum());
+    for (findings, statements, not_understood) in reports {
+        report.findings.extend(findings);
+        report.statements += statements;
+        report.not_understood += not_understood;
     }
     report
+}
+
+/// One file's findings (its statements' and its tables', suppressions applied, sorted by
+/// position), with how many statements it has and how many the parser could not read.
+fn file_findings(file: &LintedFile, input: &SqlFile<'_>, mut judged: Judged) -> (Vec<Finding>, usize, usize) {
+    let (mut findings, mut statements, mut not_understood) = (Vec::new(), 0, 0);
+    let mut suppressions = Vec::new();
+    let mut read_lines = std::collections::BTreeSet::new();
+    for (index, statement) in file.statements.iter().enumerate() {
+        for (line, comment) in &statement.comments_before {
+            read_lines.insert(*line);
+            read_suppression(file, *line, comment, index, &mut suppressions, &mut findings);
+        }
+    }
+    // One written where it can apply to nothing (inside a statement, after the last one)
+    // is said so, never ignored in silence.
+    let lines = if input.text.contains("registry:ignore") { input.text.lines() } else { "".lines() };
+    for (number, text) in lines.enumerate() {
+        let line = u32::try_from(number + 1).unwrap_or(u32::MAX);
+        if text.contains("registry:ignore") && text.trim_start().starts_with("--") && !read_lines.contains(&line) {
+            findings.push(at_line(
+                file,
+                line,
+                INVALID_SUPPRESSION,
+                Severity::Error,
+                "This suppression is not on the lines just before a statement, so it applies to nothing".to_owned(),
+                "Move it to the line above the statement it is about (or to the top of the file for -ignore-file)"
+                    .to_owned(),
+            ));
+        }
+    }
+    // Each finding with the statements whose suppressions may silence it: its own, or for
+    // a table's finding every statement of the file that touched the table.
+    let mut found: Vec<(Silencers<'_>, Finding)> = Vec::new();
+    for (index, statement) in file.statements.iter().enumerate() {
+        if statement.facts.is_some() {
+            statements += 1;
+        }
+        if statement.facts.is_none() && statement.kind.starts_with('\\') {
+            let finding = at_statement(
+                file,
+                statement,
+                PSQL_COMMAND,
+                Severity::Info,
+                format!("psql meta-command {} skipped: it is not SQL", statement.kind.to_ascii_lowercase()),
+                "Nothing to do if the file is run with psql; other tools fail on it".to_owned(),
+            );
+            found.push((Silencers::Statement(index), finding));
+        }
+        if let Some(reason) = &statement.not_understood {
+            not_understood += 1;
+            let finding = at_statement(
+                file,
+                statement,
+                NOT_UNDERSTOOD,
+                Severity::Info,
+                format!(
+                    "{} not understood by the SQL parser, so not linted: {reason}",
+                    if statement.kind.is_empty() { "This statement" } else { &statement.kind }
+                ),
+                "Check this statement by hand; the rest of the file is linted".to_owned(),
+            );
+            found.push((Silencers::Statement(index), finding));
+        }
+        if let Some(violations) = judged.statements.get_mut(index).and_then(Option::take) {
+            for violation in violations {
+                let finding = at_statement(
+                    file,
+                    statement,
+                    &violation.rule,
+                    violation.severity,
+                    violation.message,
+                    violation.suggestion,
+                );
+                found.push((Silencers::Statement(index), finding));
+            }
+        }
+    }
+    // The statements of the file that touch each table.
+    let mut touching_table: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
+    if !judged.tables.is_empty() {
+        for (index, statement) in file.statements.iter().enumerate() {
+            if let Some(table) = statement.facts.as_ref().and_then(|f| f.table.as_deref()) {
+                touching_table.entry(table).or_default().push(index);
+            }
+        }
+    }
+    for (schema, name, line, violations) in judged.tables {
+        // Statements are in the order of their lines.
+        let index = file.statements.partition_point(|s| s.start.line < line);
+        if file.statements.get(index).is_none_or(|s| s.start.line != line) {
+            continue;
+        }
+        let qualified = format!("{schema}.{name}");
+        let touching = touching_table.get(qualified.as_str()).map_or(&[][..], Vec::as_slice);
+        for Violation { severity, message, suggestion, rule, path } in violations {
+            let message = if path.is_empty() {
+                format!("table {schema}.{name}: {message}")
+            } else {
+                format!("table {schema}.{name}, {path}: {message}")
+            };
+            found.push((
+                Silencers::Statements(touching),
+                at_statement(file, &file.statements[index], &rule, severity, message, suggestion),
+            ));
+        }
+    }
+    for (statements, finding) in found {
+        let suppressed = suppressions.iter_mut().find(|s| {
+            s.rule == finding.rule && (s.whole_file || s.statement.is_some_and(|at| statements.contains(at)))
+        });
+        match suppressed {
+            Some(suppression) => suppression.used = true,
+            None => findings.push(finding),
+        }
+    }
+    for suppression in suppressions.iter().filter(|s| !s.used) {
+        findings.push(at_line(
+            file,
+            suppression.line,
+            UNUSED_SUPPRESSION,
+            Severity::Warning,
+            format!("This suppression of {} suppresses nothing", suppression.rule),
+            "Remove it, so that it cannot hide a finding later".to_owned(),
+        ));
+    }
+    // Sorted by position within the file; files keep the order they run in.
+    findings.sort_by(|a, b| a.line.cmp(&b.line).then(a.column.cmp(&b.column)).then(a.rule.cmp(&b.rule)));
+    (findings, statements, not_understood)
 }
 
 fn read_suppression(
