@@ -568,9 +568,10 @@ fn enum_type(text: &str) -> Option<Statement> {
 fn parse_with_sqlparser(text: &str) -> Result<Statement, String> {
     let dialect = PostgreSqlDialect {};
     let tokens = |text: &str| {
-        // About one token (whitespace included) per two bytes at most: sized once instead of
-        // grown (and copied) a dozen times, which was a tenth of the lint's time.
-        let mut tokens = Vec::with_capacity(text.len() / 2 + 16);
+        // About one token per three bytes (blanks left out), one per two with sqlparser's
+        // blanks: sized once instead of grown (and copied) a dozen times, which was a tenth of
+        // the lint's time.
+        let mut tokens = Vec::with_capacity(text.len() / 3 + 16);
         if !crate::tokens::tokenize(text, &mut tokens) {
             sqlparser::tokenizer::Tokenizer::new(&dialect, text)
                 .tokenize_with_location_into_buf(&mut tokens)
