@@ -213,4 +213,14 @@ impl Policy {
             None => registry::find(rule_id).and_then(|rule| rule.severity_in(self.preset)),
         }
     }
+
+    /// [`Self::severity_of`] a rule in hand: asked of every rule for every table checked, so
+    /// the rule is not looked for again by its id.
+    pub fn severity_of_rule(&self, rule: &crate::rule::RuleDef) -> Option<Severity> {
+        match self.overrides.get(rule.id) {
+            Some(Level::Off) => None,
+            Some(Level::On(severity)) => Some(*severity),
+            None => rule.severity_in(self.preset),
+        }
+    }
 }

@@ -54,7 +54,7 @@ pub fn check_change(
         if rule.is_statement_rule() {
             continue;
         }
-        let Some(severity) = policy.severity_of(rule.id) else {
+        let Some(severity) = policy.severity_of_rule(rule) else {
             continue;
         };
         let subject =
@@ -116,7 +116,7 @@ impl StatementRules {
         let enabled = registry::all()
             .iter()
             .filter(|rule| rule.is_statement_rule())
-            .filter_map(|rule| policy.severity_of(rule.id).map(|severity| (*rule, severity)))
+            .filter_map(|rule| policy.severity_of_rule(rule).map(|severity| (*rule, severity)))
             .collect();
         Self { enabled }
     }

@@ -240,7 +240,9 @@ fn file_findings(file: &LintedFile, input: &SqlFile<'_>, mut judged: Judged) -> 
     }
     // Each finding with the statements whose suppressions may silence it: its own, or for
     // a table's finding every statement of the file that touched the table.
-    let mut found: Vec<(Silencers<'_>, Finding)> = Vec::new();
+    let violations: usize = judged.statements.iter().flatten().map(Vec::len).sum::<usize>()
+        + judged.tables.iter().map(|(_, _, _, violations)| violations.len()).sum::<usize>();
+    let mut found: Vec<(Silencers<'_>, Finding)> = Vec::with_capacity(violations + file.statements.len() / 4);
     for (index, statement) in file.statements.iter().enumerate() {
         if statement.facts.is_some() {
             statements += 1;
@@ -314,6 +316,7 @@ fn file_findings(file: &LintedFile, input: &SqlFile<'_>, mut judged: Judged) -> 
             ));
         }
     }
+    findings.reserve(found.len() + suppressions.len());
     for (statements, finding) in found {
         let suppressed = suppressions.iter_mut().find(|s| {
             s.rule == finding.rule && (s.whole_file || s.statement.is_some_and(|at| statements.contains(at)))
