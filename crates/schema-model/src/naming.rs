@@ -228,12 +228,29 @@ pub const RESERVED_WORDS: &[&str] = &[
 
 /// Whether `name` is a reserved key word.
 pub fn is_reserved_word(name: &str) -> bool {
-    RESERVED_WORDS.binary_search(&name.to_ascii_lowercase().as_str()).is_ok()
+    // Lower-cased on the stack: asked of every name of every table checked. No reserved
+    // word is longer than the buffer.
+    let mut lower = [0_u8; 32];
+    if name.len() > lower.len() {
+        return false;
+    }
+    for (to, from) in lower.iter_mut().zip(name.bytes()) {
+        *to = from.to_ascii_lowercase();
+    }
+    std::str::from_utf8(&lower[..name.len()]).is_ok_and(|lower| RESERVED_WORDS.binary_search(&lower).is_ok())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reserved_words_are_found_in_any_case_and_long_names_are_none() {
+        assert!(
+            RESERVED_WORDS.iter().all(|w| w.len() <= 32 && is_reserved_word(w) && is_reserved_word(&w.to_uppercase()))
+        );
+        assert!(!is_reserved_word("users") && !is_reserved_word(&"select".repeat(10)) && !is_reserved_word("sélect"));
+    }
 
     #[test]
     fn convention() {

@@ -46,82 +46,88 @@ pub(crate) const RULE: RuleDef = RuleDef {
 
 fn check(ctx: &mut Context<'_>) {
     let table = ctx.table;
-    let mut names: Vec<(&str, &str, String)> = vec![("Table name", &table.table_name, ctx.path("tableName"))];
-    if let Some(schema) = &table.schema {
-        names.push(("Schema name", schema, ctx.path("schema")));
-    }
-    for (i, column) in table.columns.iter().enumerate() {
-        names.push(("Column name", &column.name, ctx.column_path(i, "name")));
-        if let Some(reference) = &column.references {
-            names.push(("Referenced table", &reference.table, ctx.column_path(i, "references.table")));
-            names.push(("Referenced column", &reference.column, ctx.column_path(i, "references.column")));
-            if let Some(schema) = &reference.schema {
-                names.push(("Referenced schema", schema, ctx.column_path(i, "references.schema")));
+    // Every name of the table is looked at; only a name with a problem has its path written
+    // (the table rules run on every table a migration folder touches).
+    let mut found: Vec<(String, String, String)> = Vec::new();
+    {
+        let ctx = &*ctx;
+        let mut check = |what: &str, name: &str, path: &dyn Fn() -> String| {
+            if let Some((problem, suggestion)) = problem_of(name) {
+                found.push((path(), format!("{what} \"{}\" {problem}", name.escape_debug()), suggestion));
+            }
+        };
+        check("Table name", &table.table_name, &|| ctx.path("tableName"));
+        if let Some(schema) = &table.schema {
+            check("Schema name", schema, &|| ctx.path("schema"));
+        }
+        for (i, column) in table.columns.iter().enumerate() {
+            check("Column name", &column.name, &|| ctx.column_path(i, "name"));
+            if let Some(reference) = &column.references {
+                check("Referenced table", &reference.table, &|| ctx.column_path(i, "references.table"));
+                check("Referenced column", &reference.column, &|| ctx.column_path(i, "references.column"));
+                if let Some(schema) = &reference.schema {
+                    check("Referenced schema", schema, &|| ctx.column_path(i, "references.schema"));
+                }
             }
         }
-    }
-    for (i, fk) in table.foreign_keys.iter().enumerate() {
-        names.push(("Referenced table", &fk.references.table, ctx.path(&format!("foreignKeys[{i}].references.table"))));
-        if let Some(schema) = &fk.references.schema {
-            names.push(("Referenced schema", schema, ctx.path(&format!("foreignKeys[{i}].references.schema"))));
+        for (i, fk) in table.foreign_keys.iter().enumerate() {
+            check("Referenced table", &fk.references.table, &|| {
+                ctx.path(&format!("foreignKeys[{i}].references.table"))
+            });
+            if let Some(schema) = &fk.references.schema {
+                check("Referenced schema", schema, &|| ctx.path(&format!("foreignKeys[{i}].references.schema")));
+            }
+            for (j, column) in fk.references.columns.iter().enumerate() {
+                check("Referenced column", column, &|| ctx.path(&format!("foreignKeys[{i}].references.columns[{j}]")));
+            }
         }
-        for (j, column) in fk.references.columns.iter().enumerate() {
-            names.push(("Referenced column", column, ctx.path(&format!("foreignKeys[{i}].references.columns[{j}]"))));
+        for (i, enum_type) in table.enums.iter().enumerate() {
+            check("Enum type name", &enum_type.name, &|| ctx.path(&format!("enums[{i}].name")));
         }
-    }
-    for (i, enum_type) in table.enums.iter().enumerate() {
-        names.push(("Enum type name", &enum_type.name, ctx.path(&format!("enums[{i}].name"))));
-    }
-    // Explicit names only: generated ones are shortened by `naming::fit`. Every object
-    // with an explicit name has a `name` field beside the path `TableObjects` records.
-    let objects = ctx.objects;
-    let explicit = objects
-        .foreign_keys
-        .iter()
-        .filter(|o| o.explicit_name)
-        .map(|o| ("Foreign key name", o.name.as_str(), format!("{}.name", o.path)))
-        .chain(
-            objects
-                .uniques
-                .iter()
-                .filter(|o| o.explicit_name)
-                .map(|o| ("Unique constraint name", o.name.as_str(), format!("{}.name", o.path))),
-        )
-        .chain(objects.checks.iter().filter(|o| o.explicit_name).map(|o| {
+        // Explicit names only: generated ones are shortened by `naming::fit`. Every object
+        // with an explicit name has a `name` field beside the path `TableObjects` records.
+        let objects = ctx.objects;
+        for o in objects.foreign_keys.iter().filter(|o| o.explicit_name) {
+            check("Foreign key name", &o.name, &|| format!("{}.name", o.path));
+        }
+        for o in objects.uniques.iter().filter(|o| o.explicit_name) {
+            check("Unique constraint name", &o.name, &|| format!("{}.name", o.path));
+        }
+        for o in objects.checks.iter().filter(|o| o.explicit_name) {
             let base = o.path.strip_suffix(".expression").unwrap_or(&o.path);
-            ("Check constraint name", o.name.as_str(), format!("{base}.name"))
-        }))
-        .chain(
-            objects
-                .indexes
-                .iter()
-                .filter(|o| o.explicit_name)
-                .map(|o| ("Index name", o.name.as_str(), format!("{}.name", o.path))),
-        );
-    names.extend(explicit);
-
-    for (what, name, path) in names {
-        let problem = if name.trim().is_empty() {
-            "is blank".to_owned()
-        } else if name.contains('\0') {
-            "contains a NUL character".to_owned()
-        } else if name.contains('"') {
-            "contains a double quote".to_owned()
-        } else if name.len() > MAX_IDENTIFIER_BYTES {
-            format!(
-                "is {} bytes long; PostgreSQL truncates names to {MAX_IDENTIFIER_BYTES} bytes, so it could collide with another name",
-                name.len()
-            )
-        } else {
-            continue;
-        };
-        let suggestion = if name.trim().is_empty() {
-            "Give it a name in lower snake_case".to_owned()
-        } else if name.len() > MAX_IDENTIFIER_BYTES {
-            format!("Shorten it to at most {MAX_IDENTIFIER_BYTES} bytes, for example by abbreviating words")
-        } else {
-            "Remove the double quotes and control characters; use lower-case letters, digits and underscores".to_owned()
-        };
-        ctx.report(path, format!("{what} \"{}\" {problem}", name.escape_debug()), suggestion);
+            check("Check constraint name", &o.name, &|| format!("{base}.name"));
+        }
+        for o in objects.indexes.iter().filter(|o| o.explicit_name) {
+            check("Index name", &o.name, &|| format!("{}.name", o.path));
+        }
     }
+    for (path, message, suggestion) in found {
+        ctx.report(path, message, suggestion);
+    }
+}
+
+/// What is wrong with a name, and how to fix it; `None` for a good name.
+fn problem_of(name: &str) -> Option<(String, String)> {
+    let problem = if name.trim().is_empty() {
+        "is blank".to_owned()
+    } else if name.contains('\0') {
+        "contains a NUL character".to_owned()
+    } else if name.contains('"') {
+        "contains a double quote".to_owned()
+    } else if name.len() > MAX_IDENTIFIER_BYTES {
+        format!(
+            "is {} bytes long; PostgreSQL truncates names to {MAX_IDENTIFIER_BYTES} bytes, so it could collide with another name",
+            name.len()
+        )
+    } else {
+        return None;
+    };
+    let suggestion = if name.trim().is_empty() {
+        "Give it a name in lower snake_case".to_owned()
+    } else if name.len() > MAX_IDENTIFIER_BYTES {
+        format!("Shorten it to at most {MAX_IDENTIFIER_BYTES} bytes, for example by abbreviating words")
+    } else {
+        "Remove the double quotes and control characters; use lower-case letters, digits and underscores".to_owned()
+    };
+    Some((problem, suggestion))
 }
