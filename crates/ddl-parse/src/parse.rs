@@ -207,7 +207,13 @@ pub fn parse_stream<'a>(texts: &[&'a str], reader: &mut impl Reader<'a>) {
             let failed = |part: &[SplitPiece<'_>]| part.iter().map(|_| parser_failed()).collect::<Vec<Outcome>>();
             let arrival = match receiver.try_recv() {
                 Ok(chunk) => Some(chunk),
-                Err(error) => match take_chunk() {
+                // This thread parses ahead only a few chunks (unless the parsers are gone):
+                // one slow statement elsewhere must not bring a folder's trees into memory.
+                Err(error) => match (error == std::sync::mpsc::TryRecvError::Disconnected
+                    || arrived.len() < threads * 4)
+                    .then(take_chunk)
+                    .flatten()
+                {
                     // A parse that panics (a bug in the parser) is said so for each of its
                     // statements rather than losing the file.
                     Some((at, part)) => Some((
@@ -223,8 +229,9 @@ pub fn parse_stream<'a>(texts: &[&'a str], reader: &mut impl Reader<'a>) {
                 Some((at, outcomes)) => {
                     arrived.insert(at, outcomes);
                 }
-                // Every chunk is taken and no thread will send more: the one expected was lost
-                // to a parser thread that panicked.
+                // No thread will send more and the one expected was taken (chunks are taken
+                // in order, and those after it are here): it was lost to a parser thread that
+                // panicked.
                 None => {
                     arrived.insert(expected, failed(chunks[expected]));
                 }
