@@ -2,7 +2,8 @@
 //! are made of (ASCII words, quoted names, plain strings and integers, punctuation, the
 //! common operators, comments). Anything else (a non-ASCII character, `E'…'`, a dollar quote,
 //! a decimal number, an operator sqlparser reads as a custom one, ...) is left to sqlparser's
-//! own tokenizer, so the tokens handed to the parser are always exactly sqlparser's.
+//! own tokenizer, so the tokens handed to the parser are always exactly sqlparser's, but for
+//! blanks.
 //!
 //! Blanks (spaces, tabs, line breaks) are left out: sqlparser's parser steps over them, and
 //! the parse of the tokens without them is checked to be the parse with them (in the tests,
@@ -73,8 +74,8 @@ fn is_identifier_part(byte: u8) -> bool {
 }
 
 /// Appends the tokens of `text` but its blanks to `out` as sqlparser's tokenizer (PostgreSQL
-/// dialect, with unescaping) would, and says `true`; says `false`, with `out` left as it was, when the text
-/// has anything this scanner does not read exactly as sqlparser does.
+/// dialect, with unescaping) would, and says `true`; says `false`, with `out` left as it was,
+/// when the text has anything this scanner does not read exactly as sqlparser does.
 pub fn tokenize(text: &str, out: &mut Vec<TokenWithSpan>) -> bool {
     let kept = out.len();
     let read = Scanner { bytes: text.as_bytes(), text, at: 0, line: 1, column: 1 }.run(out);
