@@ -108,14 +108,9 @@ pub trait Reader<'a> {
     fn end_file(&mut self, file: usize);
 }
 
-/// How many threads the machine runs at once (at most 8).
-fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(8)
-}
-
 /// Each file's pieces with their kinds, in order. Files are split on as many threads as
 /// the machine has, the largest first, so that a folder's splitting is not a serial step.
-fn split_all<'a>(texts: &[&'a str], threads: usize) -> Vec<Vec<SplitPiece<'a>>> {
+fn split_all<'a>(texts: &[&'a str]) -> Vec<Vec<SplitPiece<'a>>> {
     let split_one = |file: usize| -> Vec<SplitPiece<'a>> {
         split(texts[file])
             .into_iter()
@@ -129,30 +124,12 @@ fn split_all<'a>(texts: &[&'a str], threads: usize) -> Vec<Vec<SplitPiece<'a>>> 
             })
             .collect()
     };
-    if threads < 2 || texts.len() < 2 {
-        return (0..texts.len()).map(split_one).collect();
-    }
     let mut largest_first: Vec<usize> = (0..texts.len()).collect();
     largest_first.sort_by_key(|&file| std::cmp::Reverse(texts[file].len()));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let take = || {
-        let mut done = Vec::new();
-        while let Some(&file) = largest_first.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
-            done.push((file, split_one(file)));
-        }
-        done
-    };
     let mut by_file: Vec<Vec<SplitPiece<'a>>> = vec![Vec::new(); texts.len()];
-    std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(take)).collect();
-        let mine = take();
-        // Splitting does not panic on any text (tested); were it to, the panic goes on here.
-        let theirs =
-            helpers.into_iter().flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
-        for (file, pieces) in mine.into_iter().chain(theirs) {
-            by_file[file] = pieces;
-        }
-    });
+    for (file, pieces) in crate::parallel::on_every_core(&mut largest_first, 1, |&mut file| (file, split_one(file))) {
+        by_file[file] = pieces;
+    }
     by_file
 }
 
@@ -160,8 +137,8 @@ fn split_all<'a>(texts: &[&'a str], threads: usize) -> Vec<Vec<SplitPiece<'a>>> 
 /// are parsed, while the statements after it are parsed on the other threads: reading
 /// overlaps parsing, and a folder's syntax trees are never all in memory at once.
 pub fn parse_stream<'a>(texts: &[&'a str], reader: &mut impl Reader<'a>) {
-    let threads = threads();
-    let by_file = split_all(texts, threads);
+    let threads = crate::parallel::threads();
+    let by_file = split_all(texts);
     // A chunk holds pieces of one file only.
     let chunks: Vec<&[SplitPiece<'a>]> = by_file.iter().flat_map(|pieces| pieces.chunks(CHUNK)).collect();
     let mut stream = Stream { by_file: &by_file, chunks: &chunks, current: 0, open: false, reader };
@@ -198,13 +175,13 @@ pub fn parse_stream<'a>(texts: &[&'a str], reader: &mut impl Reader<'a>) {
         // Chunks arrive in any order; they are read in order.
         let mut arrived: std::collections::BTreeMap<usize, Vec<Outcome>> = std::collections::BTreeMap::new();
         let mut expected = 0;
+        let failed = |part: &[SplitPiece<'_>]| part.iter().map(|_| parser_failed()).collect::<Vec<Outcome>>();
         while expected < chunks.len() {
             if let Some(outcomes) = arrived.remove(&expected) {
                 stream.take(expected, outcomes);
                 expected += 1;
                 continue;
             }
-            let failed = |part: &[SplitPiece<'_>]| part.iter().map(|_| parser_failed()).collect::<Vec<Outcome>>();
             let arrival = match receiver.try_recv() {
                 Ok(chunk) => Some(chunk),
                 // This thread parses ahead only a few chunks (unless the parsers are gone):

@@ -3,6 +3,7 @@
 //! (a rule is written once, for requests and for SQL alike), suppressions, and findings with
 //! exact 1-based positions. What the parser could not read is a finding too, never silence.
 
+use ddl_parse::parallel::on_every_core;
 use ddl_parse::replay::{LintedFile, LintedStatement, SqlFile, replay_for_lint};
 use policy::config::Policy;
 use schema_model::request::SchemaRequest;
@@ -74,10 +75,11 @@ struct Suppression {
 }
 
 /// What the rules said about one file: each statement's violations (none for a psql
-/// command or COPY data), and each table's the file created or changed.
+/// command or COPY data), and each table's the file created or changed, with the index of
+/// the first statement that did.
 struct Judged {
     statements: Vec<Option<Vec<Violation>>>,
-    tables: Vec<(String, String, u32, Vec<Violation>)>,
+    tables: Vec<(String, String, usize, Vec<Violation>)>,
 }
 
 /// The statements whose suppressions may silence a finding: its own statement's, or for a
@@ -106,40 +108,6 @@ enum Work<'l> {
 enum Judgement {
     Statement(Option<Vec<Violation>>),
     Table(Option<(String, String, u32, Vec<Violation>)>),
-}
-
-/// `judge` of every item, in order, on as many threads as the machine has; each thread takes
-/// the next few items when it is done with its own, so that slow items do not hold up one
-/// thread while the others wait.
-fn on_every_core<T: Send, R: Send>(items: &mut [T], chunk: usize, judge: impl Fn(&mut T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(8);
-    if threads < 2 || items.len() <= chunk {
-        return items.iter_mut().map(judge).collect();
-    }
-    // Each chunk is taken by one thread only: its lock is never waited for.
-    let chunks: Vec<std::sync::Mutex<&mut [T]>> = items.chunks_mut(chunk).map(std::sync::Mutex::new).collect();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let take = || {
-        let mut done = Vec::new();
-        loop {
-            let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(chunk) = chunks.get(at) else { break };
-            let mut part = chunk.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            done.push((at, part.iter_mut().map(&judge).collect::<Vec<R>>()));
-        }
-        done
-    };
-    let mut judged = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(take)).collect();
-        let mut judged = take();
-        // A rule that panicked is a bug; the panic goes on as it would have on this thread.
-        for helper in helpers {
-            judged.extend(helper.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)));
-        }
-        judged
-    });
-    judged.sort_by_key(|(at, _)| *at);
-    judged.into_iter().flat_map(|(_, results)| results).collect()
 }
 
 /// Lints `files` (in the order they run) under `policy`.
@@ -175,24 +143,27 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
     for ((at, _), judgement) in work.iter().zip(judgements) {
         match judgement {
             Judgement::Statement(violations) => judged[*at].statements.push(violations),
-            Judgement::Table(table) => judged[*at].tables.extend(table),
+            Judgement::Table(Some((schema, name, line, violations))) => {
+                // Statements are in the order of their lines.
+                let statements = &linted[*at].statements;
+                let index = statements.partition_point(|s| s.start.line < line);
+                if statements.get(index).is_some_and(|s| s.start.line == line) {
+                    judged[*at].tables.push((schema, name, index, violations));
+                }
+            }
+            Judgement::Table(None) => {}
         }
     }
     // A table's finding is said once, by the first file that made it so; a later file that
     // touches the table repeats only what is new. Settled in file order, before the files'
     // findings are written on every core.
     let mut reported = std::collections::BTreeSet::new();
-    for (file, judged) in linted.iter().zip(&mut judged) {
-        judged.tables.retain_mut(|(schema, name, line, violations)| {
-            let index = file.statements.partition_point(|s| s.start.line < *line);
-            if file.statements.get(index).is_none_or(|s| s.start.line != *line) {
-                return false;
-            }
+    for judged in &mut judged {
+        for (schema, name, _, violations) in &mut judged.tables {
             violations.retain(|v| {
                 reported.insert((format!("{schema}.{name}"), v.rule.clone(), v.path.clone(), v.message.clone()))
             });
-            true
-        });
+        }
     }
     let mut per_file: Vec<(&LintedFile, &SqlFile<'_>, Option<Judged>)> =
         linted.iter().zip(files).zip(judged).map(|((file, input), judged)| (file, input, Some(judged))).collect();
@@ -296,12 +267,7 @@ fn file_findings(file: &LintedFile, input: &SqlFile<'_>, mut judged: Judged) -> 
             }
         }
     }
-    for (schema, name, line, violations) in judged.tables {
-        // Statements are in the order of their lines.
-        let index = file.statements.partition_point(|s| s.start.line < line);
-        if file.statements.get(index).is_none_or(|s| s.start.line != line) {
-            continue;
-        }
+    for (schema, name, index, violations) in judged.tables {
         let qualified = format!("{schema}.{name}");
         let touching = touching_table.get(qualified.as_str()).map_or(&[][..], Vec::as_slice);
         for Violation { severity, message, suggestion, rule, path } in violations {

@@ -241,14 +241,9 @@ pub fn write_report_json(out: &mut impl Write, report: &registry_core::lint::Lin
     if report.findings.is_empty() {
         return out.write_all(b"[]\n}\n");
     }
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(8);
-    let part = report.findings.len().div_ceil(threads);
-    let rendered: Vec<Vec<u8>> = std::thread::scope(|scope| {
-        let parts: Vec<_> =
-            report.findings.chunks(part).map(|findings| scope.spawn(move || render_findings(findings))).collect();
-        // Rendering into memory does not fail; a panic there is a bug and goes on here.
-        parts.into_iter().map(|p| p.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
-    });
+    let part = report.findings.len().div_ceil(ddl_parse::parallel::threads());
+    let mut parts: Vec<&[registry_core::lint::Finding]> = report.findings.chunks(part).collect();
+    let rendered = ddl_parse::parallel::on_every_core(&mut parts, 1, |findings| render_findings(findings));
     out.write_all(b"[\n")?;
     for (at, part) in rendered.iter().enumerate() {
         if at > 0 {
