@@ -104,6 +104,13 @@ impl Scanner<'_> {
         self.column += count as u64;
     }
 
+    /// `token`, stepping over its `length` bytes (none of them a line break).
+    #[expect(clippy::unnecessary_wraps, reason = "the answer of a `next_token` arm, which may be `None`")]
+    fn token(&mut self, length: usize, token: Token) -> Option<Token> {
+        self.advance(length);
+        Some(token)
+    }
+
     fn location(&self) -> Location {
         Location { line: self.line, column: self.column }
     }
@@ -130,26 +137,13 @@ impl Scanner<'_> {
     fn next_token(&mut self) -> Option<Token> {
         let byte = self.peek(0)?;
         let next = self.peek(1);
-        let single = |scanner: &mut Self, token: Token| {
-            scanner.advance(1);
-            Some(token)
-        };
         match byte {
-            b' ' => single(self, Token::Whitespace(Whitespace::Space)),
-            b'\t' => single(self, Token::Whitespace(Whitespace::Tab)),
-            b'\n' => {
-                self.at += 1;
-                self.line += 1;
-                self.column = 1;
-                Some(Token::Whitespace(Whitespace::Newline))
-            }
-            b'\r' => {
-                self.advance(1);
-                if self.peek(0) == Some(b'\n') {
-                    self.at += 1;
-                    self.line += 1;
-                    self.column = 1;
-                }
+            b' ' => self.token(1, Token::Whitespace(Whitespace::Space)),
+            b'\t' => self.token(1, Token::Whitespace(Whitespace::Tab)),
+            b'\n' | b'\r' => {
+                // `\r\n` is one line break.
+                let length = if byte == b'\r' && next == Some(b'\n') { 2 } else { 1 };
+                self.step_over(self.at + length);
                 Some(Token::Whitespace(Whitespace::Newline))
             }
             // B'…', E'…', N'…', X'…', U&'…' are literals of their own.
@@ -177,17 +171,17 @@ impl Scanner<'_> {
                 Some(Token::Number(self.text[from..from + length].to_owned(), false))
             }
             b'.' if next.is_some_and(|b| b.is_ascii_digit() || b == b'_') => None,
-            b'.' => single(self, Token::Period),
-            b'(' => single(self, Token::LParen),
-            b')' => single(self, Token::RParen),
-            b',' => single(self, Token::Comma),
-            b';' => single(self, Token::SemiColon),
-            b'[' => single(self, Token::LBracket),
-            b']' => single(self, Token::RBracket),
-            b'+' => single(self, Token::Plus),
-            b'*' => single(self, Token::Mul),
+            b'.' => self.token(1, Token::Period),
+            b'(' => self.token(1, Token::LParen),
+            b')' => self.token(1, Token::RParen),
+            b',' => self.token(1, Token::Comma),
+            b';' => self.token(1, Token::SemiColon),
+            b'[' => self.token(1, Token::LBracket),
+            b']' => self.token(1, Token::RBracket),
+            b'+' => self.token(1, Token::Plus),
+            b'*' => self.token(1, Token::Mul),
             b'/' if next == Some(b'*') => self.block_comment(),
-            b'/' => single(self, Token::Div),
+            b'/' => self.token(1, Token::Div),
             b'-' if next == Some(b'-') => {
                 let from = self.at + 2;
                 let length = self.bytes[from..].iter().take_while(|&&b| b != b'\n' && b != b'\r').count();
@@ -200,42 +194,24 @@ impl Scanner<'_> {
             // Custom operators (`-|-`, `%>`) and `=>`, `==` are sqlparser's to read.
             b'-' | b'%' if is_operator_part(next) => None,
             b'=' if matches!(next, Some(b'>' | b'=')) => None,
-            b'-' => single(self, Token::Minus),
-            b'%' => single(self, Token::Mod),
-            b'=' => single(self, Token::Eq),
-            b'!' if next == Some(b'=') => {
-                self.advance(2);
-                Some(Token::Neq)
-            }
+            b'-' => self.token(1, Token::Minus),
+            b'%' => self.token(1, Token::Mod),
+            b'=' => self.token(1, Token::Eq),
+            b'!' if next == Some(b'=') => self.token(2, Token::Neq),
             b'<' => match next {
-                Some(b'=') if !is_operator_part(self.peek(2)) => {
-                    self.advance(2);
-                    Some(Token::LtEq)
-                }
-                Some(b'>') if !is_operator_part(self.peek(2)) => {
-                    self.advance(2);
-                    Some(Token::Neq)
-                }
+                Some(b'=') if !is_operator_part(self.peek(2)) => self.token(2, Token::LtEq),
+                Some(b'>') if !is_operator_part(self.peek(2)) => self.token(2, Token::Neq),
                 _ if is_operator_part(next) => None,
-                _ => single(self, Token::Lt),
+                _ => self.token(1, Token::Lt),
             },
             b'>' => match next {
-                Some(b'=') if !is_operator_part(self.peek(2)) => {
-                    self.advance(2);
-                    Some(Token::GtEq)
-                }
+                Some(b'=') if !is_operator_part(self.peek(2)) => self.token(2, Token::GtEq),
                 _ if is_operator_part(next) => None,
-                _ => single(self, Token::Gt),
+                _ => self.token(1, Token::Gt),
             },
             b':' => match next {
-                Some(b':') => {
-                    self.advance(2);
-                    Some(Token::DoubleColon)
-                }
-                Some(b'=') => {
-                    self.advance(2);
-                    Some(Token::Assignment)
-                }
+                Some(b':') => self.token(2, Token::DoubleColon),
+                Some(b'=') => self.token(2, Token::Assignment),
                 // `:name` is a placeholder only when nothing is between them: sqlparser's.
                 _ => None,
             },

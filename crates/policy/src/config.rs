@@ -207,20 +207,21 @@ impl Policy {
 
     /// The severity a rule runs with under this policy, or `None` when it is off.
     pub fn severity_of(&self, rule_id: &str) -> Option<Severity> {
-        match self.overrides.get(rule_id) {
-            Some(Level::Off) => None,
-            Some(Level::On(severity)) => Some(*severity),
-            None => registry::find(rule_id).and_then(|rule| rule.severity_in(self.preset)),
-        }
+        self.severity(rule_id, || registry::find(rule_id))
     }
 
     /// [`Self::severity_of`] a rule in hand: asked of every rule for every table checked, so
     /// the rule is not looked for again by its id.
     pub fn severity_of_rule(&self, rule: &crate::rule::RuleDef) -> Option<Severity> {
-        match self.overrides.get(rule.id) {
+        self.severity(rule.id, || Some(rule))
+    }
+
+    /// The override for `rule_id`, or else the preset's severity of the rule `rule` finds.
+    fn severity<'r>(&self, rule_id: &str, rule: impl FnOnce() -> Option<&'r crate::rule::RuleDef>) -> Option<Severity> {
+        match self.overrides.get(rule_id) {
             Some(Level::Off) => None,
             Some(Level::On(severity)) => Some(*severity),
-            None => rule.severity_in(self.preset),
+            None => rule().and_then(|rule| rule.severity_in(self.preset)),
         }
     }
 }
