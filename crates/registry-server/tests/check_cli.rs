@@ -129,6 +129,16 @@ fn invalid_inputs_exit_2_with_a_clear_message_and_no_report() {
         let expected = expected_text(&path);
         assert!(stderr.contains(&expected), "{}: expected `{expected}` in `{stderr}`", path.display());
     }
+    // An empty file, made here: an empty file in the project would be the empty blob every
+    // empty file shares.
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, "").unwrap();
+    let out = run(&["check", empty.to_str().unwrap()], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "empty file: {stderr}");
+    assert!(out.stdout.is_empty(), "empty file: printed a report");
+    assert!(stderr.contains("line 1, column 0: EOF while parsing a value"), "empty file: {stderr}");
     let out = run(&["check", "fixtures/requests/does-not-exist.json"], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read fixtures/requests/does-not-exist.json"));
