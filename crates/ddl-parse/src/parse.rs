@@ -77,8 +77,9 @@ pub fn parse_each<'a>(texts: &[&'a str], consume: impl FnMut(usize, Vec<ParsedSt
     }
     impl<'a, F: FnMut(usize, Vec<ParsedStatement<'a>>)> Reader<'a> for Whole<'a, F> {
         fn begin_file(&mut self, _: usize, _: &[SplitPiece<'a>]) {}
-        fn statement(&mut self, _: usize, statement: ParsedStatement<'a>) {
+        fn statement(&mut self, _: usize, statement: ParsedStatement<'a>) -> Option<Box<Statement>> {
             self.statements.push(statement);
+            None
         }
         fn end_file(&mut self, file: usize) {
             (self.consume)(file, std::mem::take(&mut self.statements));
@@ -102,8 +103,10 @@ pub struct SplitPiece<'a> {
 pub trait Reader<'a> {
     /// A file begins: all its pieces as split, not parsed yet.
     fn begin_file(&mut self, file: usize, pieces: &[SplitPiece<'a>]);
-    /// The file's next statement, parsed.
-    fn statement(&mut self, file: usize, statement: ParsedStatement<'a>);
+    /// The file's next statement, parsed; its syntax tree back when the reader is done with
+    /// it, so that a parser thread frees it (freeing trees was a tenth of the reading
+    /// thread's time, and that thread is the one the others wait for).
+    fn statement(&mut self, file: usize, statement: ParsedStatement<'a>) -> Option<Box<Statement>>;
     /// The file has no more statements.
     fn end_file(&mut self, file: usize);
 }
@@ -144,7 +147,7 @@ pub fn parse_stream<'a>(texts: &[&'a str], reader: &mut impl Reader<'a>) {
     let mut stream = Stream { by_file: &by_file, chunks: &chunks, current: 0, open: false, reader };
     if threads < 2 || chunks.len() < 4 {
         for (at, chunk) in chunks.iter().enumerate() {
-            stream.take(at, chunk.iter().map(outcome).collect());
+            drop(stream.take(at, chunk.iter().map(outcome).collect()));
         }
         stream.finish();
         return;
@@ -159,15 +162,27 @@ pub fn parse_stream<'a>(texts: &[&'a str], reader: &mut impl Reader<'a>) {
         // Bounded: the parsers wait for the reader rather than keep a folder's syntax trees
         // in memory (fresh memory is page faults, and a tree read soon is one reused).
         let (sender, receiver) = std::sync::mpsc::sync_channel::<(usize, Vec<Outcome>)>(threads * 2);
+        // The trees read, back to a parser thread to be freed there (unbounded: they are
+        // freed as fast as they come, and at the latest once parsing is done).
+        let mut read_trees = Vec::with_capacity(threads - 1);
         // One thread per core: this one reads the statements in order, and parses too
         // whenever the next statements to read are not parsed yet.
         for _ in 1..threads {
             let sender = sender.clone();
+            let (trees_sender, trees) = std::sync::mpsc::channel::<Vec<Box<Statement>>>();
+            read_trees.push(trees_sender);
             scope.spawn(move || {
                 while let Some((at, part)) = take_chunk() {
+                    while let Ok(read) = trees.try_recv() {
+                        drop(read);
+                    }
                     if sender.send((at, part.iter().map(outcome).collect())).is_err() {
                         break;
                     }
+                }
+                drop(sender);
+                for read in trees {
+                    drop(read);
                 }
             });
         }
@@ -178,7 +193,12 @@ pub fn parse_stream<'a>(texts: &[&'a str], reader: &mut impl Reader<'a>) {
         let failed = |part: &[SplitPiece<'_>]| part.iter().map(|_| parser_failed()).collect::<Vec<Outcome>>();
         while expected < chunks.len() {
             if let Some(outcomes) = arrived.remove(&expected) {
-                stream.take(expected, outcomes);
+                let read = stream.take(expected, outcomes);
+                // A thread that is gone leaves its trees to be freed here.
+                let home = read_trees.get(expected % read_trees.len().max(1));
+                if let Some(Err(std::sync::mpsc::SendError(read))) = home.map(|home| home.send(read)) {
+                    drop(read);
+                }
                 expected += 1;
                 continue;
             }
@@ -214,6 +234,7 @@ pub fn parse_stream<'a>(texts: &[&'a str], reader: &mut impl Reader<'a>) {
                 }
             }
         }
+        drop(read_trees);
         stream.finish();
     });
 }
@@ -229,16 +250,18 @@ struct Stream<'p, 'a, R> {
 }
 
 impl<'a, R: Reader<'a>> Stream<'_, 'a, R> {
-    /// The outcomes of chunk `at`, the next one.
-    fn take(&mut self, at: usize, outcomes: Vec<Outcome>) {
-        let Some(chunk) = self.chunks.get(at) else { return };
+    /// The outcomes of chunk `at`, the next one; the syntax trees the reader is done with.
+    fn take(&mut self, at: usize, outcomes: Vec<Outcome>) -> Vec<Box<Statement>> {
+        let Some(chunk) = self.chunks.get(at) else { return Vec::new() };
+        let mut read = Vec::with_capacity(outcomes.len());
         for (split, outcome) in chunk.iter().zip(outcomes) {
             self.open_file(split.file);
-            self.reader.statement(
+            read.extend(self.reader.statement(
                 split.file,
                 ParsedStatement { piece: split.piece.clone(), kind: split.kind.clone(), outcome },
-            );
+            ));
         }
+        read
     }
 
     /// Ends the files before `file` and begins `file`, unless it is open already.

@@ -241,9 +241,11 @@ impl<'a> crate::parse::Reader<'a> for Linting<'_, 'a> {
         self.file = Some((context, out, std::collections::HashMap::new()));
     }
 
-    fn statement(&mut self, at: usize, statement: ParsedStatement<'a>) {
+    fn statement(&mut self, at: usize, statement: ParsedStatement<'a>) -> Option<Box<sqlparser::ast::Statement>> {
         let path = self.files[at].path;
-        let Some((context, out, touched)) = self.file.as_mut() else { return };
+        let Some((context, out, touched)) = self.file.as_mut() else {
+            return None;
+        };
         let facts = match &statement.outcome {
             Outcome::Parsed(parsed) => {
                 Some(crate::facts::facts(&self.state, context, parsed, &statement.kind, statement.piece.text))
@@ -277,9 +279,10 @@ impl<'a> crate::parse::Reader<'a> for Linting<'_, 'a> {
             let renamed = format!("{}.{to}", out.tables[at].0);
             touched.insert(renamed, at);
         }
-        let not_understood = match statement.outcome {
-            Outcome::NotUnderstood { reason, .. } => Some(reason),
-            _ => None,
+        let (not_understood, tree) = match statement.outcome {
+            Outcome::NotUnderstood { reason, .. } => (Some(reason), None),
+            Outcome::Parsed(tree) => (None, Some(tree)),
+            _ => (None, None),
         };
         out.statements.push(LintedStatement {
             start: statement.piece.start,
@@ -289,6 +292,7 @@ impl<'a> crate::parse::Reader<'a> for Linting<'_, 'a> {
             not_understood,
             comments_before: statement.piece.comments_before.iter().map(|(l, c)| (*l, (*c).to_owned())).collect(),
         });
+        tree
     }
 
     fn end_file(&mut self, at: usize) {
