@@ -132,7 +132,7 @@ impl<'a> SqlFile<'a> {
     }
 
     /// One migration of a folder.
-    pub fn of_migration(migration: &'a crate::layout::Migration) -> Self {
+    pub fn of_migration(migration: &'a crate::layout::Migration<'_>) -> Self {
         Self {
             path: &migration.path,
             text: &migration.sql,
@@ -243,9 +243,7 @@ impl<'a> crate::parse::Reader<'a> for Linting<'_, 'a> {
 
     fn statement(&mut self, at: usize, statement: ParsedStatement<'a>) -> Option<Box<sqlparser::ast::Statement>> {
         let path = self.files[at].path;
-        let Some((context, out, touched)) = self.file.as_mut() else {
-            return None;
-        };
+        let (context, out, touched) = self.file.as_mut()?;
         let facts = match &statement.outcome {
             Outcome::Parsed(parsed) => {
                 Some(crate::facts::facts(&self.state, context, parsed, &statement.kind, statement.piece.text))

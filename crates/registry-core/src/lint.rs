@@ -165,14 +165,23 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
             });
         }
     }
-    let mut per_file: Vec<(&LintedFile, &SqlFile<'_>, Option<Judged>)> =
-        linted.iter().zip(files).zip(judged).map(|((file, input), judged)| (file, input, Some(judged))).collect();
-    let reports = on_every_core(&mut per_file, 1, |(file, input, judged)| {
-        file_findings(file, input, judged.take().unwrap_or(Judged { statements: Vec::new(), tables: Vec::new() }))
+    // The largest files first, so that no thread is left with a large one at the end.
+    let mut per_file: Vec<(usize, &LintedFile, &SqlFile<'_>, Option<Judged>)> = linted
+        .iter()
+        .zip(files)
+        .zip(judged)
+        .enumerate()
+        .map(|(at, ((file, input), judged))| (at, file, input, Some(judged)))
+        .collect();
+    per_file.sort_by_key(|(_, file, _, _)| std::cmp::Reverse(file.statements.len()));
+    let mut reports: Vec<(usize, FileFindings)> = on_every_core(&mut per_file, 1, |(at, file, input, judged)| {
+        let judged = judged.take().unwrap_or(Judged { statements: Vec::new(), tables: Vec::new() });
+        (*at, file_findings(file, input, judged))
     });
+    reports.sort_by_key(|(at, _)| *at);
     let mut report = LintReport { files: files.len(), statements: 0, not_understood: 0, findings: Vec::new() };
-    report.findings.reserve(reports.iter().map(|(findings, _, _)| findings.len()).sum());
-    for (findings, statements, not_understood) in reports {
+    report.findings.reserve(reports.iter().map(|(_, (findings, _, _))| findings.len()).sum());
+    for (_, (findings, statements, not_understood)) in reports {
         report.findings.extend(findings);
         report.statements += statements;
         report.not_understood += not_understood;
@@ -180,9 +189,13 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
     report
 }
 
+/// A file's findings, with how many statements it has and how many the parser could not
+/// read.
+type FileFindings = (Vec<Finding>, usize, usize);
+
 /// One file's findings (its statements' and its tables', suppressions applied, sorted by
 /// position), with how many statements it has and how many the parser could not read.
-fn file_findings(file: &LintedFile, input: &SqlFile<'_>, mut judged: Judged) -> (Vec<Finding>, usize, usize) {
+fn file_findings(file: &LintedFile, input: &SqlFile<'_>, mut judged: Judged) -> FileFindings {
     let (mut findings, mut statements, mut not_understood) = (Vec::new(), 0, 0);
     let mut suppressions = Vec::new();
     let mut read_lines = std::collections::BTreeSet::new();
