@@ -46,7 +46,7 @@ pub(crate) fn run(root: &Path) -> anyhow::Result<()> {
         let linted = std::panic::catch_unwind(|| registry_core::lint::lint(&inputs, &Policy::standard()));
         let lint_time = started.elapsed();
         let started = Instant::now();
-        let ups = ordered.iter().filter(|m| m.direction == Direction::Up).map(|m| (m.path.as_str(), m.sql.as_str()));
+        let ups = ordered.iter().filter(|m| m.direction == Direction::Up).map(|m| (m.path.as_str(), &*m.sql));
         let imported = std::panic::catch_unwind(|| replay(ups));
         let import_time = started.elapsed();
         let (Ok(report), Ok(imported)) = (linted, imported) else {

@@ -9,6 +9,7 @@
 //! `U<n>__…`), dbmate (`-- migrate:up` / `-- migrate:down`, `transaction:false`), goose
 //! (`-- +goose Up` / `Down`, `-- +goose NO TRANSACTION`), and plain numbered files.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 /// The tool a folder is written for.
@@ -45,14 +46,16 @@ pub enum Direction {
 
 /// One migration file, or one direction of a file that holds both.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Migration {
+pub struct Migration<'a> {
     /// The file.
     pub path: String,
+    /// The file's place among those given to [`migrations`].
+    pub file: usize,
     /// Which way it runs.
     pub direction: Direction,
-    /// Its SQL: the file's text with the other direction's lines blanked (line numbers stay
-    /// those of the file).
-    pub sql: String,
+    /// Its SQL: the file's text as given (borrowed, not copied: a dump is megabytes), or with
+    /// the other direction's lines blanked (line numbers stay those of the file).
+    pub sql: Cow<'a, str>,
     /// Whether the tool runs it in a transaction.
     pub in_transaction: bool,
     /// The key it is ordered by (its version or folder name).
@@ -65,7 +68,7 @@ pub struct Migration {
 
 /// The layout of a folder, and its migrations: the ups in the order they run, then the
 /// downs in the order they would undo them (newest first).
-pub fn migrations(files: &[(&str, &str)]) -> (Layout, Vec<Migration>) {
+pub fn migrations<'a>(files: &[(&str, &'a str)]) -> (Layout, Vec<Migration<'a>>) {
     let layout = detect(files);
     // The folders whose diesel `metadata.toml` says `run_in_transaction = false`.
     let no_transaction: std::collections::HashSet<&str> = files
@@ -82,12 +85,14 @@ pub fn migrations(files: &[(&str, &str)]) -> (Layout, Vec<Migration>) {
         .collect();
     let metadata_no_transaction = |dir: &str| no_transaction.contains(dir);
     let mut out = Vec::new();
-    for (path, text) in files.iter().filter(|(path, _)| is_sql(path)) {
+    for (file, (path, text)) in files.iter().enumerate().filter(|(_, (path, _))| is_sql(path)) {
+        let text: &'a str = text;
         let name = file_name(path);
         let one = |direction, version: &str, in_transaction| Migration {
             path: (*path).to_owned(),
+            file,
             direction,
-            sql: (*text).to_owned(),
+            sql: Cow::Borrowed(text),
             in_transaction,
             version: version.to_owned(),
             one_query: matches!(layout, Layout::Diesel | Layout::UpDownFiles | Layout::Dbmate | Layout::Pop),
@@ -136,7 +141,7 @@ pub fn migrations(files: &[(&str, &str)]) -> (Layout, Vec<Migration>) {
                 ] {
                     if let Some((sql, options)) = section(text, marker, other) {
                         let in_transaction = !options.replace(' ', "").contains("transaction:false");
-                        out.push(Migration { sql, ..one(direction, name, in_transaction) });
+                        out.push(Migration { sql: Cow::Owned(sql), ..one(direction, name, in_transaction) });
                     }
                 }
             }
@@ -147,7 +152,7 @@ pub fn migrations(files: &[(&str, &str)]) -> (Layout, Vec<Migration>) {
                     (Direction::Down, "-- +goose Down", "-- +goose Up"),
                 ] {
                     if let Some((sql, _)) = section(text, marker, other) {
-                        out.push(Migration { sql, ..one(direction, name, in_transaction) });
+                        out.push(Migration { sql: Cow::Owned(sql), ..one(direction, name, in_transaction) });
                     }
                 }
             }

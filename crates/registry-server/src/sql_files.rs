@@ -59,16 +59,35 @@ pub(crate) fn read_input(paths: &[PathBuf], with_downs: bool) -> Result<Input, S
             let borrowed: Vec<(&str, &str)> = found.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
             let (layout, ordered) = migrations(&borrowed);
             input.layouts.push((path.display().to_string(), layout));
-            for migration in ordered {
-                if migration.direction == Direction::Down && !with_downs {
-                    continue;
-                }
-                let version = format!("{}:{}", path.display(), migration.version);
+            // A file's text as read is moved into its migration, not copied (unless two
+            // migrations take it as it is); a rewritten one (a dbmate or goose section) is
+            // the migration's own.
+            let mut uses = vec![0_usize; found.len()];
+            let ordered: Vec<_> = ordered
+                .into_iter()
+                .filter(|m| m.direction == Direction::Up || with_downs)
+                .map(|m| {
+                    let sql = if let std::borrow::Cow::Owned(sql) = m.sql {
+                        Some(sql)
+                    } else {
+                        uses[m.file] += 1;
+                        None
+                    };
+                    (m.path, m.file, sql, m.in_transaction, m.version, m.direction, m.one_query)
+                })
+                .collect();
+            drop(borrowed);
+            let mut texts: Vec<String> = found.into_iter().map(|(_, text)| text).collect();
+            for (relative, file, sql, in_transaction, version, direction, one_query) in ordered {
+                let sql = sql.unwrap_or_else(|| {
+                    uses[file] -= 1;
+                    if uses[file] == 0 { std::mem::take(&mut texts[file]) } else { texts[file].clone() }
+                });
                 input.files.push((
-                    path.join(&migration.path).display().to_string(),
-                    migration.sql,
-                    migration.in_transaction,
-                    Some((version, migration.direction, migration.one_query)),
+                    path.join(&relative).display().to_string(),
+                    sql,
+                    in_transaction,
+                    Some((format!("{}:{version}", path.display()), direction, one_query)),
                 ));
             }
         } else {
