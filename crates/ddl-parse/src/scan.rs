@@ -56,10 +56,12 @@ pub struct LineIndex<'a> {
 impl<'a> LineIndex<'a> {
     /// The index of `text`'s lines.
     pub fn new(text: &'a str) -> Self {
-        // Sized by a first count: growing it was a tenth of splitting a large file.
-        let mut starts = Vec::with_capacity(text.bytes().filter(|&b| b == b'\n').count() + 1);
+        // Sized by a first count: growing it was a tenth of splitting a large file. Bytes
+        // compared in plain loops (which the compiler vectorises): searching for each line
+        // break on its own was a third of splitting.
+        let mut starts = Vec::with_capacity(count_byte(text.as_bytes(), b'\n') + 1);
         starts.push(0);
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        starts.extend(text.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i + 1));
         Self { text, starts, last: std::cell::Cell::new((0, 0, 0)) }
     }
 
@@ -81,12 +83,18 @@ impl<'a> LineIndex<'a> {
     }
 }
 
+/// How many times `byte` is in `bytes`.
+#[expect(clippy::naive_bytecount, reason = "the compiler vectorises this loop; a crate for it is not worth it")]
+fn count_byte(bytes: &[u8], byte: u8) -> usize {
+    bytes.iter().filter(|&&b| b == byte).count()
+}
+
 /// Splits `text` into its pieces, in order.
 pub fn split(text: &str) -> Vec<Piece<'_>> {
     let bytes = text.as_bytes();
     let index = LineIndex::new(text);
     // About a piece per `;`: sized once rather than grown.
-    let mut pieces: Vec<Piece<'_>> = Vec::with_capacity(text.matches(';').count() + 1);
+    let mut pieces: Vec<Piece<'_>> = Vec::with_capacity(count_byte(bytes, b';') + 1);
     let mut comments: Vec<(u32, &str)> = Vec::new();
     let mut at = 0;
     while at < bytes.len() {

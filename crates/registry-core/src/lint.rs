@@ -157,13 +157,18 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
     // A table's finding is said once, by the first file that made it so; a later file that
     // touches the table repeats only what is new. Settled in file order, before the files'
     // findings are written on every core.
-    let mut reported = std::collections::BTreeSet::new();
-    for judged in &mut judged {
-        for (schema, name, _, violations) in &mut judged.tables {
-            violations.retain(|v| {
-                reported.insert((format!("{schema}.{name}"), v.rule.clone(), v.path.clone(), v.message.clone()))
-            });
-        }
+    // Found with the words borrowed (copying them was most of this serial step), then kept.
+    let mut reported = std::collections::HashSet::new();
+    let first_said: Vec<bool> = judged
+        .iter()
+        .flat_map(|judged| &judged.tables)
+        .flat_map(|(schema, name, _, violations)| violations.iter().map(move |v| (schema, name, v)))
+        .map(|(schema, name, v)| reported.insert((schema, name, &v.rule, &v.path, &v.message)))
+        .collect();
+    drop(reported);
+    let mut first_said = first_said.into_iter();
+    for (_, _, _, violations) in judged.iter_mut().flat_map(|judged| &mut judged.tables) {
+        violations.retain(|_| first_said.next().unwrap_or(true));
     }
     // The largest files first, so that no thread is left with a large one at the end.
     let mut per_file: Vec<(usize, &LintedFile, &SqlFile<'_>, Option<Judged>)> = linted
