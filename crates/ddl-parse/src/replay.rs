@@ -156,7 +156,8 @@ pub struct LintedStatement {
     pub facts: Option<schema_model::statement::StatementFacts>,
     /// Why sqlparser could not read it, when it could not.
     pub not_understood: Option<String>,
-    /// The `--` comments just before it, with their lines.
+    /// The `-- registry:…` comments just before it, with their lines: those that may be
+    /// suppressions (the others are not kept; a folder has many).
     pub comments_before: Vec<(u32, String)>,
 }
 
@@ -288,7 +289,13 @@ impl<'a> crate::parse::Reader<'a> for Linting<'_, 'a> {
             kind: statement.kind,
             facts,
             not_understood,
-            comments_before: statement.piece.comments_before.iter().map(|(l, c)| (*l, (*c).to_owned())).collect(),
+            comments_before: statement
+                .piece
+                .comments_before
+                .iter()
+                .filter(|(_, comment)| comment.contains("registry:"))
+                .map(|(line, comment)| (*line, (*comment).to_owned()))
+                .collect(),
         });
         tree
     }

@@ -107,7 +107,8 @@ enum Work<'l> {
 /// What the rules said of one [`Work`].
 enum Judgement {
     Statement(Option<Vec<Violation>>),
-    Table(Option<(String, String, u32, Vec<Violation>)>),
+    /// Boxed: one is kept for every statement, and few are tables.
+    Table(Option<Box<(String, String, u32, Vec<Violation>)>>),
 }
 
 /// Lints `files` (in the order they run) under `policy`.
@@ -116,7 +117,8 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
     let statement_rules = policy::StatementRules::of(policy);
     // The rules judge each file's statements and tables on their own, so on every core; what
     // is said once (a table's finding by the first file that made it so) is settled after.
-    let mut statements: Vec<(usize, Option<&schema_model::statement::StatementFacts>)> = Vec::new();
+    let mut statements: Vec<(usize, Option<&schema_model::statement::StatementFacts>)> =
+        Vec::with_capacity(linted.iter().map(|file| file.statements.len()).sum());
     let mut tables = Vec::new();
     for (at, file) in linted.iter_mut().enumerate() {
         tables.extend(std::mem::take(&mut file.tables).into_iter().map(|table| (at, Some(table))));
@@ -124,8 +126,10 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
     for (at, file) in linted.iter().enumerate() {
         statements.extend(file.statements.iter().map(|s| (at, s.facts.as_ref())));
     }
-    let mut judged: Vec<Judged> =
-        linted.iter().map(|_| Judged { statements: Vec::new(), tables: Vec::new() }).collect();
+    let mut judged: Vec<Judged> = linted
+        .iter()
+        .map(|file| Judged { statements: Vec::with_capacity(file.statements.len()), tables: Vec::new() })
+        .collect();
     // Tables and statements in one round of threads; the tables (many rules each) first.
     let mut work: Vec<(usize, Work<'_>)> = tables
         .into_iter()
@@ -137,13 +141,14 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
         Work::Table(table) => Judgement::Table(table.take().map(|table| {
             let (schema, name, line, table) = *table;
             let violations = policy::check(&SchemaRequest::bare(table), policy);
-            (schema, name, line, violations)
+            Box::new((schema, name, line, violations))
         })),
     });
     for ((at, _), judgement) in work.iter().zip(judgements) {
         match judgement {
             Judgement::Statement(violations) => judged[*at].statements.push(violations),
-            Judgement::Table(Some((schema, name, line, violations))) => {
+            Judgement::Table(Some(table)) => {
+                let (schema, name, line, violations) = *table;
                 // Statements are in the order of their lines.
                 let statements = &linted[*at].statements;
                 let index = statements.partition_point(|s| s.start.line < line);
