@@ -104,11 +104,14 @@ enum Work<'l> {
     Table(Option<Box<(String, String, u32, schema_model::table::TableSchema)>>),
 }
 
+/// A table's schema, name, first line in the file and what the table rules said of it.
+type TableJudgement = (String, String, u32, Vec<Violation>);
+
 /// What the rules said of one [`Work`].
 enum Judgement {
     Statement(Option<Vec<Violation>>),
     /// Boxed: one is kept for every statement, and few are tables.
-    Table(Option<Box<(String, String, u32, Vec<Violation>)>>),
+    Table(Option<Box<TableJudgement>>),
 }
 
 /// Lints `files` (in the order they run) under `policy`.
