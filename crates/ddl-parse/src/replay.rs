@@ -366,22 +366,24 @@ pub(crate) struct State {
 
 /// PostgreSQL's folding: unquoted names are lower case.
 pub(crate) fn ident(ident: &Ident) -> String {
-    if ident.quote_style.is_some() { ident.value.clone() } else { ident.value.to_lowercase() }
+    match ident.quote_style {
+        Some(_) => ident.value.clone(),
+        // The same folding, without the Unicode tables, for the names nearly all are.
+        None if ident.value.is_ascii() => ident.value.to_ascii_lowercase(),
+        None => ident.value.to_lowercase(),
+    }
 }
 
 /// `(schema, name)` of a possibly qualified name; the schema is `None` when not given.
 pub(crate) fn qualified(name: &ObjectName) -> (Option<String>, String) {
-    let parts: Vec<String> = name
-        .0
-        .iter()
-        .map(|part| match part {
-            ObjectNamePart::Identifier(i) => ident(i),
-            ObjectNamePart::Function(f) => f.to_string(),
-        })
-        .collect();
-    match parts.as_slice() {
-        [.., schema, name] => (Some(schema.clone()), name.clone()),
-        [name] => (None, name.clone()),
+    // Only the last two parts are read (a database name before them is not).
+    let part = |part: &ObjectNamePart| match part {
+        ObjectNamePart::Identifier(i) => ident(i),
+        ObjectNamePart::Function(f) => f.to_string(),
+    };
+    match name.0.as_slice() {
+        [.., schema, name] => (Some(part(schema)), part(name)),
+        [name] => (None, part(name)),
         [] => (None, String::new()),
     }
 }

@@ -119,7 +119,21 @@ impl Scanner<'_> {
         if !self.text.is_ascii() {
             return false;
         }
-        while self.at < self.bytes.len() {
+        while let Some(&byte) = self.bytes.get(self.at) {
+            // Blanks are stepped over here, without the token `next_token` would make of
+            // them and this loop would drop: they are half of all tokens.
+            match byte {
+                b' ' | b'\t' => {
+                    self.advance(1);
+                    continue;
+                }
+                b'\n' | b'\r' => {
+                    let length = if byte == b'\r' && self.peek(1) == Some(b'\n') { 2 } else { 1 };
+                    self.step_over(self.at + length);
+                    continue;
+                }
+                _ => {}
+            }
             let start = self.location();
             let Some(token) = self.next_token() else { return false };
             // The parser steps over blanks wherever PostgreSQL's grammar is read (it looks at
