@@ -642,7 +642,9 @@ impl State {
             .iter()
             .any(|op| matches!(op, AlterTableOperation::AddColumn { column_def, .. } if references_a_key(column_def)));
         let keys = if needs_keys { primary_keys(&self.tables) } else { Vec::new() };
-        let Some(table) = self.table_mut(&alter.name) else {
+        let (schema, name) = qualified(&alter.name);
+        let schema = schema_of(schema.as_ref());
+        let Some(index) = self.tables.iter().position(|t| t.schema_name() == schema && t.table_name == name) else {
             if alter.if_exists {
                 return Ok(());
             }
@@ -651,6 +653,20 @@ impl State {
                 alter.name
             ));
         };
+        // PostgreSQL refuses a new name that a table of the schema has already (this one too).
+        for operation in &alter.operations {
+            if let AlterTableOperation::RenameTable { table_name } = operation {
+                let (RenameTableNameKind::As(to) | RenameTableNameKind::To(to)) = table_name;
+                let to = qualified(to).1;
+                if self.tables.iter().any(|t| t.schema_name() == schema && t.table_name == to) {
+                    return Err(format!("it renames {name} to {to}, the name of a table that exists already"));
+                }
+            }
+        }
+        // All or nothing, as in PostgreSQL: the operations change a copy, which takes the
+        // table's place only when every one of them was replayed.
+        let mut altered = TableSchema::clone(&self.tables[index]);
+        let table = &mut altered;
         let mut rename_to = None;
         for operation in &alter.operations {
             match operation {
@@ -698,9 +714,10 @@ impl State {
             }
         }
         normalise_primary_key(table);
-        if let Some(new_name) = rename_to {
-            let (schema, old_name) =
-                (table.schema_name().to_owned(), std::mem::replace(&mut table.table_name, new_name.clone()));
+        let old_name = rename_to.as_ref().map(|new_name| std::mem::replace(&mut table.table_name, new_name.clone()));
+        let schema = table.schema_name().to_owned();
+        self.tables[index] = Rc::new(altered);
+        if let (Some(new_name), Some(old_name)) = (rename_to, old_name) {
             // Foreign keys follow the table they refer to, as in PostgreSQL.
             for other in &mut self.tables {
                 let own_schema = other.schema_name().to_owned();

@@ -254,3 +254,40 @@ END $registry$;"#);
     assert_eq!(t.uniques.len(), 1, "{t:?}");
     assert_eq!(t.foreign_keys.len(), 1, "{t:?}");
 }
+
+#[test]
+fn a_rename_onto_a_table_that_exists_is_refused_as_postgresql_refuses_it() {
+    let replayed = one("CREATE TABLE a (id int PRIMARY KEY);
+         CREATE TABLE b (id int PRIMARY KEY, note text);
+         ALTER TABLE a RENAME TO b;
+         ALTER TABLE b RENAME TO b;");
+    let reasons: Vec<&str> = replayed.skipped.iter().map(|s| s.reason.as_str()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "ALTER TABLE renames a to b, the name of a table that exists already",
+            "ALTER TABLE renames b to b, the name of a table that exists already"
+        ]
+    );
+    assert_eq!(replayed.skipped.iter().map(|s| s.line).collect::<Vec<_>>(), [3, 4]);
+    // Both tables stay as they were: one `a`, one `b` with its own columns.
+    assert_eq!(table(&replayed, "a").columns.len(), 1);
+    assert_eq!(table(&replayed, "b").columns.len(), 2);
+    assert_eq!(replayed.schema.tables.len(), 2);
+}
+
+#[test]
+fn an_alter_table_with_an_operation_the_replay_refuses_changes_nothing() {
+    let replayed = one("CREATE TABLE t (id int PRIMARY KEY, a int);
+         ALTER TABLE t ADD COLUMN b int, RENAME COLUMN a TO c, ADD COLUMN b text;
+         ALTER TABLE t ADD COLUMN d int UNIQUE, DROP COLUMN nowhere;");
+    assert_eq!(replayed.skipped.len(), 2, "{:#?}", replayed.skipped);
+    assert!(replayed.skipped[0].reason.contains("column b exists already"), "{:?}", replayed.skipped[0]);
+    assert!(replayed.skipped[1].reason.contains("nowhere"), "{:?}", replayed.skipped[1]);
+    // As in PostgreSQL, a statement that fails leaves the table as it was: no column b, c or
+    // d, a not renamed, no unique constraint.
+    let t = table(&replayed, "t");
+    let names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["id", "a"]);
+    assert!(t.columns.iter().all(|c| !c.unique) && t.uniques.is_empty());
+}
