@@ -268,10 +268,18 @@ impl<'a> crate::parse::Reader<'a> for Linting<'_, 'a> {
                 TableSchema::new(String::new()),
             ));
         }
+        // A rename onto a name a table has already is refused by the replay (as by
+        // PostgreSQL): the table keeps its name, and so does the file's record of it.
+        let renamed_to = match facts.as_ref().map(|f| (&f.action, f.table.as_deref())) {
+            Some((schema_model::statement::StatementAction::RenameTable { to }, Some(table))) => {
+                let schema = table.split_once('.').map_or("public", |(schema, _)| schema);
+                let taken = self.state.tables.iter().any(|t| t.schema_name() == schema && t.table_name == *to);
+                (!taken).then_some((table, to))
+            }
+            _ => None,
+        };
         self.state.statement(path, &statement);
-        if let Some(facts) = &facts
-            && let schema_model::statement::StatementAction::RenameTable { to } = &facts.action
-            && let Some(table) = &facts.table
+        if let Some((table, to)) = renamed_to
             && let Some(&at) = touched.get(table)
         {
             out.tables[at].1.clone_from(to);

@@ -291,3 +291,18 @@ fn an_alter_table_with_an_operation_the_replay_refuses_changes_nothing() {
     assert_eq!(names, ["id", "a"]);
     assert!(t.columns.iter().all(|c| !c.unique) && t.uniques.is_empty());
 }
+
+#[test]
+fn the_lint_keeps_a_tables_name_when_its_rename_is_refused() {
+    let sql = "CREATE TABLE a (id int);\nCREATE TABLE b (id int PRIMARY KEY);\nALTER TABLE a RENAME TO b;\nALTER TABLE b RENAME TO c;\n";
+    let (_, linted) = ddl_parse::replay::replay_for_lint(&[ddl_parse::replay::SqlFile::alone("a.sql", sql)]);
+    // `a` keeps its name (the rename onto `b` is refused); `b` became `c`.
+    let tables: Vec<(&str, u32, usize)> =
+        linted[0].tables.iter().map(|(_, name, line, table)| (name.as_str(), *line, table.primary_key.len())).collect();
+    let names: Vec<&str> = tables.iter().map(|(name, _, _)| *name).collect();
+    assert_eq!(names, ["a", "c"], "{tables:?}");
+    let c = &linted[0].tables[1].3;
+    assert!(c.columns.iter().any(|col| col.primary_key) || !c.primary_key.is_empty(), "{c:#?}");
+    let a = &linted[0].tables[0].3;
+    assert!(a.columns.iter().all(|col| !col.primary_key) && a.primary_key.is_empty(), "{a:#?}");
+}
