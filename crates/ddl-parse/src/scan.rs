@@ -315,6 +315,18 @@ mod tests {
     }
 
     #[test]
+    fn line_starts_are_found_wherever_the_breaks_are() {
+        for length in 0..70 {
+            for step in [1, 2, 3, 7, 15, 16, 17, 40] {
+                let text: String = (0..length).map(|i| if i % step == step - 1 { '\n' } else { 'é' }).collect();
+                let naive: Vec<usize> =
+                    std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+                assert_eq!(LineIndex::new(&text).starts, naive, "length {length}, a break every {step}");
+            }
+        }
+    }
+
+    #[test]
     fn statements_end_at_semicolons_outside_quotes_comments_and_dollar_quotes() {
         let sql = "CREATE TABLE a (b text DEFAULT ';');\n\
                    -- a comment; not a statement\n\
