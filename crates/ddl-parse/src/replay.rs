@@ -268,19 +268,18 @@ impl<'a> crate::parse::Reader<'a> for Linting<'_, 'a> {
                 TableSchema::new(String::new()),
             ));
         }
-        // A rename onto a name a table has already is refused by the replay (as by
-        // PostgreSQL): the table keeps its name, and so does the file's record of it.
-        let renamed_to = match facts.as_ref().map(|f| (&f.action, f.table.as_deref())) {
-            Some((schema_model::statement::StatementAction::RenameTable { to }, Some(table))) => {
-                let schema = table.split_once('.').map_or("public", |(schema, _)| schema);
-                let taken = self.state.tables.iter().any(|t| t.schema_name() == schema && t.table_name == *to);
-                (!taken).then_some((table, to))
-            }
-            _ => None,
-        };
         self.state.statement(path, &statement);
-        if let Some((table, to)) = renamed_to
+        // The file's record follows a rename the replay made: one it refused (onto a name
+        // that is taken, as PostgreSQL refuses it) leaves the table under its old name.
+        if let Some(facts) = &facts
+            && let schema_model::statement::StatementAction::RenameTable { to } = &facts.action
+            && let Some(table) = &facts.table
             && let Some(&at) = touched.get(table)
+            && !self
+                .state
+                .tables
+                .iter()
+                .any(|t| t.schema_name() == out.tables[at].0 && t.table_name == out.tables[at].1)
         {
             out.tables[at].1.clone_from(to);
             let renamed = format!("{}.{to}", out.tables[at].0);
@@ -413,12 +412,15 @@ impl State {
         }
     }
 
-    fn table_mut(&mut self, name: &ObjectName) -> Option<&mut TableSchema> {
+    /// Where the table `name` names is in `tables`.
+    fn table_index(&self, name: &ObjectName) -> Option<usize> {
         let (schema, table) = qualified(name);
-        self.tables
-            .iter_mut()
-            .find(|t| t.schema_name() == schema_of(schema.as_ref()) && t.table_name == table)
-            .map(Rc::make_mut)
+        self.tables.iter().position(|t| t.schema_name() == schema_of(schema.as_ref()) && t.table_name == table)
+    }
+
+    fn table_mut(&mut self, name: &ObjectName) -> Option<&mut TableSchema> {
+        let index = self.table_index(name)?;
+        self.tables.get_mut(index).map(Rc::make_mut)
     }
 
     fn statement(&mut self, path: &str, statement: &ParsedStatement<'_>) {
@@ -650,9 +652,7 @@ impl State {
             .iter()
             .any(|op| matches!(op, AlterTableOperation::AddColumn { column_def, .. } if references_a_key(column_def)));
         let keys = if needs_keys { primary_keys(&self.tables) } else { Vec::new() };
-        let (schema, name) = qualified(&alter.name);
-        let schema = schema_of(schema.as_ref());
-        let Some(index) = self.tables.iter().position(|t| t.schema_name() == schema && t.table_name == name) else {
+        let Some(index) = self.table_index(&alter.name) else {
             if alter.if_exists {
                 return Ok(());
             }
@@ -662,6 +662,7 @@ impl State {
             ));
         };
         // PostgreSQL refuses a new name that a table of the schema has already (this one too).
+        let (schema, name) = (self.tables[index].schema_name(), &self.tables[index].table_name);
         for operation in &alter.operations {
             if let AlterTableOperation::RenameTable { table_name } = operation {
                 let (RenameTableNameKind::As(to) | RenameTableNameKind::To(to)) = table_name;
