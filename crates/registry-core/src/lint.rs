@@ -120,25 +120,21 @@ pub fn lint(files: &[SqlFile<'_>], policy: &Policy) -> LintReport {
     let statement_rules = policy::StatementRules::of(policy);
     // The rules judge each file's statements and tables on their own, so on every core; what
     // is said once (a table's finding by the first file that made it so) is settled after.
-    let mut statements: Vec<(usize, Option<&schema_model::statement::StatementFacts>)> =
-        Vec::with_capacity(linted.iter().map(|file| file.statements.len()).sum());
     let mut tables = Vec::new();
     for (at, file) in linted.iter_mut().enumerate() {
-        tables.extend(std::mem::take(&mut file.tables).into_iter().map(|table| (at, Some(table))));
-    }
-    for (at, file) in linted.iter().enumerate() {
-        statements.extend(file.statements.iter().map(|s| (at, s.facts.as_ref())));
+        tables.extend(std::mem::take(&mut file.tables).into_iter().map(|table| (at, table)));
     }
     let mut judged: Vec<Judged> = linted
         .iter()
         .map(|file| Judged { statements: Vec::with_capacity(file.statements.len()), tables: Vec::new() })
         .collect();
     // Tables and statements in one round of threads; the tables (many rules each) first.
-    let mut work: Vec<(usize, Work<'_>)> = tables
-        .into_iter()
-        .map(|(at, table)| (at, Work::Table(table.map(Box::new))))
-        .chain(statements.into_iter().map(|(at, facts)| (at, Work::Statement(facts))))
-        .collect();
+    let statements = linted
+        .iter()
+        .enumerate()
+        .flat_map(|(at, file)| file.statements.iter().map(move |s| (at, Work::Statement(s.facts.as_ref()))));
+    let mut work: Vec<(usize, Work<'_>)> =
+        tables.into_iter().map(|(at, table)| (at, Work::Table(Some(Box::new(table))))).chain(statements).collect();
     let judgements = on_every_core(&mut work, 64, |(_, work)| match work {
         Work::Statement(facts) => Judgement::Statement(facts.map(|f| statement_rules.check(f))),
         Work::Table(table) => Judgement::Table(table.take().map(|table| {
